@@ -1,0 +1,146 @@
+/**
+ * `tiercache proxy`: parses flags (each with an environment-variable twin) and runs the proxy
+ * until SIGTERM/SIGINT, then shuts down gracefully.
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import type { Duration } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+import { startProxy } from '../proxy/proxy.js'
+import type { TokenSpec } from '../proxy/tokens.js'
+import type { ProxyMode } from '../proxy/upstream.js'
+
+/** Each flag, its environment twin and its help line. */
+const FLAGS = {
+  port: { env: 'TIERCACHE_PORT', help: 'port to listen on (default 8079)' },
+  host: { env: 'TIERCACHE_HOST', help: 'interface to listen on (default 127.0.0.1)' },
+  mode: { env: 'TIERCACHE_MODE', help: 'cluster | standalone | sentinel (default cluster)' },
+  redis: {
+    env: 'TIERCACHE_REDIS_URL',
+    help: 'redis://[user:pass@]host:port[,host:port...]; rediss:// for TLS\n      (default redis://127.0.0.1:7000 in cluster mode, :6379 otherwise)',
+  },
+  sentinels: { env: 'TIERCACHE_SENTINELS', help: 'sentinel mode: host:port,host:port,...' },
+  'master-name': { env: 'TIERCACHE_MASTER_NAME', help: 'sentinel mode: name of the monitored master' },
+  token: { env: 'TIERCACHE_TOKEN', help: 'standard token: every command but the dangerous ones' },
+  'read-only-token': { env: 'TIERCACHE_READ_ONLY_TOKEN', help: 'read-only token: read commands only, no SCAN/KEYS' },
+  'admin-token': { env: 'TIERCACHE_ADMIN_TOKEN', help: 'admin token: also FLUSHALL, CONFIG, CLUSTER, SCRIPT FLUSH, ...' },
+  'tokens-file': {
+    env: 'TIERCACHE_TOKENS_FILE',
+    help: 'JSON file: [{"token": "...", "kind": "standard|readonly|admin", "prefix": "app:"}]',
+  },
+  'max-body': { env: 'TIERCACHE_MAX_BODY', help: 'largest body in bytes, 413 past it (default 1048576)' },
+  'max-commands': { env: 'TIERCACHE_MAX_COMMANDS', help: 'most commands per pipeline/transaction (default 1000)' },
+  deadline: { env: 'TIERCACHE_DEADLINE', help: 'per-request deadline, 504 past it (default 10s)' },
+  'max-blocking': { env: 'TIERCACHE_MAX_BLOCKING', help: 'blocking commands + subscriptions at once, 429 past it (default 64)' },
+  'max-block': { env: 'TIERCACHE_MAX_BLOCK', help: 'longest block time a command may ask for (default 30s)' },
+  drain: { env: 'TIERCACHE_DRAIN', help: 'on SIGTERM, how long in-flight requests may finish (default 10s)' },
+  'log-level': { env: 'TIERCACHE_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+} as const
+
+type Flag = keyof typeof FLAGS
+
+/** Help text of `tiercache proxy`. */
+export const PROXY_HELP = `Usage: tiercache proxy [options]
+
+An HTTP server that speaks the Upstash REST protocol (use @upstash/redis unchanged) and
+forwards to a Redis Cluster, a standalone Redis or a Sentinel-managed Redis.
+
+Options (each also read from the environment variable shown):
+${Object.entries(FLAGS)
+  .map(([flag, { env, help }]) => `  --${flag.padEnd(16)} ${env}\n      ${help}`)
+  .join('\n')}
+  -h, --help
+
+At least one token is required. Endpoints: POST / , /pipeline, /multi-exec, path-style
+/<command>/<args...>, POST /subscribe/<channel>, /psubscribe/<pattern>, /monitor (admin);
+GET /healthz, /readyz, /metrics (Prometheus).
+`
+
+function integer(value: string | undefined, option: string): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n)) throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Reads a tokens file: an array of `{ token, kind?, prefix?, scripts? }`. */
+export function readTokensFile(path: string): TokenSpec[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new InvalidOptionError('--tokens-file', `cannot read ${path}: ${(error as Error).message}`)
+  }
+  if (!Array.isArray(parsed) || parsed.some((t) => typeof t !== 'object' || t === null || typeof t.token !== 'string')) {
+    throw new InvalidOptionError('--tokens-file', `${path} must hold a JSON array of {"token": "...", "kind": ..., "prefix": ...}`)
+  }
+  return parsed as TokenSpec[]
+}
+
+/**
+ * Runs `tiercache proxy ...` until a termination signal.
+ * @returns -1 while the server runs (the process stays alive), or an exit code for --help
+ */
+export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(PROXY_HELP)
+    return 0
+  }
+  const given = values as Record<string, string | boolean | undefined>
+  const get = (flag: Flag): string | undefined => (given[flag] as string | undefined) ?? (env[FLAGS[flag].env] || undefined)
+
+  const tokens: TokenSpec[] = []
+  const token = get('token')
+  if (token) tokens.push({ token, kind: 'standard' })
+  const readOnly = get('read-only-token')
+  if (readOnly) tokens.push({ token: readOnly, kind: 'readonly' })
+  const admin = get('admin-token')
+  if (admin) tokens.push({ token: admin, kind: 'admin' })
+  const file = get('tokens-file')
+  if (file) tokens.push(...readTokensFile(file))
+  if (tokens.length === 0) {
+    throw new InvalidOptionError('--token', 'at least one token is required (--token, --read-only-token, --admin-token or --tokens-file)')
+  }
+
+  const running = await startProxy({
+    port: integer(get('port'), '--port') ?? 8079,
+    host: get('host') ?? '127.0.0.1',
+    mode: (get('mode') ?? 'cluster') as ProxyMode,
+    redis: get('redis'),
+    sentinels: get('sentinels')?.split(',').map((s) => s.trim()).filter(Boolean),
+    masterName: get('master-name'),
+    tokens,
+    maxBodyBytes: integer(get('max-body'), '--max-body'),
+    maxCommands: integer(get('max-commands'), '--max-commands'),
+    deadline: get('deadline') as Duration | undefined,
+    maxBlocking: integer(get('max-blocking'), '--max-blocking'),
+    maxBlock: get('max-block') as Duration | undefined,
+    logger: (get('log-level') ?? 'info') as 'info',
+  })
+  const { logger } = running.proxy
+  logger.info({ url: running.url, mode: running.proxy.upstream.mode }, 'tiercache proxy listening')
+  const drain = (get('drain') ?? '10s') as Duration
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down: draining in-flight requests')
+    running.close(drain).then(
+      () => {
+        logger.info('stopped')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  return -1
+}

@@ -1,0 +1,49 @@
+/**
+ * Durations as users write them in options and on the command line: a number of milliseconds,
+ * or a string such as `250ms`, `30s`, `10m`, `1h`, `7d` (decimals allowed: `1.5s`).
+ */
+import { InvalidOptionError } from './errors.js'
+
+/** A duration: milliseconds as a number, or a string with a unit (`ms`, `s`, `m`, `h`, `d`). */
+export type Duration = number | `${number}${DurationUnit}` | `${number}`
+
+/** The units a duration string may end with. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd'
+
+const MS_PER_UNIT: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+// Anchored, no nested quantifiers: linear time on any input (duration strings can come from env vars).
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
+
+/**
+ * Parses a duration into milliseconds.
+ *
+ * @param value milliseconds, or a string like `'250ms'`, `'30s'`, `'10m'`, `'1h'`, `'7d'`; a bare
+ *   numeric string is milliseconds
+ * @param option the option's name, used in the error message
+ * @returns a finite, non-negative number of milliseconds (rounded to the nearest millisecond)
+ * @throws {InvalidOptionError} when the value is negative, not finite, or not in the grammar above
+ * @example
+ * parseDuration('1.5s', 'ttl') // 1500
+ */
+export function parseDuration(value: unknown, option: string): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new InvalidOptionError(option, `must be a non-negative finite number of milliseconds, got ${value}`)
+    }
+    return Math.round(value)
+  }
+  if (typeof value !== 'string') {
+    throw new InvalidOptionError(option, `must be a number of milliseconds or a string like "30s", got ${typeof value}`)
+  }
+  const match = DURATION_PATTERN.exec(value.trim())
+  if (!match) {
+    throw new InvalidOptionError(
+      option,
+      `must be a number of milliseconds or a string like "250ms", "30s", "10m", "1h", "7d", got ${JSON.stringify(value)}`,
+    )
+  }
+  const amount = Number(match[1])
+  const unit = (match[2] ?? 'ms') as DurationUnit
+  return Math.round(amount * MS_PER_UNIT[unit])
+}

@@ -1,0 +1,186 @@
+/**
+ * What the proxy needs to know about a Redis command before it runs it: which arguments are keys,
+ * whether it only reads, whether it blocks, whether it may hurt a shared cluster, and whether it
+ * only makes sense on a connection of its own. Key positions and flags come from Redis's own
+ * command table as `@ioredis/commands` ships it (the table ioredis routes cluster commands with),
+ * so the proxy and its Redis client never disagree about where a command goes.
+ */
+import { createRequire } from 'node:module'
+import { exists, getKeyIndexes, hasFlag } from '@ioredis/commands'
+
+/** A command as it arrived: name first, then arguments, all strings. */
+export type CommandArgs = [string, ...string[]]
+
+/** Commands with subcommands, whose flags live on the subcommand (`CONFIG GET`, `OBJECT ENCODING`). */
+const CONTAINER_COMMANDS = new Set([
+  'acl',
+  'client',
+  'cluster',
+  'command',
+  'config',
+  'function',
+  'latency',
+  'memory',
+  'module',
+  'object',
+  'pubsub',
+  'script',
+  'slowlog',
+  'xgroup',
+  'xinfo',
+])
+
+/**
+ * Refused unless the token is an admin token: they can take down, reconfigure, wipe or spy on
+ * a cluster that many applications share. Commands flagged `admin` in Redis's table are also refused.
+ */
+const DANGEROUS = new Set([
+  'flushall',
+  'flushdb',
+  'config',
+  'shutdown',
+  'debug',
+  'monitor',
+  'cluster',
+  'acl',
+  'replicaof',
+  'slaveof',
+  'migrate',
+  'module',
+  'save',
+  'bgsave',
+  'bgrewriteaof',
+  'failover',
+  'swapdb',
+  'sync',
+  'psync',
+  'client',
+  'script kill',
+  'script flush',
+  'function kill',
+  'function flush',
+  'function delete',
+  'function restore',
+  'latency reset',
+  'slowlog reset',
+])
+
+/**
+ * Never run over HTTP: they change the state of the connection they run on, and the proxy's
+ * upstream connections are shared by every request (or there is a dedicated endpoint instead).
+ */
+const CONNECTION_STATE: Record<string, string> = {
+  multi: 'use POST /multi-exec',
+  exec: 'use POST /multi-exec',
+  discard: 'use POST /multi-exec',
+  watch: 'use POST /multi-exec',
+  unwatch: 'use POST /multi-exec',
+  subscribe: 'use POST /subscribe/<channel>',
+  psubscribe: 'use POST /psubscribe/<pattern>',
+  ssubscribe: 'use POST /subscribe/<channel>',
+  unsubscribe: 'close the /subscribe stream instead',
+  punsubscribe: 'close the /psubscribe stream instead',
+  sunsubscribe: 'close the /subscribe stream instead',
+  select: 'the proxy serves one database',
+  auth: 'authenticate to the proxy with a token',
+  hello: 'the proxy speaks RESP2 to Redis',
+  quit: 'close the HTTP connection instead',
+  reset: 'it would reset a shared connection',
+  readonly: 'the proxy manages cluster connections',
+  readwrite: 'the proxy manages cluster connections',
+  asking: 'the proxy follows ASK redirects itself',
+}
+
+/** Read commands that Redis's table does not flag `readonly` but that touch no data. */
+const HARMLESS_KEYLESS = new Set(['ping', 'echo', 'time', 'lastsave', 'dbsize', 'command'])
+
+/** Everything the proxy decides about one command. */
+export interface CommandInfo {
+  /** Lower-case command name (`get`, `config`). */
+  name: string
+  /** Lower-case subcommand for container commands (`get` in `CONFIG GET`), else undefined. */
+  sub: string | undefined
+  /** Redis knows the command (unknown ones are passed to Redis for its own error text). */
+  known: boolean
+  /** Indexes (into the arguments after the name) of the key arguments. */
+  keyIndexes: number[]
+  /** The command only reads data. */
+  readOnly: boolean
+  /** Admin token required. */
+  dangerous: boolean
+  /** Why the command is never accepted over HTTP, if it is not. */
+  refusedBecause: string | undefined
+  /** It blocks its connection (BLPOP, XREAD BLOCK ...): it needs a dedicated connection. */
+  blocking: boolean
+  /** A script or function call (its body may reach undeclared keys). */
+  script: boolean
+}
+
+/**
+ * Classifies a command.
+ * @param command name and arguments, as strings
+ */
+export function describeCommand(command: CommandArgs): CommandInfo {
+  const name = command[0].toLowerCase()
+  const args = command.slice(1)
+  const known = exists(name)
+  const sub = CONTAINER_COMMANDS.has(name) && args[0] !== undefined ? args[0].toLowerCase() : undefined
+  const flag = (f: string) => (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
+
+  let keyIndexes: number[] = []
+  if (known) {
+    try {
+      keyIndexes = getKeyIndexes(name, args)
+    } catch {
+      // Malformed arguments (e.g. EVAL with a non-numeric numkeys): no keys; Redis will say what is wrong.
+      keyIndexes = []
+    }
+  }
+  // Subcommands that name a key (OBJECT ENCODING key, XINFO STREAM key, XGROUP CREATE key ...):
+  // @ioredis/commands only knows the container's positions, so take the key after the subcommand.
+  if (keyIndexes.length === 0 && sub !== undefined && subcommandTakesKey(name, sub) && args.length > 1) keyIndexes = [1]
+
+  const blocking =
+    name === 'xread' || name === 'xreadgroup'
+      ? args.some((a) => a.toLowerCase() === 'block')
+      : flag('blocking') || name === 'wait' || name === 'waitaof'
+  return {
+    name,
+    sub,
+    known,
+    keyIndexes,
+    readOnly: flag('readonly') || (HARMLESS_KEYLESS.has(name) && sub === undefined) || name === 'command',
+    dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
+    refusedBecause: CONNECTION_STATE[name],
+    blocking,
+    script: name === 'eval' || name === 'evalsha' || name === 'fcall' || name === 'eval_ro' || name === 'evalsha_ro' || name === 'fcall_ro',
+  }
+}
+
+function subcommandHasFlag(name: string, sub: string, flag: string): boolean {
+  const entry = subcommandEntry(name, sub)
+  return entry?.flags.includes(flag) ?? false
+}
+
+function subcommandTakesKey(name: string, sub: string): boolean {
+  const entry = subcommandEntry(name, sub)
+  return entry !== undefined && entry.keyStart > 0
+}
+
+interface TableEntry {
+  flags: string[]
+  keyStart: number
+  subcommands?: Record<string, TableEntry>
+}
+
+// The raw table has the subcommands' flags and key positions that the helper functions do not expose.
+let table: Record<string, TableEntry> | undefined
+function subcommandEntry(name: string, sub: string): TableEntry | undefined {
+  table ??= loadTable()
+  return table[name]?.subcommands?.[sub]
+}
+
+function loadTable(): Record<string, TableEntry> {
+  // The package's data file; its helpers read the same JSON.
+  return createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, TableEntry>
+}

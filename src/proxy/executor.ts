@@ -1,0 +1,92 @@
+/**
+ * Runs validated, authorized commands against Redis: one command, a pipeline (every item routed
+ * on its own and run in parallel, answers in request order) or a MULTI/EXEC transaction (all
+ * keys in one slot). Replies stay raw (Buffers) until the encoder sees them.
+ */
+import calculateSlot from 'cluster-key-slot'
+import type { BlockingRunner } from './blocking.js'
+import { clusterHandler, type RawCall } from './cluster-routing.js'
+import type { CommandArgs, CommandInfo } from './command-table.js'
+import { ProxyHttpError } from './http-error.js'
+import type { Upstream } from './upstream.js'
+
+/** The outcome of one command: a reply or an error (kept per item in pipelines and transactions). */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: Error }
+
+const rawCall: RawCall = (target, [name, ...args]) => target.callBuffer(name, ...args)
+
+/** Redis errors that mean "the cluster cannot serve this right now", not "your command is wrong". */
+const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN)\b/
+
+/**
+ * Whether an error came from Redis itself (a reply such as `WRONGTYPE ...`) rather than from
+ * failing to reach it.
+ */
+export function isRedisReply(error: Error): boolean {
+  return error.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(error.message)
+}
+
+/** Runs commands for the HTTP layer. */
+export class CommandExecutor {
+  readonly #upstream: Upstream
+  readonly #blocking: BlockingRunner
+
+  constructor(upstream: Upstream, blocking: BlockingRunner) {
+    this.#upstream = upstream
+    this.#blocking = blocking
+  }
+
+  /** Runs one command; rejects with Redis's error or an upstream error. */
+  run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+    if (info.blocking) return this.#blocking.run(command, info)
+    if (this.#upstream.mode === 'cluster') {
+      const handler = clusterHandler(command, info)
+      if (handler) return handler(this.#upstream, rawCall)
+    }
+    return rawCall(this.#upstream.client, command)
+  }
+
+  /** Runs every command of a pipeline at once; never rejects: each outcome is kept in order. */
+  pipeline(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
+    return Promise.all(commands.map((command, i) => settle(this.run(command, infos[i]!))))
+  }
+
+  /**
+   * Runs commands as one MULTI/EXEC transaction.
+   * @throws {ProxyHttpError} 400 `CROSSSLOT` when the keys span slots (in a cluster), or 400
+   *   `EXECABORT ...` when Redis discards the transaction as a whole
+   */
+  async transaction(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
+    if (this.#upstream.mode === 'cluster') {
+      const slots = new Set<number>()
+      commands.forEach((command, i) => {
+        for (const index of infos[i]!.keyIndexes) slots.add(calculateSlot(command[index + 1]!))
+      })
+      // Redis's own text for the same refusal, so clients can match on the prefix.
+      if (slots.size > 1) throw new ProxyHttpError(400, "CROSSSLOT Keys in request don't hash to the same slot")
+    }
+    const multi = this.#upstream.client.multi()
+    for (const [name, ...args] of commands) multi.callBuffer(name, ...args)
+    let results: Array<[Error | null, unknown]> | null
+    try {
+      results = await multi.exec()
+    } catch (error) {
+      const err = error as Error & { previousErrors?: Error[] }
+      if (isRedisReply(err)) {
+        const detail = err.previousErrors?.map((e) => e.message).join('; ')
+        throw new ProxyHttpError(400, detail ? `${err.message} (${detail})` : err.message, { cause: err })
+      }
+      throw err
+    }
+    if (results === null) throw new ProxyHttpError(400, 'EXECABORT Transaction discarded')
+    return results.map(([error, value]) => (error ? { ok: false, error } : { ok: true, value }))
+  }
+}
+
+async function settle(promise: Promise<unknown>): Promise<Outcome> {
+  try {
+    return { ok: true, value: await promise }
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error : new Error(String(error)) }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * `createProxy` / `startProxy`: the Upstash-REST-compatible proxy as a library. The CLI
+ * (`tiercache proxy`) is a thin layer over `startProxy`.
+ */
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import pino, { type Logger } from 'pino'
+import { type Duration, parseDuration } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+import { createProxyApp, type ProxyApp } from './app.js'
+import { ProxyMetrics } from './metrics.js'
+import { type TokenSpec, TokenStore } from './tokens.js'
+import { connectUpstream, type Upstream, type UpstreamOptions } from './upstream.js'
+
+/** Default limits, named where they are read. */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+const DEFAULT_MAX_COMMANDS = 1000
+const DEFAULT_DEADLINE: Duration = '10s'
+const DEFAULT_MAX_BLOCKING = 64
+const DEFAULT_MAX_BLOCK: Duration = '30s'
+const DEFAULT_READY_WAIT: Duration = '2s'
+const DEFAULT_DRAIN: Duration = '10s'
+
+/** Options of a proxy. Only `tokens` is required. */
+export interface ProxyOptions extends UpstreamOptions {
+  /** Who may call the proxy (at least one). */
+  tokens: TokenSpec[]
+  /** Largest request body (413 past it). @default 1 MiB */
+  maxBodyBytes?: number
+  /** Most commands in one pipeline or transaction (400 past it). @default 1000 */
+  maxCommands?: number
+  /** Per-request deadline (504 past it). @default '10s' */
+  deadline?: Duration
+  /** Blocking commands and subscriptions at once (429 past it). @default 64 */
+  maxBlocking?: number
+  /** Longest block a blocking command may ask for; longer or infinite blocks are shortened. @default '30s' */
+  maxBlock?: Duration
+  /** How long a request waits for a reconnecting upstream before a 503. @default '2s' */
+  readyWait?: Duration
+  /** pino logger, or a level for the default JSON logger on stdout. @default 'info' */
+  logger?: Logger | pino.Level | 'silent'
+}
+
+/** A proxy that is not yet listening: its Hono app and its upstream connections. */
+export interface Proxy extends ProxyApp {
+  upstream: Upstream
+  metrics: ProxyMetrics
+  logger: Logger
+  /** Closes the upstream connections (the HTTP server, if any, is the caller's). */
+  close(): Promise<void>
+}
+
+function positiveInteger(value: number | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
+  return value
+}
+
+/**
+ * Builds a proxy (validating every option) without listening.
+ * @throws {InvalidOptionError} naming the first bad option
+ * @example
+ * const proxy = createProxy({ mode: 'cluster', redis: 'redis://127.0.0.1:7000', tokens: [{ token: 'secret' }] })
+ * const response = await proxy.app.request('/', { method: 'POST', headers: { authorization: 'Bearer secret' }, body: '["PING"]' })
+ */
+export function createProxy(options: ProxyOptions): Proxy {
+  const tokens = new TokenStore(options.tokens ?? [])
+  const limits = {
+    maxBodyBytes: positiveInteger(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    maxCommands: positiveInteger(options.maxCommands, DEFAULT_MAX_COMMANDS, 'maxCommands'),
+    deadlineMs: parseDuration(options.deadline ?? DEFAULT_DEADLINE, 'deadline'),
+    readyWaitMs: parseDuration(options.readyWait ?? DEFAULT_READY_WAIT, 'readyWait'),
+    blocking: {
+      maxConnections: positiveInteger(options.maxBlocking, DEFAULT_MAX_BLOCKING, 'maxBlocking'),
+      maxBlockMs: parseDuration(options.maxBlock ?? DEFAULT_MAX_BLOCK, 'maxBlock'),
+    },
+  }
+  if (limits.deadlineMs === 0) throw new InvalidOptionError('deadline', 'must be more than 0')
+  const logger =
+    typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'tiercache-proxy' })
+  const upstream = connectUpstream(options)
+  const metrics = new ProxyMetrics()
+  const app = createProxyApp({ upstream, tokens, metrics, logger, ...limits })
+  return { ...app, upstream, metrics, logger, close: () => upstream.close() }
+}
+
+/** A listening proxy. */
+export interface RunningProxy {
+  /** `http://host:port` */
+  url: string
+  port: number
+  proxy: Proxy
+  /**
+   * Graceful shutdown: stop accepting, end SSE streams, wait for in-flight requests (up to
+   * `drain`), then close Redis connections.
+   */
+  close(drain?: Duration): Promise<void>
+}
+
+/**
+ * Starts a proxy on `host:port` (port 0 picks a free one).
+ * @example
+ * const { url, close } = await startProxy({ port: 8079, tokens: [{ token: process.env.TOKEN! }] })
+ */
+export async function startProxy(options: ProxyOptions & { port?: number; host?: string }): Promise<RunningProxy> {
+  const proxy = createProxy(options)
+  const host = options.host ?? '127.0.0.1'
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: proxy.app.fetch, port: options.port ?? 8079, hostname: host }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const port = (server.address() as AddressInfo).port
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    proxy,
+    close: (drain = DEFAULT_DRAIN) => {
+      closing ??= (async () => {
+        const drainMs = parseDuration(drain, 'drain')
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        proxy.closeStreams()
+        const deadline = Date.now() + drainMs
+        while (proxy.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+        // Idle keep-alive sockets would hold server.close() open: drop them once in-flight work is done.
+        if ('closeAllConnections' in server) server.closeAllConnections()
+        await closed
+        await proxy.close()
+      })()
+      return closing
+    },
+  }
+}

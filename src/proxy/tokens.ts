@@ -1,0 +1,131 @@
+/**
+ * Who may do what. Tokens are standard (any command but the dangerous ones), read-only (read
+ * commands only, no SCAN/KEYS) or admin (everything); standard and read-only tokens may carry a
+ * key prefix that every key of every command must start with.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { InvalidOptionError } from '../errors.js'
+import type { CommandArgs, CommandInfo } from './command-table.js'
+import { ProxyHttpError } from './http-error.js'
+
+/** The rights a token grants. */
+export type TokenKind = 'standard' | 'readonly' | 'admin'
+
+/** One token, as given on the command line, in the environment or in a tokens file. */
+export interface TokenSpec {
+  /** The secret the client sends as `Authorization: Bearer <token>` or `?_token=`. */
+  token: string
+  /** @default 'standard' */
+  kind?: TokenKind
+  /** Every key (and channel) this token touches must start with this prefix. */
+  prefix?: string
+  /**
+   * With a prefix: allow EVAL/EVALSHA/FCALL when all their declared keys carry the prefix.
+   * Off by default because a script's body can reach keys it did not declare.
+   * @default false
+   */
+  scripts?: boolean
+}
+
+/** A token after validation, with its digest for constant-time comparison. */
+export interface Grant {
+  kind: TokenKind
+  prefix: string | undefined
+  scripts: boolean
+  /** Position in the configuration, for logs (never the secret itself). */
+  index: number
+}
+
+/** Commands that read the whole keyspace: refused to read-only and prefixed tokens. */
+const KEYSPACE_WIDE = new Set(['scan', 'keys', 'randomkey', 'dbsize', 'flushdb', 'flushall'])
+/** Keyless commands a prefixed token may still run: they touch no data. */
+const PREFIX_SAFE_KEYLESS = new Set(['ping', 'echo', 'time'])
+
+/** Checks bearer tokens in constant time and decides what each may run. */
+export class TokenStore {
+  readonly #entries: Array<{ digest: Buffer; grant: Grant }>
+
+  /**
+   * @param specs at least one token
+   * @throws {InvalidOptionError} naming `tokens` for an empty list, an empty token or an unknown kind
+   */
+  constructor(specs: TokenSpec[]) {
+    if (specs.length === 0) {
+      throw new InvalidOptionError('tokens', 'at least one token is required (--token, TIERCACHE_TOKEN or --tokens-file)')
+    }
+    this.#entries = specs.map((spec, index) => {
+      if (typeof spec.token !== 'string' || spec.token.length === 0) {
+        throw new InvalidOptionError('tokens', `token ${index} is empty`)
+      }
+      const kind = spec.kind ?? 'standard'
+      if (kind !== 'standard' && kind !== 'readonly' && kind !== 'admin') {
+        throw new InvalidOptionError('tokens', `token ${index} has unknown kind ${JSON.stringify(kind)} (standard, readonly or admin)`)
+      }
+      return {
+        digest: digest(spec.token),
+        grant: { kind, prefix: spec.prefix || undefined, scripts: spec.scripts === true, index },
+      }
+    })
+  }
+
+  /**
+   * Finds the grant of a presented token. Every configured token is compared, each in constant
+   * time on fixed-length digests, so timing reveals neither a match nor how much of it matched.
+   * @throws {ProxyHttpError} 401 when the token is missing or unknown
+   */
+  authenticate(presented: string | undefined): Grant {
+    if (!presented) throw new ProxyHttpError(401, 'Unauthorized: missing token (Authorization: Bearer <token>, or ?_token=)')
+    const candidate = digest(presented)
+    let found: Grant | undefined
+    for (const entry of this.#entries) {
+      if (timingSafeEqual(entry.digest, candidate) && found === undefined) found = entry.grant
+    }
+    if (!found) throw new ProxyHttpError(401, 'Unauthorized: invalid token')
+    return found
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+/**
+ * Decides whether a grant may run a command; refuses with 403 (or 400 for commands that are
+ * never accepted over HTTP).
+ */
+export function authorize(grant: Grant, command: CommandArgs, info: CommandInfo): void {
+  const shown = command[0].toUpperCase()
+  if (info.refusedBecause) throw new ProxyHttpError(400, `ERR ${shown} is not accepted over HTTP: ${info.refusedBecause}`)
+  if (grant.kind === 'admin') return
+  if (info.dangerous) throw new ProxyHttpError(403, `NOPERM ${shown}${info.sub ? ` ${info.sub.toUpperCase()}` : ''} needs an admin token`)
+  if (grant.kind === 'readonly' && (!info.readOnly || KEYSPACE_WIDE.has(info.name))) {
+    throw new ProxyHttpError(403, `NOPERM this token is read-only and may not run ${shown}`)
+  }
+  if (grant.prefix !== undefined) checkPrefix(grant, grant.prefix, command, info, shown)
+}
+
+function checkPrefix(grant: Grant, prefix: string, command: CommandArgs, info: CommandInfo, shown: string): void {
+  if (!info.known) throw new ProxyHttpError(403, `NOPERM this token may only run known commands on keys starting with ${JSON.stringify(prefix)}`)
+  if (KEYSPACE_WIDE.has(info.name)) throw new ProxyHttpError(403, `NOPERM ${shown} reads the whole keyspace; this token is limited to ${JSON.stringify(prefix)}`)
+  if (info.script && !grant.scripts) {
+    throw new ProxyHttpError(403, `NOPERM scripts may reach undeclared keys; this token is limited to ${JSON.stringify(prefix)}`)
+  }
+  // SORT ... BY pattern / GET pattern reads keys that are not arguments.
+  if ((info.name === 'sort' || info.name === 'sort_ro') && command.some((a) => /^(by|get)$/i.test(a))) {
+    throw new ProxyHttpError(403, `NOPERM SORT with BY/GET reads keys outside its arguments; this token is limited to ${JSON.stringify(prefix)}`)
+  }
+  if (info.name === 'publish' || info.name === 'spublish') {
+    if (!command[1]?.startsWith(prefix)) throw new ProxyHttpError(403, `NOPERM channel must start with ${JSON.stringify(prefix)}`)
+    return
+  }
+  if (info.keyIndexes.length === 0) {
+    if (PREFIX_SAFE_KEYLESS.has(info.name)) return
+    throw new ProxyHttpError(403, `NOPERM ${shown} names no key; this token may only touch keys starting with ${JSON.stringify(prefix)}`)
+  }
+  for (const index of info.keyIndexes) {
+    const key = command[index + 1]
+    if (key === undefined || !key.startsWith(prefix)) {
+      throw new ProxyHttpError(403, `NOPERM key ${JSON.stringify(key)} is outside this token's prefix ${JSON.stringify(prefix)}`)
+    }
+  }
+}
