@@ -9,6 +9,7 @@ import calculateSlot from 'cluster-key-slot'
 import type { Redis } from 'ioredis'
 import type { CommandArgs, CommandInfo } from './command-table.js'
 import { ProxyHttpError } from './http-error.js'
+import { rawCall } from './raw-call.js'
 import type { Upstream } from './upstream.js'
 
 /** Limits of the dedicated connections. */
@@ -77,8 +78,7 @@ export class BlockingRunner {
 
   async #runOn(connection: Redis, command: CommandArgs, redirects: number): Promise<unknown> {
     try {
-      const [name, ...args] = command
-      return await connection.callBuffer(name, ...args)
+      return await rawCall(connection, command)
     } catch (error) {
       // The slot moved (resharding, or a failover since the slot table was read): follow it once
       // or twice, as a cluster client would; the HTTP client never sees a redirect.

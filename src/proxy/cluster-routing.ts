@@ -6,10 +6,11 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Redis } from 'ioredis'
 import type { CommandArgs, CommandInfo } from './command-table.js'
+import type { CommandTarget } from './raw-call.js'
 import type { Upstream } from './upstream.js'
 
 /** Runs a command through ioredis, raw replies (Buffers) so binary values survive. */
-export type RawCall = (target: Redis | Upstream['client'], command: CommandArgs) => Promise<unknown>
+export type RawCall = (target: CommandTarget, command: CommandArgs) => Promise<unknown>
 
 const SPLITTABLE = new Set(['mget', 'mset', 'del', 'unlink', 'exists', 'touch'])
 const FANOUT = new Set(['keys', 'scan', 'dbsize', 'randomkey', 'flushdb', 'flushall'])

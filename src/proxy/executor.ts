@@ -5,15 +5,14 @@
  */
 import calculateSlot from 'cluster-key-slot'
 import type { BlockingRunner } from './blocking.js'
-import { clusterHandler, type RawCall } from './cluster-routing.js'
+import { clusterHandler } from './cluster-routing.js'
 import type { CommandArgs, CommandInfo } from './command-table.js'
 import { ProxyHttpError } from './http-error.js'
+import { type CommandTarget, rawCall } from './raw-call.js'
 import type { Upstream } from './upstream.js'
 
 /** The outcome of one command: a reply or an error (kept per item in pipelines and transactions). */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: Error }
-
-const rawCall: RawCall = (target, [name, ...args]) => target.callBuffer(name, ...args)
 
 /** Redis errors that mean "the cluster cannot serve this right now", not "your command is wrong". */
 const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN)\b/
@@ -66,7 +65,8 @@ export class CommandExecutor {
       if (slots.size > 1) throw new ProxyHttpError(400, "CROSSSLOT Keys in request don't hash to the same slot")
     }
     const multi = this.#upstream.client.multi()
-    for (const [name, ...args] of commands) multi.callBuffer(name, ...args)
+    // Queued on the MULTI pipeline; the replies come back through exec().
+    for (const command of commands) void rawCall(multi as unknown as CommandTarget, command)
     let results: Array<[Error | null, unknown]> | null
     try {
       results = await multi.exec()

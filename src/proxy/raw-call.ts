@@ -1,0 +1,34 @@
+/**
+ * Sends one command through ioredis and gets its raw reply (Buffers, so binary values survive),
+ * in the RESP2 shape Redis gave it.
+ *
+ * Two ioredis 6 behaviours decide how:
+ * - `callBuffer` loses the command name when auto-pipelining is on (only `call` gets its name
+ *   put back), so it cannot be used on the shared client. The per-command `<name>Buffer`
+ *   methods are auto-pipelined correctly and are used for every command ioredis knows.
+ * - ioredis reshapes some replies by command name (HGETALL into an object; VSIM flattened).
+ *   Those, and commands ioredis has no method for, are sent with `sendCommand` under the
+ *   upper-case name, which no reply transformer is registered for.
+ */
+import { exists } from '@ioredis/commands'
+import { Command, type Cluster, type Redis } from 'ioredis'
+import type { CommandArgs } from './command-table.js'
+
+/** Commands whose replies ioredis reshapes by (lower-case) name. */
+const RESHAPED = new Set(['hgetall', 'vsim'])
+
+/** Anything that can send a command: the shared client, a node, a dedicated connection, a MULTI. */
+export type CommandTarget = Pick<Redis, 'sendCommand'> | Pick<Cluster, 'sendCommand'>
+
+/**
+ * Sends a command and resolves with its raw reply; rejects with Redis's `ReplyError` or a
+ * connection error. On a MULTI pipeline, the reply arrives through `exec()` instead.
+ */
+export function rawCall(target: CommandTarget, [name, ...args]: CommandArgs): Promise<unknown> {
+  const lower = name.toLowerCase()
+  if (!RESHAPED.has(lower) && exists(lower)) {
+    const method = (target as unknown as Record<string, unknown>)[`${lower}Buffer`]
+    if (typeof method === 'function') return method.apply(target, args) as Promise<unknown>
+  }
+  return target.sendCommand(new Command(name.toUpperCase(), args, { replyEncoding: null })) as Promise<unknown>
+}
