@@ -111,7 +111,12 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   app.use(
     bodyLimit({
       maxSize: options.maxBodyBytes,
-      onError: (c) => c.json({ error: `ERR the body is larger than ${options.maxBodyBytes} bytes` }, 413),
+      onError: (c) => {
+        // The rest of the body is never read, so this connection cannot carry another request:
+        // say so, or a keep-alive client would reuse a socket the server is about to close.
+        c.header('Connection', 'close')
+        return c.json({ error: `ERR the body is larger than ${options.maxBodyBytes} bytes` }, 413)
+      },
     }),
   )
 

@@ -114,6 +114,12 @@ export interface CommandInfo {
   blocking: boolean
   /** A script or function call (its body may reach undeclared keys). */
   script: boolean
+  /**
+   * The arguments do not fit the command's shape (wrong arity, a key position past the end, an
+   * unparsable key count). Such a command must not reach ioredis's cluster routing, which throws
+   * outside any promise on a missing key; it is sent to one node so Redis answers with its own error.
+   */
+  malformed: boolean
 }
 
 /**
@@ -128,13 +134,15 @@ export function describeCommand(command: CommandArgs): CommandInfo {
   const flag = (f: string) => (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
 
   let keyIndexes: number[] = []
-  if (known) {
+  let malformed = known && !arityFits(name, sub, command.length)
+  if (known && !malformed) {
     try {
       keyIndexes = getKeyIndexes(name, args)
     } catch {
-      // Malformed arguments (e.g. EVAL with a non-numeric numkeys): no keys; Redis will say what is wrong.
-      keyIndexes = []
+      // e.g. EVAL with a non-numeric numkeys: Redis will say what is wrong.
+      malformed = true
     }
+    if (keyIndexes.some((i) => i >= args.length)) malformed = true
   }
   // Subcommands that name a key (OBJECT ENCODING key, XINFO STREAM key, XGROUP CREATE key ...):
   // @ioredis/commands only knows the container's positions, so take the key after the subcommand.
@@ -154,7 +162,19 @@ export function describeCommand(command: CommandArgs): CommandInfo {
     refusedBecause: CONNECTION_STATE[name],
     blocking,
     script: name === 'eval' || name === 'evalsha' || name === 'fcall' || name === 'eval_ro' || name === 'evalsha_ro' || name === 'fcall_ro',
+    malformed,
   }
+}
+
+/** Redis's arity rule: N > 0 is exactly N words (name included), -N is at least N. */
+function arityFits(name: string, sub: string | undefined, length: number): boolean {
+  table ??= loadTable()
+  const entry = table[name]
+  if (!entry) return true
+  const fits = (arity: number) => (arity >= 0 ? length === arity : length >= -arity)
+  if (!fits(entry.arity)) return false
+  const subEntry = sub !== undefined ? entry.subcommands?.[sub] : undefined
+  return subEntry ? fits(subEntry.arity) : true
 }
 
 function subcommandHasFlag(name: string, sub: string, flag: string): boolean {
@@ -168,6 +188,7 @@ function subcommandTakesKey(name: string, sub: string): boolean {
 }
 
 interface TableEntry {
+  arity: number
   flags: string[]
   keyStart: number
   subcommands?: Record<string, TableEntry>

@@ -37,6 +37,8 @@ export class CommandExecutor {
 
   /** Runs one command; rejects with Redis's error or an upstream error. */
   run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+    // One node, no auto-pipelining, no slot routing: Redis itself explains what is wrong.
+    if (info.malformed) return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command, { pipelined: false })
     if (info.blocking) return this.#blocking.run(command, info)
     if (this.#upstream.mode === 'cluster') {
       const handler = clusterHandler(command, info)

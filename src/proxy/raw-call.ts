@@ -23,10 +23,11 @@ export type CommandTarget = Pick<Redis, 'sendCommand'> | Pick<Cluster, 'sendComm
 /**
  * Sends a command and resolves with its raw reply; rejects with Redis's `ReplyError` or a
  * connection error. On a MULTI pipeline, the reply arrives through `exec()` instead.
+ * @param options.pipelined false: bypass auto-pipelining (send this command alone)
  */
-export function rawCall(target: CommandTarget, [name, ...args]: CommandArgs): Promise<unknown> {
+export function rawCall(target: CommandTarget, [name, ...args]: CommandArgs, { pipelined = true } = {}): Promise<unknown> {
   const lower = name.toLowerCase()
-  if (!RESHAPED.has(lower) && exists(lower)) {
+  if (pipelined && !RESHAPED.has(lower) && exists(lower)) {
     const method = (target as unknown as Record<string, unknown>)[`${lower}Buffer`]
     if (typeof method === 'function') return method.apply(target, args) as Promise<unknown>
   }

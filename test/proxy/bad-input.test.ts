@@ -1,0 +1,165 @@
+import { Cluster } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { findFreePortRange } from '../helpers/ports.js'
+import { TOKENS, post, startTestProxy } from '../helpers/proxy.js'
+import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
+
+let proxy: RunningProxy
+let direct: Cluster
+const ns = `bad-${Date.now()}`
+
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl') })
+  direct = new Cluster([{ host: '127.0.0.1', port: inject('clusterPorts')[0]! }], { redisOptions: { protocol: 2 } })
+})
+afterAll(async () => {
+  direct.disconnect()
+  await proxy.close('1s')
+})
+
+/** Every error is JSON `{"error": "..."}` with a JSON content type, never plain text. */
+function expectJsonError(response: { status: number; headers: Headers; text: string }, status: number, pattern?: RegExp) {
+  expect(response.status).toBe(status)
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
+  const body = JSON.parse(response.text) as { error: unknown }
+  expect(Object.keys(body)).toEqual(['error'])
+  expect(typeof body.error).toBe('string')
+  if (pattern) expect(body.error).toMatch(pattern)
+}
+
+describe('bad input gets a JSON error with the right status, and never reaches Redis', () => {
+  it('malformed JSON → 400', async () => {
+    for (const body of ['{', '["SET", "a"', 'not json', '', '[1,]']) {
+      expectJsonError(await post(proxy.url, '/', body), 400, /not valid JSON/)
+      expectJsonError(await post(proxy.url, '/pipeline', body), 400, /not valid JSON/)
+    }
+  })
+
+  it('a body that is not an array of string/number/boolean arrays → 400', async () => {
+    for (const body of [{}, 'SET', 42, null, true]) expectJsonError(await post(proxy.url, '/', body), 400)
+    expectJsonError(await post(proxy.url, '/', ['SET', 'k', null]), 400, /argument 2 must be a string, number or boolean, got null/)
+    expectJsonError(await post(proxy.url, '/', ['SET', 'k', { v: 1 }]), 400, /got object/)
+    expectJsonError(await post(proxy.url, '/', ['SET', 'k', ['nested']]), 400, /got an array/)
+    expectJsonError(await post(proxy.url, '/pipeline', [['GET', 'a'], 'GET b']), 400, /command 1 must be a JSON array/)
+    expectJsonError(await post(proxy.url, '/pipeline', { commands: [] }), 400, /array of commands/)
+  })
+
+  it('an empty command, an empty pipeline, an empty command name → 400', async () => {
+    expectJsonError(await post(proxy.url, '/', []), 400, /empty/)
+    expectJsonError(await post(proxy.url, '/pipeline', []), 400, /no command/)
+    expectJsonError(await post(proxy.url, '/multi-exec', [[]]), 400, /command 0 is empty/)
+    expectJsonError(await post(proxy.url, '/', ['', 'x']), 400, /command name is empty/)
+  })
+
+  it('more than 1000 commands → 400, and none of them runs', async () => {
+    const commands = Array.from({ length: 1001 }, (_, i) => ['SET', `${ns}:many:${i}`, '1'])
+    expectJsonError(await post(proxy.url, '/pipeline', commands), 400, /1001 \(at most 1000\)/)
+    expect(await direct.exists(`${ns}:many:0`)).toBe(0)
+    const ok = await post(proxy.url, '/pipeline', commands.slice(0, 1000))
+    expect(ok.status).toBe(200)
+  })
+
+  it('a body over the size limit → 413', async () => {
+    const big = JSON.stringify(['SET', `${ns}:big`, 'x'.repeat(1024 * 1024)])
+    expectJsonError(await post(proxy.url, '/', big), 413, /larger than 1048576 bytes/)
+    expect(await direct.exists(`${ns}:big`)).toBe(0)
+  })
+
+  it('a wrong method → 405; an unknown path → 404', async () => {
+    for (const method of ['DELETE', 'PATCH', 'OPTIONS']) {
+      const response = await fetch(`${proxy.url}/`, { method, headers: { authorization: `Bearer ${TOKENS.standard}` } })
+      expectJsonError({ status: response.status, headers: response.headers, text: await response.text() }, 405)
+    }
+    for (const path of ['/nosuchthing', '/pipeline/extra', '/v2/whatever']) {
+      expectJsonError(await post(proxy.url, path, ['PING']), 404, /Not found/)
+    }
+  })
+
+  it('a missing or invalid token → 401', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }]) {
+      const response = await fetch(`${proxy.url}/`, { method: 'POST', headers, body: '["PING"]' })
+      expectJsonError({ status: response.status, headers: response.headers, text: await response.text() }, 401, /Unauthorized/)
+    }
+    const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, { method: 'POST', body: '["PING"]' })
+    expect(await viaQuery.json()).toEqual({ result: 'PONG' })
+  })
+
+  it('a refused command → 403, and a pipeline holding one changes nothing', async () => {
+    expectJsonError(await post(proxy.url, '/', ['FLUSHALL']), 403, /^NOPERM FLUSHALL needs an admin token/)
+    expectJsonError(await post(proxy.url, '/', ['CONFIG', 'SET', 'maxmemory', '1']), 403, /^NOPERM CONFIG SET/)
+    for (const command of [['SHUTDOWN'], ['DEBUG', 'SLEEP', '1'], ['CLUSTER', 'RESET'], ['ACL', 'LIST'], ['SCRIPT', 'KILL'], ['MONITOR']]) {
+      expectJsonError(await post(proxy.url, '/', command), 403, /^NOPERM/)
+    }
+    const refused = await post(proxy.url, '/pipeline', [
+      ['SET', `${ns}:before`, '1'],
+      ['FLUSHDB'],
+    ])
+    expectJsonError(refused, 403)
+    expect(await direct.exists(`${ns}:before`)).toBe(0)
+  })
+
+  it('commands that would change a shared connection → 400 naming the endpoint to use', async () => {
+    expectJsonError(await post(proxy.url, '/', ['MULTI']), 400, /use POST \/multi-exec/)
+    expectJsonError(await post(proxy.url, '/', ['SELECT', '1']), 400, /one database/)
+    expectJsonError(await post(proxy.url, '/', ['SUBSCRIBE', 'x']), 400, /\/subscribe/)
+  })
+
+  it('an unknown command → 400 with Redis’s own text', async () => {
+    expectJsonError(await post(proxy.url, '/', ['NOSUCHCOMMAND', 'a']), 400, /^ERR unknown command 'NOSUCHCOMMAND'/)
+    const pipeline = await post(proxy.url, '/pipeline', [['PING'], ['NOSUCHCOMMAND']])
+    expect(pipeline.status).toBe(200)
+    expect(pipeline.json()).toEqual([{ result: 'PONG' }, { error: expect.stringMatching(/^ERR unknown command/) }])
+  })
+
+  it('a wrong-arity or wrong-type command keeps Redis’s error text and prefix', async () => {
+    expectJsonError(await post(proxy.url, '/', ['GET']), 400, /^ERR wrong number of arguments for 'get' command/)
+    await post(proxy.url, '/', ['SET', `${ns}:str`, 'x'])
+    expectJsonError(await post(proxy.url, '/', ['LPUSH', `${ns}:str`, 'y']), 400, /^WRONGTYPE/)
+    expectJsonError(await post(proxy.url, '/', ['EVAL', 'return 1', 'notanumber']), 400, /^ERR/)
+    expectJsonError(await post(proxy.url, '/', ['SCAN', 'not-a-cursor']), 400, /^ERR invalid cursor/)
+  })
+
+  it('the proxy is still healthy and the cluster untouched after all of the above', async () => {
+    expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
+    expect((await fetch(`${proxy.url}/readyz`)).status).toBe(200)
+    expect((await post(proxy.url, '/', ['PING'])).json()).toEqual({ result: 'PONG' })
+  })
+})
+
+describe('upstream trouble', () => {
+  it('upstream unreachable → 503 JSON, quickly', async () => {
+    const port = await findFreePortRange(1, false)
+    const dead = await startTestProxy({ mode: 'standalone', redis: `redis://127.0.0.1:${port}`, readyWait: '200ms' })
+    try {
+      const started = Date.now()
+      expectJsonError(await post(dead.url, '/', ['GET', 'x']), 503, /upstream Redis unreachable/)
+      expectJsonError(await post(dead.url, '/pipeline', [['GET', 'x']]), 503)
+      expect(Date.now() - started).toBeLessThan(3000)
+      expect((await fetch(`${dead.url}/readyz`)).status).toBe(503)
+      expect((await fetch(`${dead.url}/healthz`)).status).toBe(200)
+    } finally {
+      await dead.close('1s')
+    }
+  })
+
+  describe('with a slow Redis', () => {
+    let slow: RedisProcess
+    let slowProxy: RunningProxy
+    beforeAll(async () => {
+      slow = await startRedisServer(await findFreePortRange(1, false), ['enable-debug-command yes'])
+      slowProxy = await startTestProxy({ mode: 'standalone', redis: `redis://127.0.0.1:${slow.port}`, deadline: '200ms' })
+    })
+    afterAll(async () => {
+      await slowProxy.close('1s')
+      await slow.stop()
+    })
+
+    it('a deadline passed → 504 JSON', async () => {
+      const started = Date.now()
+      const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '1'], { authorization: `Bearer ${TOKENS.admin}` })
+      expectJsonError(response, 504, /deadline of 200 ms/)
+      expect(Date.now() - started).toBeLessThan(900)
+    })
+  })
+})
