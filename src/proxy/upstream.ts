@@ -233,4 +233,14 @@ async function quitQuietly(client: Redis | Cluster): Promise<void> {
     // already closed
   }
   client.disconnect()
+  // Resolve once the sockets are really gone, so a caller may exit or reuse the ports at once.
+  if (client.status !== 'end') {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000)
+      client.once('end', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
 }
