@@ -29,12 +29,18 @@ const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
 export function parseDuration(value: unknown, option: string): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) {
-      throw new InvalidOptionError(option, `must be a non-negative finite number of milliseconds, got ${value}`)
+      throw new InvalidOptionError(
+        option,
+        `must be a non-negative finite number of milliseconds, got ${value}`,
+      )
     }
     return Math.round(value)
   }
   if (typeof value !== 'string') {
-    throw new InvalidOptionError(option, `must be a number of milliseconds or a string like "30s", got ${typeof value}`)
+    throw new InvalidOptionError(
+      option,
+      `must be a number of milliseconds or a string like "30s", got ${typeof value}`,
+    )
   }
   const match = DURATION_PATTERN.exec(value.trim())
   if (!match) {

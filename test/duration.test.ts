@@ -17,7 +17,20 @@ describe('parseDuration', () => {
   })
 
   it('names the option in every refusal', () => {
-    for (const bad of ['', 'soon', '10 minutes', '-1s', '1e3s', 'NaN', '1s1', -5, Number.NaN, Number.POSITIVE_INFINITY, null, {}]) {
+    for (const bad of [
+      '',
+      'soon',
+      '10 minutes',
+      '-1s',
+      '1e3s',
+      'NaN',
+      '1s1',
+      -5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      null,
+      {},
+    ]) {
       expect(() => parseDuration(bad, 'l1.ttl')).toThrowError(InvalidOptionError)
       expect(() => parseDuration(bad, 'l1.ttl')).toThrowError(/Invalid option l1\.ttl/)
     }
@@ -36,10 +49,14 @@ describe('parseDuration', () => {
       { numRuns: 2000 },
     )
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom('ms', 's', 'm', 'h', 'd'), (n, unit) => {
-        const factor = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[unit]
-        expect(parseDuration(`${n}${unit}`, 'x')).toBe(n * factor)
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.constantFrom('ms', 's', 'm', 'h', 'd'),
+        (n, unit) => {
+          const factor = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[unit]
+          expect(parseDuration(`${n}${unit}`, 'x')).toBe(n * factor)
+        },
+      ),
     )
   })
 })

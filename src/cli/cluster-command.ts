@@ -2,8 +2,8 @@
  * `tiercache cluster start|stop|status`: the local Redis Cluster for development and tests.
  */
 import { parseArgs } from 'node:util'
-import { InvalidOptionError } from '../errors.js'
 import { clusterStatus, formatClusterStatus, startCluster, stopCluster } from '../cluster/launcher.js'
+import { InvalidOptionError } from '../errors.js'
 
 /** Help text of `tiercache cluster`. */
 export const CLUSTER_HELP = `Usage: tiercache cluster <start|stop|status> [options]
@@ -30,7 +30,8 @@ Options:
 function integer(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!Number.isInteger(n)) throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(n))
+    throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
   return n
 }
 
@@ -79,7 +80,9 @@ export async function runClusterCommand(argv: string[]): Promise<number> {
     }
     case 'stop': {
       const stopped = await stopCluster({ ...options, clean: values.clean })
-      process.stdout.write(stopped.length ? `stopped nodes on ports ${stopped.join(', ')}\n` : 'no running node found\n')
+      process.stdout.write(
+        stopped.length ? `stopped nodes on ports ${stopped.join(', ')}\n` : 'no running node found\n',
+      )
       return 0
     }
     case 'status': {
@@ -88,7 +91,9 @@ export async function runClusterCommand(argv: string[]): Promise<number> {
       return status.healthy ? 0 : 1
     }
     default:
-      process.stderr.write(`unknown cluster action ${JSON.stringify(action)}; expected start, stop or status\n\n${CLUSTER_HELP}`)
+      process.stderr.write(
+        `unknown cluster action ${JSON.stringify(action)}; expected start, stop or status\n\n${CLUSTER_HELP}`,
+      )
       return 2
   }
 }

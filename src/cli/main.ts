@@ -38,7 +38,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Expected failures (bad option, cluster timeout) print their message alone; others their stack.
-    process.stderr.write(`tiercache: ${error instanceof TiercacheError ? error.message : (error as Error)?.stack ?? String(error)}\n`)
+    process.stderr.write(
+      `tiercache: ${error instanceof TiercacheError ? error.message : ((error as Error)?.stack ?? String(error))}\n`,
+    )
     process.exitCode = 1
   },
 )

@@ -22,19 +22,34 @@ const FLAGS = {
   sentinels: { env: 'TIERCACHE_SENTINELS', help: 'sentinel mode: host:port,host:port,...' },
   'master-name': { env: 'TIERCACHE_MASTER_NAME', help: 'sentinel mode: name of the monitored master' },
   token: { env: 'TIERCACHE_TOKEN', help: 'standard token: every command but the dangerous ones' },
-  'read-only-token': { env: 'TIERCACHE_READ_ONLY_TOKEN', help: 'read-only token: read commands only, no SCAN/KEYS' },
-  'admin-token': { env: 'TIERCACHE_ADMIN_TOKEN', help: 'admin token: also FLUSHALL, CONFIG, CLUSTER, SCRIPT FLUSH, ...' },
+  'read-only-token': {
+    env: 'TIERCACHE_READ_ONLY_TOKEN',
+    help: 'read-only token: read commands only, no SCAN/KEYS',
+  },
+  'admin-token': {
+    env: 'TIERCACHE_ADMIN_TOKEN',
+    help: 'admin token: also FLUSHALL, CONFIG, CLUSTER, SCRIPT FLUSH, ...',
+  },
   'tokens-file': {
     env: 'TIERCACHE_TOKENS_FILE',
     help: 'JSON file: [{"token": "...", "kind": "standard|readonly|admin", "prefix": "app:"}]',
   },
   'max-body': { env: 'TIERCACHE_MAX_BODY', help: 'largest body in bytes, 413 past it (default 1048576)' },
-  'max-commands': { env: 'TIERCACHE_MAX_COMMANDS', help: 'most commands per pipeline/transaction (default 1000)' },
+  'max-commands': {
+    env: 'TIERCACHE_MAX_COMMANDS',
+    help: 'most commands per pipeline/transaction (default 1000)',
+  },
   deadline: { env: 'TIERCACHE_DEADLINE', help: 'per-request deadline, 504 past it (default 10s)' },
-  'max-blocking': { env: 'TIERCACHE_MAX_BLOCKING', help: 'blocking commands + subscriptions at once, 429 past it (default 64)' },
+  'max-blocking': {
+    env: 'TIERCACHE_MAX_BLOCKING',
+    help: 'blocking commands + subscriptions at once, 429 past it (default 64)',
+  },
   'max-block': { env: 'TIERCACHE_MAX_BLOCK', help: 'longest block time a command may ask for (default 30s)' },
   drain: { env: 'TIERCACHE_DRAIN', help: 'on SIGTERM, how long in-flight requests may finish (default 10s)' },
-  'log-level': { env: 'TIERCACHE_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  'log-level': {
+    env: 'TIERCACHE_LOG_LEVEL',
+    help: 'fatal|error|warn|info|debug|trace|silent (default info)',
+  },
 } as const
 
 type Flag = keyof typeof FLAGS
@@ -59,7 +74,8 @@ GET /healthz, /readyz, /metrics (Prometheus).
 function integer(value: string | undefined, option: string): number | undefined {
   if (value === undefined || value === '') return undefined
   const n = Number(value)
-  if (!Number.isInteger(n)) throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(n))
+    throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
   return n
 }
 
@@ -71,8 +87,14 @@ export function readTokensFile(path: string): TokenSpec[] {
   } catch (error) {
     throw new InvalidOptionError('--tokens-file', `cannot read ${path}: ${(error as Error).message}`)
   }
-  if (!Array.isArray(parsed) || parsed.some((t) => typeof t !== 'object' || t === null || typeof t.token !== 'string')) {
-    throw new InvalidOptionError('--tokens-file', `${path} must hold a JSON array of {"token": "...", "kind": ..., "prefix": ...}`)
+  if (
+    !Array.isArray(parsed) ||
+    parsed.some((t) => typeof t !== 'object' || t === null || typeof t.token !== 'string')
+  ) {
+    throw new InvalidOptionError(
+      '--tokens-file',
+      `${path} must hold a JSON array of {"token": "...", "kind": ..., "prefix": ...}`,
+    )
   }
   return parsed as TokenSpec[]
 }
@@ -94,7 +116,8 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     return 0
   }
   const given = values as Record<string, string | boolean | undefined>
-  const get = (flag: Flag): string | undefined => (given[flag] as string | undefined) ?? (env[FLAGS[flag].env] || undefined)
+  const get = (flag: Flag): string | undefined =>
+    (given[flag] as string | undefined) ?? (env[FLAGS[flag].env] || undefined)
 
   const tokens: TokenSpec[] = []
   const token = get('token')
@@ -106,7 +129,10 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
   const file = get('tokens-file')
   if (file) tokens.push(...readTokensFile(file))
   if (tokens.length === 0) {
-    throw new InvalidOptionError('--token', 'at least one token is required (--token, --read-only-token, --admin-token or --tokens-file)')
+    throw new InvalidOptionError(
+      '--token',
+      'at least one token is required (--token, --read-only-token, --admin-token or --tokens-file)',
+    )
   }
 
   const running = await startProxy({
@@ -114,7 +140,10 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     host: get('host') ?? '127.0.0.1',
     mode: (get('mode') ?? 'cluster') as ProxyMode,
     redis: get('redis'),
-    sentinels: get('sentinels')?.split(',').map((s) => s.trim()).filter(Boolean),
+    sentinels: get('sentinels')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     masterName: get('master-name'),
     tokens,
     maxBodyBytes: integer(get('max-body'), '--max-body'),

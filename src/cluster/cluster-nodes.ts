@@ -28,7 +28,13 @@ export function parseClusterNodes(text: string): ClusterNodeLine[] {
   for (const line of text.split('\n')) {
     const fields = line.trim().split(' ')
     if (fields.length < 8) continue
-    const [id, address, flags, master, , , , link, ...slotFields] = fields as [string, string, string, string, ...string[]]
+    const [id, address, flags, master, , , , link, ...slotFields] = fields as [
+      string,
+      string,
+      string,
+      string,
+      ...string[],
+    ]
     const hostPort = address.split('@')[0] ?? ''
     const colon = hostPort.lastIndexOf(':')
     const flagList = flags.split(',')

@@ -2,11 +2,11 @@
  * `tiercache/cluster`: start, stop and inspect a local Redis Cluster (development and tests).
  */
 export {
+  type ClusterLauncherOptions,
+  type ClusterNodeStatus,
+  type ClusterStatus,
   clusterStatus,
   formatClusterStatus,
   startCluster,
   stopCluster,
-  type ClusterLauncherOptions,
-  type ClusterNodeStatus,
-  type ClusterStatus,
 } from './launcher.js'

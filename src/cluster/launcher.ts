@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Redis } from 'ioredis'
-import { parseDuration, type Duration } from '../duration.js'
+import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { type ClusterNodeLine, formatSlots, parseClusterNodes, parseInfo } from './cluster-nodes.js'
 import { renderNodeConfig } from './node-config.js'
@@ -93,7 +93,10 @@ function resolveOptions(options: ClusterLauncherOptions): ResolvedOptions {
   const count = masters * (1 + replicas)
   // The cluster bus listens on port + 10000, which must also be a valid port.
   if (!Number.isInteger(basePort) || basePort < 1 || basePort + count - 1 + 10000 > 65535) {
-    throw new InvalidOptionError('base-port', `must leave room for ${count} ports and their bus ports (+10000), got ${basePort}`)
+    throw new InvalidOptionError(
+      'base-port',
+      `must leave room for ${count} ports and their bus ports (+10000), got ${basePort}`,
+    )
   }
   const ports = Array.from({ length: count }, (_, i) => basePort + i)
   return {
@@ -145,7 +148,8 @@ async function ping(host: string, port: number): Promise<boolean> {
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new TiercacheError('E_CLUSTER_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new TiercacheError('E_CLUSTER_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(100)
   }
 }
@@ -166,10 +170,20 @@ async function runRedisCli(o: ResolvedOptions, args: string[]): Promise<string> 
     child.stderr.on('data', (c: Buffer) => {
       output += c.toString()
     })
-    child.on('error', (error) => reject(new TiercacheError('E_REDIS_SPAWN', `cannot run ${o.redisCli}: ${error.message}`, { cause: error })))
+    child.on('error', (error) =>
+      reject(
+        new TiercacheError('E_REDIS_SPAWN', `cannot run ${o.redisCli}: ${error.message}`, { cause: error }),
+      ),
+    )
     child.on('exit', (code) => {
       if (code === 0) resolvePromise(output)
-      else reject(new TiercacheError('E_CLUSTER_CREATE', `${o.redisCli} ${args.join(' ')} failed (${code}):\n${output}`))
+      else
+        reject(
+          new TiercacheError(
+            'E_CLUSTER_CREATE',
+            `${o.redisCli} ${args.join(' ')} failed (${code}):\n${output}`,
+          ),
+        )
     })
   })
 }
@@ -192,17 +206,30 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
     await spawnRedisServer(o.redisServer, config)
     started++
   }
-  if (started > 0) o.onProgress(`started ${started} redis-server process(es) on ${o.host}:${o.ports[0]}-${o.ports.at(-1)}`)
+  if (started > 0)
+    o.onProgress(`started ${started} redis-server process(es) on ${o.host}:${o.ports[0]}-${o.ports.at(-1)}`)
 
   for (const port of o.ports) {
-    await waitFor(`redis-server on port ${port} to answer PING`, o.timeoutMs, () => ping(o.host, port)).catch((error) => {
-      throw new TiercacheError('E_CLUSTER_TIMEOUT', `${(error as Error).message}; last log lines:\n${logTail(o, port)}`)
-    })
+    await waitFor(`redis-server on port ${port} to answer PING`, o.timeoutMs, () => ping(o.host, port)).catch(
+      (error) => {
+        throw new TiercacheError(
+          'E_CLUSTER_TIMEOUT',
+          `${(error as Error).message}; last log lines:\n${logTail(o, port)}`,
+        )
+      },
+    )
   }
 
-  const infos = await Promise.all(o.ports.map((port) => withNode(o.host, port, async (r) => parseInfo(String(await r.cluster('INFO'))))))
-  const formed = infos.every((i) => Number(i.cluster_known_nodes) === o.ports.length && Number(i.cluster_slots_assigned) === TOTAL_SLOTS)
-  const blank = infos.every((i) => Number(i.cluster_known_nodes) === 1 && Number(i.cluster_slots_assigned) === 0)
+  const infos = await Promise.all(
+    o.ports.map((port) => withNode(o.host, port, async (r) => parseInfo(String(await r.cluster('INFO'))))),
+  )
+  const formed = infos.every(
+    (i) =>
+      Number(i.cluster_known_nodes) === o.ports.length && Number(i.cluster_slots_assigned) === TOTAL_SLOTS,
+  )
+  const blank = infos.every(
+    (i) => Number(i.cluster_known_nodes) === 1 && Number(i.cluster_slots_assigned) === 0,
+  )
   if (!formed && !blank) {
     throw new TiercacheError(
       'E_CLUSTER_INCONSISTENT',
@@ -222,7 +249,11 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
     ])
   }
 
-  await waitFor('cluster_state:ok on every node and every replica linked', o.timeoutMs, async () => (await readStatus(o)).healthy)
+  await waitFor(
+    'cluster_state:ok on every node and every replica linked',
+    o.timeoutMs,
+    async () => (await readStatus(o)).healthy,
+  )
   const status = await readStatus(o)
   return { ...status, alreadyRunning: started === 0 && formed }
 }
@@ -232,7 +263,9 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
  * @param options.clean also delete the nodes' directories (cluster state and data)
  * @returns the ports whose process was stopped
  */
-export async function stopCluster(options: ClusterLauncherOptions & { clean?: boolean } = {}): Promise<number[]> {
+export async function stopCluster(
+  options: ClusterLauncherOptions & { clean?: boolean } = {},
+): Promise<number[]> {
   const o = resolveOptions(options)
   const stopped: number[] = []
   await Promise.all(
@@ -258,7 +291,16 @@ async function readStatus(o: ResolvedOptions): Promise<ClusterStatus> {
   const nodes = await Promise.all(
     o.ports.map(async (port): Promise<ClusterNodeStatus> => {
       const pid = livePid(pidFile(o, port))
-      const empty = { port, pid, running: false, role: undefined, masterPort: undefined, slots: [], state: undefined, link: undefined }
+      const empty = {
+        port,
+        pid,
+        running: false,
+        role: undefined,
+        masterPort: undefined,
+        slots: [],
+        state: undefined,
+        link: undefined,
+      }
       if (pid === undefined) return empty
       try {
         return await withNode(o.host, port, async (r) => {
@@ -295,7 +337,11 @@ async function readStatus(o: ResolvedOptions): Promise<ClusterStatus> {
 export function formatClusterStatus(status: ClusterStatus): string {
   const rows = status.nodes.map((n) => {
     const slots = formatSlots(n.slots)
-    const role = !n.running ? 'down' : n.role === 'replica' ? `replica of ${n.masterPort} (link ${n.link})` : 'master'
+    const role = !n.running
+      ? 'down'
+      : n.role === 'replica'
+        ? `replica of ${n.masterPort} (link ${n.link})`
+        : 'master'
     return `  ${status.host}:${n.port}  pid ${n.pid ?? '-'}  ${role}${slots ? `  slots ${slots}` : ''}  state ${n.state ?? '-'}`
   })
   return [`cluster ${status.healthy ? 'healthy' : 'NOT healthy'}:`, ...rows].join('\n')

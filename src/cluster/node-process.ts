@@ -53,7 +53,13 @@ export async function spawnRedisServer(binary: string, configFile: string): Prom
     )
     child.on('exit', (code) => {
       if (code === 0) resolve()
-      else reject(new TiercacheError('E_REDIS_SPAWN', `${binary} ${configFile} exited with ${code}: ${stderr.trim()}`))
+      else
+        reject(
+          new TiercacheError(
+            'E_REDIS_SPAWN',
+            `${binary} ${configFile} exited with ${code}: ${stderr.trim()}`,
+          ),
+        )
     })
   })
 }

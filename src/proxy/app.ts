@@ -4,11 +4,11 @@
  * auth → parse → classify → authorize (all commands, before any runs) → execute → encode.
  */
 import { randomUUID } from 'node:crypto'
-import { Hono, type Context } from 'hono'
+import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import type { Logger } from 'pino'
-import { BlockingRunner, type BlockingLimits } from './blocking.js'
+import { type BlockingLimits, BlockingRunner } from './blocking.js'
 import { type CommandArgs, type CommandInfo, describeCommand } from './command-table.js'
 import { encodeReply } from './encode.js'
 import { CommandExecutor, isRedisReply, type Outcome } from './executor.js'
@@ -56,14 +56,17 @@ const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT'])
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const { upstream, tokens, metrics, logger } = options
-  const blocking = new BlockingRunner(upstream, options.blocking, () => metrics.redirections.inc({ kind: 'followed' }))
+  const blocking = new BlockingRunner(upstream, options.blocking, () =>
+    metrics.redirections.inc({ kind: 'followed' }),
+  )
   const executor = new CommandExecutor(upstream, blocking)
   const app = new Hono<{ Variables: { grant: Grant; requestId: string } }>()
   const bootId = randomUUID().slice(0, 8)
   let syncCounter = 0
   let inFlight = 0
   const streamAborts = new Set<AbortController>()
-  if (upstream.mode === 'cluster') upstream.client.on('refresh', () => metrics.redirections.inc({ kind: 'slots_refresh' }))
+  if (upstream.mode === 'cluster')
+    upstream.client.on('refresh', () => metrics.redirections.inc({ kind: 'slots_refresh' }))
 
   app.use(requestId())
   app.use(async function accountRequest(c, next) {
@@ -83,7 +86,13 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       const seconds = (performance.now() - started) / 1000
       metrics.requests.inc({ route, status: String(c.res.status) })
       metrics.latency.observe({ route }, seconds)
-      const line = { reqId: c.get('requestId'), method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }
+      const line = {
+        reqId: c.get('requestId'),
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+      }
       if (c.res.status >= 500) logger.warn(line, 'request failed')
       else logger.debug(line, 'request')
     }
@@ -94,7 +103,9 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
   app.get('/readyz', async (c) => {
     const problem = await readiness(upstream)
-    return problem ? c.json({ status: 'unavailable', error: problem }, 503) : c.json({ status: 'ready', mode: upstream.mode })
+    return problem
+      ? c.json({ status: 'unavailable', error: problem }, 503)
+      : c.json({ status: 'ready', mode: upstream.mode })
   })
   app.get('/metrics', async (c) => {
     metrics.blockingInUse.set(blocking.inUse)
@@ -133,7 +144,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const run = async <T>(commands: CommandInfo[], work: () => Promise<T>): Promise<T> => {
     if (!(await upstream.whenReady(options.readyWaitMs))) {
       metrics.upstreamErrors.inc({ kind: 'unreachable' })
-      throw new ProxyHttpError(503, `ERR upstream Redis unreachable (not connected within ${options.readyWaitMs} ms)`)
+      throw new ProxyHttpError(
+        503,
+        `ERR upstream Redis unreachable (not connected within ${options.readyWaitMs} ms)`,
+      )
     }
     // A blocking command may legitimately wait up to the maximum block time.
     const deadline = commands.some((i) => i.blocking)
@@ -161,7 +175,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     if (failed > 0) metrics.upstreamErrors.inc({ kind: 'unavailable' }, failed)
     // Nothing ran: say so with a status the client (and a load balancer) can act on.
     if (failed === outcomes.length) {
-      throw new ProxyHttpError(503, `ERR upstream Redis unavailable: ${(outcomes[0] as { error: Error }).error.message}`)
+      throw new ProxyHttpError(
+        503,
+        `ERR upstream Redis unavailable: ${(outcomes[0] as { error: Error }).error.message}`,
+      )
     }
     return respond(c, outcomes, true)
   }
@@ -211,7 +228,9 @@ function respond(c: Context, outcomes: Outcome[], asArray: boolean): Response {
   }
   const base64 = c.req.header('upstash-encoding')?.toLowerCase() === 'base64'
   // A success item has no `error` key and an error item no `result` key (the client checks both).
-  const items = outcomes.map((o) => (o.ok ? { result: encodeReply(o.value, base64) } : { error: o.error.message }))
+  const items = outcomes.map((o) =>
+    o.ok ? { result: encodeReply(o.value, base64) } : { error: o.error.message },
+  )
   return c.json(asArray ? items : items[0])
 }
 

@@ -68,7 +68,8 @@ export class BlockingRunner {
     const release = this.reserve()
     const clamped = clampBlockTime(command, info, this.#limits.maxBlockMs)
     const firstKey = info.keyIndexes[0] !== undefined ? command[info.keyIndexes[0] + 1] : undefined
-    const slot = firstKey !== undefined && this.#upstream.mode === 'cluster' ? calculateSlot(firstKey) : undefined
+    const slot =
+      firstKey !== undefined && this.#upstream.mode === 'cluster' ? calculateSlot(firstKey) : undefined
     try {
       return await this.#runOn(this.#upstream.dedicated({ slot }), clamped, 0)
     } finally {

@@ -14,7 +14,15 @@ export type RawCall = (target: CommandTarget, command: CommandArgs) => Promise<u
 
 const SPLITTABLE = new Set(['mget', 'mset', 'del', 'unlink', 'exists', 'touch'])
 const FANOUT = new Set(['keys', 'scan', 'dbsize', 'randomkey', 'flushdb', 'flushall'])
-const EVERY_MASTER = new Set(['script load', 'script flush', 'script exists', 'function load', 'function delete', 'function flush', 'function restore'])
+const EVERY_MASTER = new Set([
+  'script load',
+  'script flush',
+  'script exists',
+  'function load',
+  'function delete',
+  'function flush',
+  'function restore',
+])
 
 /**
  * Says whether a command needs cluster-specific handling, and returns the handler if so.
@@ -45,7 +53,12 @@ function everyOther(n: number): number[] {
   return Array.from({ length: Math.floor(n / 2) }, (_, i) => i * 2)
 }
 
-async function splitBySlot(upstream: Upstream, call: RawCall, command: CommandArgs, name: string): Promise<unknown> {
+async function splitBySlot(
+  upstream: Upstream,
+  call: RawCall,
+  command: CommandArgs,
+  name: string,
+): Promise<unknown> {
   const args = command.slice(1)
   const step = name === 'mset' ? 2 : 1
   if (step === 2 && args.length % 2 !== 0) {
@@ -82,7 +95,12 @@ async function splitBySlot(upstream: Upstream, call: RawCall, command: CommandAr
   return replies.reduce<number>((sum, n) => sum + Number(n), 0)
 }
 
-async function fanOut(upstream: Upstream, call: RawCall, command: CommandArgs, name: string): Promise<unknown> {
+async function fanOut(
+  upstream: Upstream,
+  call: RawCall,
+  command: CommandArgs,
+  name: string,
+): Promise<unknown> {
   const masters = upstream.masters()
   switch (name) {
     case 'keys': {
@@ -130,7 +148,10 @@ async function scanCluster(masters: Redis[], call: RawCall, command: CommandArgs
   const position = Number(cursor % n)
   const nodeCursor = cursor / n
   const master = masters[position]!
-  const reply = (await call(master, [command[0], nodeCursor.toString(), ...command.slice(2)])) as [Buffer | string, unknown[]]
+  const reply = (await call(master, [command[0], nodeCursor.toString(), ...command.slice(2)])) as [
+    Buffer | string,
+    unknown[],
+  ]
   const next = BigInt(reply[0].toString())
   let encoded: bigint
   if (next !== 0n) encoded = next * n + BigInt(position)
@@ -139,7 +160,12 @@ async function scanCluster(masters: Redis[], call: RawCall, command: CommandArgs
   return [encoded.toString(), reply[1]]
 }
 
-async function everyMaster(upstream: Upstream, call: RawCall, command: CommandArgs, andReplies: boolean): Promise<unknown> {
+async function everyMaster(
+  upstream: Upstream,
+  call: RawCall,
+  command: CommandArgs,
+  andReplies: boolean,
+): Promise<unknown> {
   const replies = await Promise.all(upstream.masters().map((m) => call(m, command)))
   if (!andReplies) return replies[0]
   // SCRIPT EXISTS: a script exists only if every master has it (the one a key maps to might not).

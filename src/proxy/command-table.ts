@@ -131,7 +131,8 @@ export function describeCommand(command: CommandArgs): CommandInfo {
   const args = command.slice(1)
   const known = exists(name)
   const sub = CONTAINER_COMMANDS.has(name) && args[0] !== undefined ? args[0].toLowerCase() : undefined
-  const flag = (f: string) => (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
+  const flag = (f: string) =>
+    (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
 
   let keyIndexes: number[] = []
   let malformed = known && !arityFits(name, sub, command.length)
@@ -146,7 +147,8 @@ export function describeCommand(command: CommandArgs): CommandInfo {
   }
   // Subcommands that name a key (OBJECT ENCODING key, XINFO STREAM key, XGROUP CREATE key ...):
   // @ioredis/commands only knows the container's positions, so take the key after the subcommand.
-  if (keyIndexes.length === 0 && sub !== undefined && subcommandTakesKey(name, sub) && args.length > 1) keyIndexes = [1]
+  if (keyIndexes.length === 0 && sub !== undefined && subcommandTakesKey(name, sub) && args.length > 1)
+    keyIndexes = [1]
 
   const blocking =
     name === 'xread' || name === 'xreadgroup'
@@ -161,7 +163,13 @@ export function describeCommand(command: CommandArgs): CommandInfo {
     dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
     refusedBecause: CONNECTION_STATE[name],
     blocking,
-    script: name === 'eval' || name === 'evalsha' || name === 'fcall' || name === 'eval_ro' || name === 'evalsha_ro' || name === 'fcall_ro',
+    script:
+      name === 'eval' ||
+      name === 'evalsha' ||
+      name === 'fcall' ||
+      name === 'eval_ro' ||
+      name === 'evalsha_ro' ||
+      name === 'fcall_ro',
     malformed,
   }
 }

@@ -38,7 +38,8 @@ export class CommandExecutor {
   /** Runs one command; rejects with Redis's error or an upstream error. */
   run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
     // One node, no auto-pipelining, no slot routing: Redis itself explains what is wrong.
-    if (info.malformed) return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command, { pipelined: false })
+    if (info.malformed)
+      return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command, { pipelined: false })
     if (info.blocking) return this.#blocking.run(command, info)
     if (this.#upstream.mode === 'cluster') {
       const handler = clusterHandler(command, info)
@@ -64,7 +65,8 @@ export class CommandExecutor {
         for (const index of infos[i]!.keyIndexes) slots.add(calculateSlot(command[index + 1]!))
       })
       // Redis's own text for the same refusal, so clients can match on the prefix.
-      if (slots.size > 1) throw new ProxyHttpError(400, "CROSSSLOT Keys in request don't hash to the same slot")
+      if (slots.size > 1)
+        throw new ProxyHttpError(400, "CROSSSLOT Keys in request don't hash to the same slot")
     }
     const multi = this.#upstream.client.multi()
     // Queued on the MULTI pipeline; the replies come back through exec().

@@ -2,8 +2,9 @@
  * Prometheus metrics of one proxy, on a registry of its own (several proxies can live in one
  * process, as in the tests). Counters only; nothing here logs.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
 import { exists } from '@ioredis/commands'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /** The metrics a proxy updates. */
 export class ProxyMetrics {

@@ -52,7 +52,8 @@ export interface Proxy extends ProxyApp {
 
 function positiveInteger(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
+  if (!Number.isInteger(value) || value <= 0)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
   return value
 }
 
@@ -77,7 +78,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
   if (limits.deadlineMs === 0) throw new InvalidOptionError('deadline', 'must be more than 0')
   const logger =
-    typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'tiercache-proxy' })
+    typeof options.logger === 'object'
+      ? options.logger
+      : pino({ level: options.logger ?? 'info', name: 'tiercache-proxy' })
   const upstream = connectUpstream(options)
   const metrics = new ProxyMetrics()
   const app = createProxyApp({ upstream, tokens, metrics, logger, ...limits })
@@ -102,7 +105,9 @@ export interface RunningProxy {
  * @example
  * const { url, close } = await startProxy({ port: 8079, tokens: [{ token: process.env.TOKEN! }] })
  */
-export async function startProxy(options: ProxyOptions & { port?: number; host?: string }): Promise<RunningProxy> {
+export async function startProxy(
+  options: ProxyOptions & { port?: number; host?: string },
+): Promise<RunningProxy> {
   const proxy = createProxy(options)
   const host = options.host ?? '127.0.0.1'
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -11,7 +11,7 @@
  *   upper-case name, which no reply transformer is registered for.
  */
 import { exists } from '@ioredis/commands'
-import { Command, type Cluster, type Redis } from 'ioredis'
+import { type Cluster, Command, type Redis } from 'ioredis'
 import type { CommandArgs } from './command-table.js'
 
 /** Commands whose replies ioredis reshapes by (lower-case) name. */
@@ -25,11 +25,17 @@ export type CommandTarget = Pick<Redis, 'sendCommand'> | Pick<Cluster, 'sendComm
  * connection error. On a MULTI pipeline, the reply arrives through `exec()` instead.
  * @param options.pipelined false: bypass auto-pipelining (send this command alone)
  */
-export function rawCall(target: CommandTarget, [name, ...args]: CommandArgs, { pipelined = true } = {}): Promise<unknown> {
+export function rawCall(
+  target: CommandTarget,
+  [name, ...args]: CommandArgs,
+  { pipelined = true } = {},
+): Promise<unknown> {
   const lower = name.toLowerCase()
   if (pipelined && !RESHAPED.has(lower) && exists(lower)) {
     const method = (target as unknown as Record<string, unknown>)[`${lower}Buffer`]
     if (typeof method === 'function') return method.apply(target, args) as Promise<unknown>
   }
-  return target.sendCommand(new Command(name.toUpperCase(), args, { replyEncoding: null })) as Promise<unknown>
+  return target.sendCommand(
+    new Command(name.toUpperCase(), args, { replyEncoding: null }),
+  ) as Promise<unknown>
 }

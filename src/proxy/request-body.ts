@@ -11,14 +11,19 @@ import { ProxyHttpError } from './http-error.js'
  * @param where names the command in error messages (`command`, `command 3`)
  */
 export function toCommand(value: unknown, where = 'command'): CommandArgs {
-  if (!Array.isArray(value)) throw new ProxyHttpError(400, `ERR ${where} must be a JSON array of strings, numbers or booleans`)
+  if (!Array.isArray(value))
+    throw new ProxyHttpError(400, `ERR ${where} must be a JSON array of strings, numbers or booleans`)
   if (value.length === 0) throw new ProxyHttpError(400, `ERR ${where} is empty`)
   const args: string[] = new Array(value.length)
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i]
     if (typeof item === 'string') args[i] = item
     else if (typeof item === 'number' || typeof item === 'boolean') args[i] = String(item)
-    else throw new ProxyHttpError(400, `ERR ${where}: argument ${i} must be a string, number or boolean, got ${describe(item)}`)
+    else
+      throw new ProxyHttpError(
+        400,
+        `ERR ${where}: argument ${i} must be a string, number or boolean, got ${describe(item)}`,
+      )
   }
   if (args[0] === '') throw new ProxyHttpError(400, `ERR ${where}: the command name is empty`)
   return args as CommandArgs
@@ -32,7 +37,10 @@ export function toCommandList(value: unknown, maxCommands: number): CommandArgs[
   if (!Array.isArray(value)) throw new ProxyHttpError(400, 'ERR the body must be a JSON array of commands')
   if (value.length === 0) throw new ProxyHttpError(400, 'ERR the body holds no command')
   if (value.length > maxCommands) {
-    throw new ProxyHttpError(400, `ERR too many commands in one request: ${value.length} (at most ${maxCommands})`)
+    throw new ProxyHttpError(
+      400,
+      `ERR too many commands in one request: ${value.length} (at most ${maxCommands})`,
+    )
   }
   return value.map((item, i) => toCommand(item, `command ${i}`))
 }
@@ -54,13 +62,20 @@ export function parseJson(text: string): unknown {
  * is one) as the last argument, and each query parameter other than `_token` as `NAME VALUE`.
  * @param segments the path split on `/`, still percent-encoded
  */
-export function commandFromPath(segments: string[], query: URLSearchParams, body: string | undefined): CommandArgs {
+export function commandFromPath(
+  segments: string[],
+  query: URLSearchParams,
+  body: string | undefined,
+): CommandArgs {
   const args: string[] = []
   for (const segment of segments) {
     try {
       args.push(decodeURIComponent(segment))
     } catch {
-      throw new ProxyHttpError(400, `ERR malformed percent-encoding in path segment ${JSON.stringify(segment)}`)
+      throw new ProxyHttpError(
+        400,
+        `ERR malformed percent-encoding in path segment ${JSON.stringify(segment)}`,
+      )
     }
   }
   if (body !== undefined && body !== '') args.push(body)

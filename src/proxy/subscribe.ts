@@ -67,7 +67,8 @@ export function streamEvents(
         )
         // Redis ended the connection (node down): end the stream so the client can resubscribe.
         connection.on('end', () => void s.close())
-        const count = kind === 'subscribe' ? await connection.subscribe(target) : await connection.psubscribe(target)
+        const count =
+          kind === 'subscribe' ? await connection.subscribe(target) : await connection.psubscribe(target)
         send(`${kind},${target},${count}`)
       }
       await closed

@@ -51,7 +51,10 @@ export class TokenStore {
    */
   constructor(specs: TokenSpec[]) {
     if (specs.length === 0) {
-      throw new InvalidOptionError('tokens', 'at least one token is required (--token, TIERCACHE_TOKEN or --tokens-file)')
+      throw new InvalidOptionError(
+        'tokens',
+        'at least one token is required (--token, TIERCACHE_TOKEN or --tokens-file)',
+      )
     }
     this.#entries = specs.map((spec, index) => {
       if (typeof spec.token !== 'string' || spec.token.length === 0) {
@@ -59,7 +62,10 @@ export class TokenStore {
       }
       const kind = spec.kind ?? 'standard'
       if (kind !== 'standard' && kind !== 'readonly' && kind !== 'admin') {
-        throw new InvalidOptionError('tokens', `token ${index} has unknown kind ${JSON.stringify(kind)} (standard, readonly or admin)`)
+        throw new InvalidOptionError(
+          'tokens',
+          `token ${index} has unknown kind ${JSON.stringify(kind)} (standard, readonly or admin)`,
+        )
       }
       return {
         digest: digest(spec.token),
@@ -74,7 +80,11 @@ export class TokenStore {
    * @throws {ProxyHttpError} 401 when the token is missing or unknown
    */
   authenticate(presented: string | undefined): Grant {
-    if (!presented) throw new ProxyHttpError(401, 'Unauthorized: missing token (Authorization: Bearer <token>, or ?_token=)')
+    if (!presented)
+      throw new ProxyHttpError(
+        401,
+        'Unauthorized: missing token (Authorization: Bearer <token>, or ?_token=)',
+      )
     const candidate = digest(presented)
     let found: Grant | undefined
     for (const entry of this.#entries) {
@@ -95,37 +105,69 @@ function digest(token: string): Buffer {
  */
 export function authorize(grant: Grant, command: CommandArgs, info: CommandInfo): void {
   const shown = command[0].toUpperCase()
-  if (info.refusedBecause) throw new ProxyHttpError(400, `ERR ${shown} is not accepted over HTTP: ${info.refusedBecause}`)
+  if (info.refusedBecause)
+    throw new ProxyHttpError(400, `ERR ${shown} is not accepted over HTTP: ${info.refusedBecause}`)
   if (grant.kind === 'admin') return
-  if (info.dangerous) throw new ProxyHttpError(403, `NOPERM ${shown}${info.sub ? ` ${info.sub.toUpperCase()}` : ''} needs an admin token`)
+  if (info.dangerous)
+    throw new ProxyHttpError(
+      403,
+      `NOPERM ${shown}${info.sub ? ` ${info.sub.toUpperCase()}` : ''} needs an admin token`,
+    )
   if (grant.kind === 'readonly' && (!info.readOnly || KEYSPACE_WIDE.has(info.name))) {
     throw new ProxyHttpError(403, `NOPERM this token is read-only and may not run ${shown}`)
   }
   if (grant.prefix !== undefined) checkPrefix(grant, grant.prefix, command, info, shown)
 }
 
-function checkPrefix(grant: Grant, prefix: string, command: CommandArgs, info: CommandInfo, shown: string): void {
-  if (!info.known) throw new ProxyHttpError(403, `NOPERM this token may only run known commands on keys starting with ${JSON.stringify(prefix)}`)
-  if (KEYSPACE_WIDE.has(info.name)) throw new ProxyHttpError(403, `NOPERM ${shown} reads the whole keyspace; this token is limited to ${JSON.stringify(prefix)}`)
+function checkPrefix(
+  grant: Grant,
+  prefix: string,
+  command: CommandArgs,
+  info: CommandInfo,
+  shown: string,
+): void {
+  if (!info.known)
+    throw new ProxyHttpError(
+      403,
+      `NOPERM this token may only run known commands on keys starting with ${JSON.stringify(prefix)}`,
+    )
+  if (KEYSPACE_WIDE.has(info.name))
+    throw new ProxyHttpError(
+      403,
+      `NOPERM ${shown} reads the whole keyspace; this token is limited to ${JSON.stringify(prefix)}`,
+    )
   if (info.script && !grant.scripts) {
-    throw new ProxyHttpError(403, `NOPERM scripts may reach undeclared keys; this token is limited to ${JSON.stringify(prefix)}`)
+    throw new ProxyHttpError(
+      403,
+      `NOPERM scripts may reach undeclared keys; this token is limited to ${JSON.stringify(prefix)}`,
+    )
   }
   // SORT ... BY pattern / GET pattern reads keys that are not arguments.
   if ((info.name === 'sort' || info.name === 'sort_ro') && command.some((a) => /^(by|get)$/i.test(a))) {
-    throw new ProxyHttpError(403, `NOPERM SORT with BY/GET reads keys outside its arguments; this token is limited to ${JSON.stringify(prefix)}`)
+    throw new ProxyHttpError(
+      403,
+      `NOPERM SORT with BY/GET reads keys outside its arguments; this token is limited to ${JSON.stringify(prefix)}`,
+    )
   }
   if (info.name === 'publish' || info.name === 'spublish') {
-    if (!command[1]?.startsWith(prefix)) throw new ProxyHttpError(403, `NOPERM channel must start with ${JSON.stringify(prefix)}`)
+    if (!command[1]?.startsWith(prefix))
+      throw new ProxyHttpError(403, `NOPERM channel must start with ${JSON.stringify(prefix)}`)
     return
   }
   if (info.keyIndexes.length === 0) {
     if (PREFIX_SAFE_KEYLESS.has(info.name)) return
-    throw new ProxyHttpError(403, `NOPERM ${shown} names no key; this token may only touch keys starting with ${JSON.stringify(prefix)}`)
+    throw new ProxyHttpError(
+      403,
+      `NOPERM ${shown} names no key; this token may only touch keys starting with ${JSON.stringify(prefix)}`,
+    )
   }
   for (const index of info.keyIndexes) {
     const key = command[index + 1]
     if (key === undefined || !key.startsWith(prefix)) {
-      throw new ProxyHttpError(403, `NOPERM key ${JSON.stringify(key)} is outside this token's prefix ${JSON.stringify(prefix)}`)
+      throw new ProxyHttpError(
+        403,
+        `NOPERM key ${JSON.stringify(key)} is outside this token's prefix ${JSON.stringify(prefix)}`,
+      )
     }
   }
 }

@@ -60,7 +60,10 @@ interface ParsedRedisUrl {
  * @throws {InvalidOptionError} naming `--redis` for anything malformed
  */
 export function parseRedisUrl(value: string, defaultPort: number): ParsedRedisUrl {
-  const pieces = value.split(',').map((p) => p.trim()).filter(Boolean)
+  const pieces = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
   if (pieces.length === 0) throw new InvalidOptionError('--redis', 'is empty')
   let username: string | undefined
   let password: string | undefined
@@ -71,10 +74,16 @@ export function parseRedisUrl(value: string, defaultPort: number): ParsedRedisUr
     try {
       url = new URL(withScheme)
     } catch {
-      throw new InvalidOptionError('--redis', `${JSON.stringify(piece)} is not redis://[user:password@]host:port`)
+      throw new InvalidOptionError(
+        '--redis',
+        `${JSON.stringify(piece)} is not redis://[user:password@]host:port`,
+      )
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      throw new InvalidOptionError('--redis', `unsupported scheme ${url.protocol} (use redis:// or rediss://)`)
+      throw new InvalidOptionError(
+        '--redis',
+        `unsupported scheme ${url.protocol} (use redis:// or rediss://)`,
+      )
     }
     if (i === 0 || url.username || url.password) {
       username = url.username ? decodeURIComponent(url.username) : username
@@ -104,9 +113,15 @@ function parseHostPort(value: string, option: string): Address {
 export function connectUpstream(options: UpstreamOptions = {}): Upstream {
   const mode = options.mode ?? 'cluster'
   if (mode !== 'cluster' && mode !== 'standalone' && mode !== 'sentinel') {
-    throw new InvalidOptionError('--mode', `must be cluster, standalone or sentinel, got ${JSON.stringify(mode)}`)
+    throw new InvalidOptionError(
+      '--mode',
+      `must be cluster, standalone or sentinel, got ${JSON.stringify(mode)}`,
+    )
   }
-  const url = parseRedisUrl(options.redis ?? (mode === 'cluster' ? 'redis://127.0.0.1:7000' : 'redis://127.0.0.1:6379'), 6379)
+  const url = parseRedisUrl(
+    options.redis ?? (mode === 'cluster' ? 'redis://127.0.0.1:7000' : 'redis://127.0.0.1:6379'),
+    6379,
+  )
   // RESP2 keeps replies in the shapes the Upstash protocol promises (HGETALL as a flat array);
   // ioredis 6 would otherwise negotiate RESP3.
   const common: RedisOptions = {
@@ -122,8 +137,10 @@ export function connectUpstream(options: UpstreamOptions = {}): Upstream {
     return singleUpstream('standalone', { ...common, ...address })
   }
   const sentinels = (options.sentinels ?? []).map((s) => parseHostPort(s, '--sentinels'))
-  if (sentinels.length === 0) throw new InvalidOptionError('--sentinels', 'sentinel mode needs at least one host:port')
-  if (!options.masterName) throw new InvalidOptionError('--master-name', 'sentinel mode needs the name of the master')
+  if (sentinels.length === 0)
+    throw new InvalidOptionError('--sentinels', 'sentinel mode needs at least one host:port')
+  if (!options.masterName)
+    throw new InvalidOptionError('--master-name', 'sentinel mode needs the name of the master')
   return singleUpstream('sentinel', { ...common, sentinels, name: options.masterName })
 }
 
@@ -142,7 +159,11 @@ function singleUpstream(mode: 'standalone' | 'sentinel', options: RedisOptions):
     client,
     masters: () => [client],
     dedicated: () => {
-      const connection = client.duplicate({ enableAutoPipelining: false, maxRetriesPerRequest: 0, lazyConnect: false })
+      const connection = client.duplicate({
+        enableAutoPipelining: false,
+        maxRetriesPerRequest: 0,
+        lazyConnect: false,
+      })
       connection.on('error', () => {})
       return connection
     },
@@ -193,8 +214,12 @@ function clusterUpstream(url: ParsedRedisUrl, common: RedisOptions): Upstream {
       return ordered
     },
     dedicated: (target = {}) => {
-      const address = target.address ?? (target.slot !== undefined ? client.slots[target.slot]?.[0] : undefined)
-      const chosen = address ?? client.slots.find((owners) => owners?.[0])?.[0] ?? `${url.addresses[0]!.host}:${url.addresses[0]!.port}`
+      const address =
+        target.address ?? (target.slot !== undefined ? client.slots[target.slot]?.[0] : undefined)
+      const chosen =
+        address ??
+        client.slots.find((owners) => owners?.[0])?.[0] ??
+        `${url.addresses[0]!.host}:${url.addresses[0]!.port}`
       const colon = chosen.lastIndexOf(':')
       const connection = new Redis({
         ...common,

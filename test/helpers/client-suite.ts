@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
-import { TOKENS, post, upstashClient } from './proxy.js'
+import { post, TOKENS, upstashClient } from './proxy.js'
 
 /** What the suite runs against. */
 export interface SuiteTarget {
@@ -64,10 +64,13 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
     it('streams with a consumer group: XADD MAXLEN, XREADGROUP, XPENDING, XACK, XCLAIM, XAUTOCLAIM, XINFO', async () => {
       const redis = client()
       const stream = k('{stream}')
-      for (let i = 0; i < 5; i++) await redis.xadd(stream, '*', { n: i }, { trim: { type: 'MAXLEN', threshold: 100, comparison: '~' } })
+      for (let i = 0; i < 5; i++)
+        await redis.xadd(stream, '*', { n: i }, { trim: { type: 'MAXLEN', threshold: 100, comparison: '~' } })
       expect(await redis.xlen(stream)).toBe(5)
       expect(await redis.xgroup(stream, { type: 'CREATE', group: 'g', id: '0' })).toBe('OK')
-      const read = (await redis.xreadgroup('g', 'c1', stream, '>', { count: 3 })) as Array<[string, Array<[string, string[]]>]>
+      const read = (await redis.xreadgroup('g', 'c1', stream, '>', { count: 3 })) as Array<
+        [string, Array<[string, string[]]>]
+      >
       expect(read[0]![1]).toHaveLength(3)
       const ids = read[0]![1].map(([id]) => id)
       const pending = (await redis.xpending(stream, 'g', '-', '+', 10)) as unknown[]
@@ -90,7 +93,12 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       // EVALSHA and fall back to EVAL, as after a failover to a node that never saw the script.
       expect(await upstashClient(target().url, TOKENS.admin).scriptFlush()).toBe('OK')
       expect(await script.exec([k('e')], [])).toBe(`v-${ns}`)
-      const missing = await post(target().url, '/', ['EVALSHA', 'ffffffffffffffffffffffffffffffffffffffff', '1', k('e')])
+      const missing = await post(target().url, '/', [
+        'EVALSHA',
+        'ffffffffffffffffffffffffffffffffffffffff',
+        '1',
+        k('e'),
+      ])
       expect(missing.status).toBe(400)
       expect(missing.json()).toEqual({ error: expect.stringMatching(/^NOSCRIPT/) })
       // SCRIPT LOAD reaches every master, so EVALSHA works whatever slot its key maps to.
@@ -109,7 +117,9 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       expect(results).toHaveLength(102)
       expect(results[50]).toEqual({ result: 8, error: undefined })
       expect(results[51]!.error).toMatch(/^WRONGTYPE/)
-      expect(results.slice(52).map((r) => r.result)).toEqual(Array.from({ length: 50 }, (_, i) => (i === 7 ? 8 : i)))
+      expect(results.slice(52).map((r) => r.result)).toEqual(
+        Array.from({ length: 50 }, (_, i) => (i === 7 ? 8 : i)),
+      )
     })
 
     it('multi-exec runs in one slot; keys in several slots are refused as CROSSSLOT', async () => {
@@ -153,7 +163,10 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       let cursor: string | number = '0'
       let rounds = 0
       do {
-        const [next, batch]: [string, string[]] = await redis.scan(cursor, { match: `${ns}:scan:*`, count: 10 })
+        const [next, batch]: [string, string[]] = await redis.scan(cursor, {
+          match: `${ns}:scan:*`,
+          count: 10,
+        })
         expect(typeof next).toBe('string')
         for (const key of batch) seen.add(key)
         cursor = next
@@ -194,10 +207,15 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       subscriber.on('message', ({ message }) => received.push(String(message)))
       // PUBLISH counts only the receiving node's subscribers in a cluster: wait for delivery instead.
       let n = 0
-      await expect.poll(async () => {
-        await redis.publish(channel, `probe-${n++}`)
-        return received.length
-      }, { timeout: 5000, interval: 100 }).toBeGreaterThan(0)
+      await expect
+        .poll(
+          async () => {
+            await redis.publish(channel, `probe-${n++}`)
+            return received.length
+          },
+          { timeout: 5000, interval: 100 },
+        )
+        .toBeGreaterThan(0)
       await redis.publish(channel, 'hello world, with commas')
       await expect.poll(() => received.includes('hello world, with commas'), { timeout: 5000 }).toBe(true)
       expect(await subscriberCount(target().nodes, channel)).toBe(1)
@@ -209,7 +227,10 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
 }
 
 /** Subscribers of a channel summed over every node (read straight from Redis, not through the proxy). */
-async function subscriberCount(nodes: Array<{ host: string; port: number }>, channel: string): Promise<number> {
+async function subscriberCount(
+  nodes: Array<{ host: string; port: number }>,
+  channel: string,
+): Promise<number> {
   let total = 0
   for (const node of nodes) {
     const redis = new Redis({ ...node, protocol: 2, lazyConnect: true })

@@ -16,7 +16,11 @@ export function portIsFree(port: number): Promise<boolean> {
  * Finds `count` consecutive free ports whose +10000 twins (cluster bus) are free too.
  * @param from lowest port to try; a random start spreads parallel runs apart
  */
-export async function findFreePortRange(count: number, bus = true, from = 20000 + Math.floor(Math.random() * 9000)): Promise<number> {
+export async function findFreePortRange(
+  count: number,
+  bus = true,
+  from = 20000 + Math.floor(Math.random() * 9000),
+): Promise<number> {
   for (let base = from; base < 30000 - count; base += count) {
     const ports = Array.from({ length: count }, (_, i) => base + i)
     const wanted = bus ? [...ports, ...ports.map((p) => p + 10000)] : ports

@@ -3,7 +3,7 @@
  * real `@upstash/redis` client for it.
  */
 import { Redis as UpstashRedis } from '@upstash/redis'
-import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/proxy.js'
+import { type ProxyOptions, type RunningProxy, startProxy } from '../../src/proxy/proxy.js'
 
 /** Tokens every test proxy accepts. */
 export const TOKENS = {
@@ -14,7 +14,9 @@ export const TOKENS = {
 } as const
 
 /** Starts a proxy with the test tokens; the caller closes it. */
-export function startTestProxy(options: Partial<ProxyOptions> & Pick<ProxyOptions, 'redis'>): Promise<RunningProxy> {
+export function startTestProxy(
+  options: Partial<ProxyOptions> & Pick<ProxyOptions, 'redis'>,
+): Promise<RunningProxy> {
   return startProxy({
     port: 0,
     logger: 'silent',
@@ -29,7 +31,11 @@ export function startTestProxy(options: Partial<ProxyOptions> & Pick<ProxyOption
 }
 
 /** The real Upstash client for a proxy URL (no retries: a failing request should fail the test). */
-export function upstashClient(url: string, token: string = TOKENS.standard, autoPipeline = false): UpstashRedis {
+export function upstashClient(
+  url: string,
+  token: string = TOKENS.standard,
+  autoPipeline = false,
+): UpstashRedis {
   return new UpstashRedis({ url, token, enableAutoPipelining: autoPipeline, retry: false })
 }
 

@@ -19,14 +19,27 @@ export interface RedisProcess {
  * Starts `redis-server` with the given config lines (plus port, dir, no persistence).
  * @param sentinel run as a Sentinel (`redis-server <conf> --sentinel`)
  */
-export async function startRedisServer(port: number, lines: string[] = [], sentinel = false): Promise<RedisProcess> {
+export async function startRedisServer(
+  port: number,
+  lines: string[] = [],
+  sentinel = false,
+): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), `tiercache-redis-${port}-`))
   const conf = join(dir, 'redis.conf')
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', ...lines, ''].join('\n'))
+  writeFileSync(
+    conf,
+    [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', ...lines, ''].join('\n'),
+  )
   const child = spawn('redis-server', sentinel ? [conf, '--sentinel'] : [conf], { stdio: 'ignore' })
   const deadline = Date.now() + 10_000
   for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    })
     probe.on('error', () => {})
     try {
       await probe.connect()

@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
-import { TOKENS, post, startTestProxy } from '../helpers/proxy.js'
+import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
 import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
 
 let proxy: RunningProxy
@@ -11,7 +11,9 @@ const ns = `bad-${Date.now()}`
 
 beforeAll(async () => {
   proxy = await startTestProxy({ redis: inject('clusterUrl') })
-  direct = new Cluster([{ host: '127.0.0.1', port: inject('clusterPorts')[0]! }], { redisOptions: { protocol: 2 } })
+  direct = new Cluster([{ host: '127.0.0.1', port: inject('clusterPorts')[0]! }], {
+    redisOptions: { protocol: 2 },
+  })
 })
 afterAll(async () => {
   direct.disconnect()
@@ -19,7 +21,11 @@ afterAll(async () => {
 })
 
 /** Every error is JSON `{"error": "..."}` with a JSON content type, never plain text. */
-function expectJsonError(response: { status: number; headers: Headers; text: string }, status: number, pattern?: RegExp) {
+function expectJsonError(
+  response: { status: number; headers: Headers; text: string },
+  status: number,
+  pattern?: RegExp,
+) {
   expect(response.status).toBe(status)
   expect(response.headers.get('content-type')).toMatch(/^application\/json/)
   const body = JSON.parse(response.text) as { error: unknown }
@@ -38,10 +44,18 @@ describe('bad input gets a JSON error with the right status, and never reaches R
 
   it('a body that is not an array of string/number/boolean arrays → 400', async () => {
     for (const body of [{}, 'SET', 42, null, true]) expectJsonError(await post(proxy.url, '/', body), 400)
-    expectJsonError(await post(proxy.url, '/', ['SET', 'k', null]), 400, /argument 2 must be a string, number or boolean, got null/)
+    expectJsonError(
+      await post(proxy.url, '/', ['SET', 'k', null]),
+      400,
+      /argument 2 must be a string, number or boolean, got null/,
+    )
     expectJsonError(await post(proxy.url, '/', ['SET', 'k', { v: 1 }]), 400, /got object/)
     expectJsonError(await post(proxy.url, '/', ['SET', 'k', ['nested']]), 400, /got an array/)
-    expectJsonError(await post(proxy.url, '/pipeline', [['GET', 'a'], 'GET b']), 400, /command 1 must be a JSON array/)
+    expectJsonError(
+      await post(proxy.url, '/pipeline', [['GET', 'a'], 'GET b']),
+      400,
+      /command 1 must be a JSON array/,
+    )
     expectJsonError(await post(proxy.url, '/pipeline', { commands: [] }), 400, /array of commands/)
   })
 
@@ -68,8 +82,14 @@ describe('bad input gets a JSON error with the right status, and never reaches R
 
   it('a wrong method → 405; an unknown path → 404', async () => {
     for (const method of ['DELETE', 'PATCH', 'OPTIONS']) {
-      const response = await fetch(`${proxy.url}/`, { method, headers: { authorization: `Bearer ${TOKENS.standard}` } })
-      expectJsonError({ status: response.status, headers: response.headers, text: await response.text() }, 405)
+      const response = await fetch(`${proxy.url}/`, {
+        method,
+        headers: { authorization: `Bearer ${TOKENS.standard}` },
+      })
+      expectJsonError(
+        { status: response.status, headers: response.headers, text: await response.text() },
+        405,
+      )
     }
     for (const path of ['/nosuchthing', '/pipeline/extra', '/v2/whatever']) {
       expectJsonError(await post(proxy.url, path, ['PING']), 404, /Not found/)
@@ -77,24 +97,44 @@ describe('bad input gets a JSON error with the right status, and never reaches R
   })
 
   it('a missing or invalid token → 401', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer ' },
+    ]) {
       const response = await fetch(`${proxy.url}/`, { method: 'POST', headers, body: '["PING"]' })
-      expectJsonError({ status: response.status, headers: response.headers, text: await response.text() }, 401, /Unauthorized/)
+      expectJsonError(
+        { status: response.status, headers: response.headers, text: await response.text() },
+        401,
+        /Unauthorized/,
+      )
     }
-    const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, { method: 'POST', body: '["PING"]' })
+    const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
+      method: 'POST',
+      body: '["PING"]',
+    })
     expect(await viaQuery.json()).toEqual({ result: 'PONG' })
   })
 
   it('a refused command → 403, and a pipeline holding one changes nothing', async () => {
     expectJsonError(await post(proxy.url, '/', ['FLUSHALL']), 403, /^NOPERM FLUSHALL needs an admin token/)
-    expectJsonError(await post(proxy.url, '/', ['CONFIG', 'SET', 'maxmemory', '1']), 403, /^NOPERM CONFIG SET/)
-    for (const command of [['SHUTDOWN'], ['DEBUG', 'SLEEP', '1'], ['CLUSTER', 'RESET'], ['ACL', 'LIST'], ['SCRIPT', 'KILL'], ['MONITOR']]) {
+    expectJsonError(
+      await post(proxy.url, '/', ['CONFIG', 'SET', 'maxmemory', '1']),
+      403,
+      /^NOPERM CONFIG SET/,
+    )
+    for (const command of [
+      ['SHUTDOWN'],
+      ['DEBUG', 'SLEEP', '1'],
+      ['CLUSTER', 'RESET'],
+      ['ACL', 'LIST'],
+      ['SCRIPT', 'KILL'],
+      ['MONITOR'],
+    ]) {
       expectJsonError(await post(proxy.url, '/', command), 403, /^NOPERM/)
     }
-    const refused = await post(proxy.url, '/pipeline', [
-      ['SET', `${ns}:before`, '1'],
-      ['FLUSHDB'],
-    ])
+    const refused = await post(proxy.url, '/pipeline', [['SET', `${ns}:before`, '1'], ['FLUSHDB']])
     expectJsonError(refused, 403)
     expect(await direct.exists(`${ns}:before`)).toBe(0)
   })
@@ -106,14 +146,25 @@ describe('bad input gets a JSON error with the right status, and never reaches R
   })
 
   it('an unknown command → 400 with Redis’s own text', async () => {
-    expectJsonError(await post(proxy.url, '/', ['NOSUCHCOMMAND', 'a']), 400, /^ERR unknown command 'NOSUCHCOMMAND'/)
+    expectJsonError(
+      await post(proxy.url, '/', ['NOSUCHCOMMAND', 'a']),
+      400,
+      /^ERR unknown command 'NOSUCHCOMMAND'/,
+    )
     const pipeline = await post(proxy.url, '/pipeline', [['PING'], ['NOSUCHCOMMAND']])
     expect(pipeline.status).toBe(200)
-    expect(pipeline.json()).toEqual([{ result: 'PONG' }, { error: expect.stringMatching(/^ERR unknown command/) }])
+    expect(pipeline.json()).toEqual([
+      { result: 'PONG' },
+      { error: expect.stringMatching(/^ERR unknown command/) },
+    ])
   })
 
   it('a wrong-arity or wrong-type command keeps Redis’s error text and prefix', async () => {
-    expectJsonError(await post(proxy.url, '/', ['GET']), 400, /^ERR wrong number of arguments for 'get' command/)
+    expectJsonError(
+      await post(proxy.url, '/', ['GET']),
+      400,
+      /^ERR wrong number of arguments for 'get' command/,
+    )
     await post(proxy.url, '/', ['SET', `${ns}:str`, 'x'])
     expectJsonError(await post(proxy.url, '/', ['LPUSH', `${ns}:str`, 'y']), 400, /^WRONGTYPE/)
     expectJsonError(await post(proxy.url, '/', ['EVAL', 'return 1', 'notanumber']), 400, /^ERR/)
@@ -130,7 +181,11 @@ describe('bad input gets a JSON error with the right status, and never reaches R
 describe('upstream trouble', () => {
   it('upstream unreachable → 503 JSON, quickly', async () => {
     const port = await findFreePortRange(1, false)
-    const dead = await startTestProxy({ mode: 'standalone', redis: `redis://127.0.0.1:${port}`, readyWait: '200ms' })
+    const dead = await startTestProxy({
+      mode: 'standalone',
+      redis: `redis://127.0.0.1:${port}`,
+      readyWait: '200ms',
+    })
     try {
       const started = Date.now()
       expectJsonError(await post(dead.url, '/', ['GET', 'x']), 503, /upstream Redis unreachable/)
@@ -148,7 +203,11 @@ describe('upstream trouble', () => {
     let slowProxy: RunningProxy
     beforeAll(async () => {
       slow = await startRedisServer(await findFreePortRange(1, false), ['enable-debug-command yes'])
-      slowProxy = await startTestProxy({ mode: 'standalone', redis: `redis://127.0.0.1:${slow.port}`, deadline: '200ms' })
+      slowProxy = await startTestProxy({
+        mode: 'standalone',
+        redis: `redis://127.0.0.1:${slow.port}`,
+        deadline: '200ms',
+      })
     })
     afterAll(async () => {
       await slowProxy.close('1s')
@@ -157,7 +216,9 @@ describe('upstream trouble', () => {
 
     it('a deadline passed → 504 JSON', async () => {
       const started = Date.now()
-      const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '1'], { authorization: `Bearer ${TOKENS.admin}` })
+      const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '1'], {
+        authorization: `Bearer ${TOKENS.admin}`,
+      })
       expectJsonError(response, 504, /deadline of 200 ms/)
       expect(Date.now() - started).toBeLessThan(900)
     })

@@ -40,7 +40,19 @@ describe('blocking commands run on dedicated connections', () => {
   it('XREADGROUP BLOCK returns as soon as a message arrives', async () => {
     const stream = `${ns}:{jobs}`
     await post(proxy.url, '/', ['XGROUP', 'CREATE', stream, 'workers', '$', 'MKSTREAM'])
-    const reading = post(proxy.url, '/', ['XREADGROUP', 'GROUP', 'workers', 'w1', 'COUNT', '1', 'BLOCK', '5000', 'STREAMS', stream, '>'])
+    const reading = post(proxy.url, '/', [
+      'XREADGROUP',
+      'GROUP',
+      'workers',
+      'w1',
+      'COUNT',
+      '1',
+      'BLOCK',
+      '5000',
+      'STREAMS',
+      stream,
+      '>',
+    ])
     await new Promise((r) => setTimeout(r, 50))
     await post(proxy.url, '/', ['XADD', stream, '*', 'job', '42'])
     const result = (await reading).json() as { result: Array<[string, Array<[string, string[]]>]> }

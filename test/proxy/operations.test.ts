@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { TOKENS, post, startTestProxy } from '../helpers/proxy.js'
+import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
 const ns = `ops-${Date.now()}`
@@ -15,19 +15,33 @@ describe('protocol details', () => {
   it('path-style commands: arguments in the path, a POST body as the last one, query flags appended', async () => {
     const set = await fetch(`${proxy.url}/set/${ns}:path/hello%20world?EX=100`, { headers: auth })
     expect(await set.json()).toEqual({ result: 'OK' })
-    expect(await (await fetch(`${proxy.url}/get/${ns}:path?_token=${TOKENS.standard}`)).json()).toEqual({ result: 'hello world' })
-    expect(await (await fetch(`${proxy.url}/ttl/${ns}:path`, { headers: auth })).json()).toEqual({ result: 100 })
-    const body = await fetch(`${proxy.url}/set/${ns}:body`, { method: 'POST', headers: auth, body: '{"raw": "json text"}' })
+    expect(await (await fetch(`${proxy.url}/get/${ns}:path?_token=${TOKENS.standard}`)).json()).toEqual({
+      result: 'hello world',
+    })
+    expect(await (await fetch(`${proxy.url}/ttl/${ns}:path`, { headers: auth })).json()).toEqual({
+      result: 100,
+    })
+    const body = await fetch(`${proxy.url}/set/${ns}:body`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"raw": "json text"}',
+    })
     expect(await body.json()).toEqual({ result: 'OK' })
-    expect(await (await fetch(`${proxy.url}/get/${ns}:body`, { headers: auth })).json()).toEqual({ result: '{"raw": "json text"}' })
+    expect(await (await fetch(`${proxy.url}/get/${ns}:body`, { headers: auth })).json()).toEqual({
+      result: '{"raw": "json text"}',
+    })
     const nx = await fetch(`${proxy.url}/set/${ns}:body/other?NX`, { headers: auth })
     expect(await nx.json()).toEqual({ result: null })
   })
 
   it('every response carries a new upstash-sync-token; any echoed token is accepted', async () => {
     const first = await post(proxy.url, '/', ['PING'])
-    const second = await post(proxy.url, '/', ['PING'], { 'upstash-sync-token': first.headers.get('upstash-sync-token')! })
-    const stale = await post(proxy.url, '/', ['PING'], { 'upstash-sync-token': 'stale-or-from-another-proxy' })
+    const second = await post(proxy.url, '/', ['PING'], {
+      'upstash-sync-token': first.headers.get('upstash-sync-token')!,
+    })
+    const stale = await post(proxy.url, '/', ['PING'], {
+      'upstash-sync-token': 'stale-or-from-another-proxy',
+    })
     const empty = await post(proxy.url, '/', ['PING'], { 'upstash-sync-token': '' })
     const error = await post(proxy.url, '/', ['NOSUCHCOMMAND'])
     const tokens = [first, second, stale, empty, error].map((r) => r.headers.get('upstash-sync-token'))
@@ -45,15 +59,30 @@ describe('protocol details', () => {
 
   it('Upstash-Response-Format: resp2 answers raw RESP2', async () => {
     await post(proxy.url, '/', ['SET', `${ns}:r`, 'v'])
-    expect((await post(proxy.url, '/', ['GET', `${ns}:r`], { 'upstash-response-format': 'resp2' })).text).toBe('$1\r\nv\r\n')
-    const pipeline = await post(proxy.url, '/pipeline', [['INCR', `${ns}:c`], ['GET', `${ns}:missing`], ['LPUSH', `${ns}:r`, 'x']], {
-      'upstash-response-format': 'resp2',
-    })
+    expect(
+      (await post(proxy.url, '/', ['GET', `${ns}:r`], { 'upstash-response-format': 'resp2' })).text,
+    ).toBe('$1\r\nv\r\n')
+    const pipeline = await post(
+      proxy.url,
+      '/pipeline',
+      [
+        ['INCR', `${ns}:c`],
+        ['GET', `${ns}:missing`],
+        ['LPUSH', `${ns}:r`, 'x'],
+      ],
+      {
+        'upstash-response-format': 'resp2',
+      },
+    )
     expect(pipeline.text).toMatch(/^:1\r\n\$-1\r\n-WRONGTYPE .*\r\n$/)
   })
 
   it('pipeline items: success without an error key, error without a result key', async () => {
-    const response = await post(proxy.url, '/pipeline', [['SET', `${ns}:x`, 'a'], ['INCR', `${ns}:x`], ['GET', `${ns}:nothing`]])
+    const response = await post(proxy.url, '/pipeline', [
+      ['SET', `${ns}:x`, 'a'],
+      ['INCR', `${ns}:x`],
+      ['GET', `${ns}:nothing`],
+    ])
     const items = response.json() as Array<Record<string, unknown>>
     expect(items[0]).toEqual({ result: 'OK' })
     expect(Object.keys(items[1]!)).toEqual(['error'])
@@ -66,11 +95,16 @@ describe('operations', () => {
   it('/healthz, /readyz and Prometheus /metrics', async () => {
     expect(await (await fetch(`${proxy.url}/healthz`)).json()).toEqual({ status: 'ok' })
     expect(await (await fetch(`${proxy.url}/readyz`)).json()).toEqual({ status: 'ready', mode: 'cluster' })
-    await post(proxy.url, '/pipeline', [['GET', `${ns}:m1`], ['GET', `${ns}:m2`]])
+    await post(proxy.url, '/pipeline', [
+      ['GET', `${ns}:m1`],
+      ['GET', `${ns}:m2`],
+    ])
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
     expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/pipeline",status="200"\} \d+/)
     expect(metrics).toMatch(/tiercache_proxy_commands_total\{command="get"\} \d+/)
-    expect(metrics).toMatch(/tiercache_proxy_request_duration_seconds_bucket\{le="0\.005",route="\/pipeline"\} \d+/)
+    expect(metrics).toMatch(
+      /tiercache_proxy_request_duration_seconds_bucket\{le="0\.005",route="\/pipeline"\} \d+/,
+    )
     expect(metrics).toMatch(/tiercache_proxy_blocking_connections 0/)
     expect(metrics).toMatch(/tiercache_proxy_process_resident_memory_bytes \d+/)
   })

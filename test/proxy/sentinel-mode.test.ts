@@ -41,7 +41,10 @@ afterAll(async () => {
 
 it('the proxy reaches the master the sentinels name', async () => {
   const sentinel = new Redis({ port: servers[2]!.port, protocol: 2 })
-  const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'tiercache')) as [string, string]
+  const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'tiercache')) as [
+    string,
+    string,
+  ]
   sentinel.disconnect()
   expect(Number(port)).toBe(masterPort)
   const response = await fetch(`${proxy.url}/readyz`)

@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { readTokensFile } from '../../src/cli/proxy-command.js'
 import { InvalidOptionError } from '../../src/errors.js'
-import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { type CommandArgs, describeCommand } from '../../src/proxy/command-table.js'
-import { TokenStore, authorize } from '../../src/proxy/tokens.js'
-import { TOKENS, post, startTestProxy, upstashClient } from '../helpers/proxy.js'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { authorize, TokenStore } from '../../src/proxy/tokens.js'
+import { post, startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
 const ns = `tok-${Date.now()}`
@@ -39,13 +39,26 @@ describe('read-only tokens', () => {
       expect(response.json()).toEqual({ error: expect.stringMatching(/^NOPERM this token is read-only/) })
     }
     // A pipeline with one write among reads is refused whole.
-    const mixed = await post(proxy.url, '/pipeline', [['GET', `${ns}:k`], ['SET', `${ns}:k`, 'x']], as(TOKENS.readonly))
+    const mixed = await post(
+      proxy.url,
+      '/pipeline',
+      [
+        ['GET', `${ns}:k`],
+        ['SET', `${ns}:k`, 'x'],
+      ],
+      as(TOKENS.readonly),
+    )
     expect(mixed.status).toBe(403)
     expect(await upstashClient(proxy.url).get(`${ns}:k`)).toBe('v')
   })
 
   it('EVAL_RO passes: Redis itself refuses writes inside it', async () => {
-    const response = await post(proxy.url, '/', ['EVAL_RO', 'return redis.call("GET", KEYS[1])', '1', `${ns}:k`], as(TOKENS.readonly))
+    const response = await post(
+      proxy.url,
+      '/',
+      ['EVAL_RO', 'return redis.call("GET", KEYS[1])', '1', `${ns}:k`],
+      as(TOKENS.readonly),
+    )
     expect(response.json()).toEqual({ result: 'v' })
   })
 })
@@ -72,8 +85,13 @@ describe('prefixed tokens', () => {
       expect(response.status, command.join(' ')).toBe(403)
       expect(response.json()).toEqual({ error: expect.stringMatching(/^NOPERM/) })
     }
-    expect((await post(proxy.url, '/', ['PUBLISH', 'tenant-a:chan', 'x'], as(TOKENS.prefixed))).status).toBe(200)
-    const sub = await fetch(`${proxy.url}/subscribe/other-channel`, { method: 'POST', headers: as(TOKENS.prefixed) })
+    expect((await post(proxy.url, '/', ['PUBLISH', 'tenant-a:chan', 'x'], as(TOKENS.prefixed))).status).toBe(
+      200,
+    )
+    const sub = await fetch(`${proxy.url}/subscribe/other-channel`, {
+      method: 'POST',
+      headers: as(TOKENS.prefixed),
+    })
     expect(sub.status).toBe(403)
   })
 
@@ -82,11 +100,14 @@ describe('prefixed tokens', () => {
       { token: 'with', prefix: 'p:', scripts: true },
       { token: 'without', prefix: 'p:' },
     ])
-    const check = (token: string, command: CommandArgs) => () => authorize(store.authenticate(token), command, describeCommand(command))
+    const check = (token: string, command: CommandArgs) => () =>
+      authorize(store.authenticate(token), command, describeCommand(command))
     expect(check('with', ['EVAL', 'return 1', '2', 'p:a', 'p:b'])).not.toThrow()
     expect(check('with', ['EVALSHA', 'abc', '2', 'p:a', 'q:b'])).toThrowError(/outside this token's prefix/)
     expect(check('with', ['EVAL', 'return 1', '0'])).toThrowError(/names no key/)
-    expect(check('without', ['EVAL', 'return 1', '1', 'p:a'])).toThrowError(/scripts may reach undeclared keys/)
+    expect(check('without', ['EVAL', 'return 1', '1', 'p:a'])).toThrowError(
+      /scripts may reach undeclared keys/,
+    )
   })
 })
 
@@ -106,7 +127,9 @@ describe('token configuration', () => {
     expect(() => new TokenStore([])).toThrowError(InvalidOptionError)
     expect(() => new TokenStore([])).toThrowError(/Invalid option tokens: at least one token/)
     expect(() => new TokenStore([{ token: '' }])).toThrowError(/token 0 is empty/)
-    expect(() => new TokenStore([{ token: 'x', kind: 'root' as 'admin' }])).toThrowError(/unknown kind "root"/)
+    expect(() => new TokenStore([{ token: 'x', kind: 'root' as 'admin' }])).toThrowError(
+      /unknown kind "root"/,
+    )
   })
 
   it('reads a tokens file, and names it when it is malformed', () => {

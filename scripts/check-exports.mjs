@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Fails the build when package.json#exports, bin and the built files disagree: every export
+// must point at files the build produced, and every public entry in src/ must be exported.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
+const problems = []
+
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  const files = typeof target === 'string' ? [target] : Object.values(target)
+  for (const file of files)
+    if (!existsSync(file))
+      problems.push(`exports["${subpath}"] points at ${file}, which the build did not produce`)
+}
+
+// Public entries: src/index.ts and src/<folder>/index.ts. Each needs an export of its own.
+const entries = [
+  'src/index.ts',
+  ...readdirSync('src')
+    .filter((d) => statSync(join('src', d)).isDirectory())
+    .map((d) => `src/${d}/index.ts`),
+]
+for (const entry of entries.filter((e) => existsSync(e))) {
+  const built = `./${entry.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js')}`
+  const exported = Object.values(pkg.exports).some((t) =>
+    typeof t === 'string' ? t === built : t.import === built,
+  )
+  if (!exported) problems.push(`${entry} is a public entry but no exports subpath points at ${built}`)
+}
+
+for (const [name, file] of Object.entries(pkg.bin ?? {})) {
+  if (!existsSync(file)) problems.push(`bin "${name}" points at ${file}, which the build did not produce`)
+  else if (!readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node'))
+    problems.push(`bin "${name}" (${file}) has no node shebang`)
+}
+
+if (problems.length) {
+  console.error(`package.json and the build disagree:\n- ${problems.join('\n- ')}`)
+  process.exit(1)
+}
+console.log(
+  `exports ok: ${Object.keys(pkg.exports).length} subpaths, ${Object.keys(pkg.bin ?? {}).length} bin, ${entries.length} public entries`,
+)
