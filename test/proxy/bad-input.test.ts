@@ -97,12 +97,13 @@ describe('bad input gets a JSON error with the right status, and never reaches R
   })
 
   it('a missing or invalid token → 401', async () => {
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       {},
       { authorization: 'Bearer wrong' },
       { authorization: 'Basic abc' },
       { authorization: 'Bearer ' },
-    ]) {
+    ]
+    for (const headers of attempts) {
       const response = await fetch(`${proxy.url}/`, { method: 'POST', headers, body: '["PING"]' })
       expectJsonError(
         { status: response.status, headers: response.headers, text: await response.text() },
