@@ -37,10 +37,15 @@ main(process.argv.slice(2)).then(
     if (code !== -1) process.exitCode = code
   },
   (error: unknown) => {
-    // Expected failures (bad option, cluster timeout) print their message alone; others their stack.
+    // Expected failures (a bad option or flag, a cluster timeout) print their message alone;
+    // anything else is a bug and prints its stack.
+    const code = (error as { code?: unknown })?.code
+    const usage = typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+    const expected = error instanceof TiercacheError || usage
     process.stderr.write(
-      `tiercache: ${error instanceof TiercacheError ? error.message : ((error as Error)?.stack ?? String(error))}\n`,
+      `tiercache: ${expected ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`,
     )
-    process.exitCode = 1
+    if (usage) process.stderr.write('run `tiercache <command> --help` for the flags\n')
+    process.exitCode = usage ? 2 : 1
   },
 )

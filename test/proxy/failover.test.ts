@@ -1,0 +1,131 @@
+/**
+ * A master dies under writes: its replica is promoted by the cluster, and the proxy carries the
+ * client's writes through the failover window. Runs on a cluster of its own (it kills nodes).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import calculateSlot from 'cluster-key-slot'
+import { Cluster, Redis } from 'ioredis'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type ClusterStatus, startCluster, stopCluster } from '../../src/cluster/launcher.js'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { findFreePortRange } from '../helpers/ports.js'
+import { startTestProxy, upstashClient } from '../helpers/proxy.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'tiercache-failover-'))
+let options: { basePort: number; dir: string }
+let status: ClusterStatus
+let proxy: RunningProxy
+
+beforeAll(async () => {
+  options = { basePort: await findFreePortRange(6), dir }
+  status = await startCluster(options)
+  proxy = await startTestProxy({ redis: `redis://127.0.0.1:${options.basePort}` })
+})
+afterAll(async () => {
+  await proxy?.close('1s')
+  await stopCluster({ ...options, clean: true })
+  rmSync(dir, { recursive: true, force: true })
+})
+
+function ownerOf(slot: number) {
+  return status.nodes.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b))!
+}
+
+interface Write {
+  i: number
+  ok: boolean
+  error?: string
+  ackAt: number
+  ms: number
+}
+
+async function writeLoop(tag: string, until: () => boolean): Promise<Write[]> {
+  const client = upstashClient(proxy.url) // the real client, retries off: every failure shows
+  const writes: Write[] = []
+  for (let i = 0; !until() && i < 100_000; i++) {
+    const started = Date.now()
+    try {
+      await client.set(`{${tag}}:w:${i}`, i)
+      writes.push({ i, ok: true, ackAt: Date.now(), ms: Date.now() - started })
+    } catch (error) {
+      writes.push({
+        i,
+        ok: false,
+        error: (error as Error).message,
+        ackAt: Date.now(),
+        ms: Date.now() - started,
+      })
+    }
+  }
+  return writes
+}
+
+it('writes to a killed master’s slot succeed after promotion; none acknowledged after it is lost', {
+  timeout: 60_000,
+}, async () => {
+  const tag = 'failover'
+  const victim = ownerOf(calculateSlot(tag))
+  const replica = status.nodes.find((n) => n.role === 'replica' && n.masterPort === victim.port)!
+  // A key on another master, to show its requests are not held up meanwhile.
+  const otherTag = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].find(
+    (t) => ownerOf(calculateSlot(t)).port !== victim.port,
+  )!
+
+  let done = false
+  const victimWrites = writeLoop(tag, () => done)
+  const otherWrites = writeLoop(otherTag, () => done)
+  await new Promise((r) => setTimeout(r, 1000))
+
+  const killedAt = Date.now()
+  process.kill(victim.pid!, 'SIGKILL')
+  const watcher = new Redis({ port: replica.port, protocol: 2 })
+  let promotedAt = 0
+  while (Date.now() - killedAt < 20_000) {
+    if (/role:master/.test(await watcher.info('replication'))) {
+      promotedAt = Date.now()
+      break
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  watcher.disconnect()
+  expect(promotedAt, 'the replica was promoted').toBeGreaterThan(0)
+  await new Promise((r) => setTimeout(r, 1500))
+  done = true
+
+  const writes = await victimWrites
+  const others = await otherWrites
+  const failed = writes.filter((w) => !w.ok)
+  const afterKill = writes.filter((w) => w.ackAt > killedAt)
+  // The first write sent after the kill that was acknowledged: when writes resumed.
+  const resumed = writes.find((w) => w.ok && w.ackAt - w.ms >= killedAt)
+  const longest = Math.max(...writes.map((w) => w.ms))
+
+  // Read back straight from the cluster: which acknowledged writes survived?
+  const direct = new Cluster([{ host: '127.0.0.1', port: replica.port }], { redisOptions: { protocol: 2 } })
+  const acked = writes.filter((w) => w.ok)
+  const values = acked.length ? await direct.mget(...acked.map((w) => `{${tag}}:w:${w.i}`)) : []
+  direct.disconnect()
+  const lost = acked.filter((w, j) => values[j] !== String(w.i))
+  const lostAfterPromotion = lost.filter((w) => w.ackAt > promotedAt)
+
+  console.log(
+    `[failover] promotion ${promotedAt - killedAt} ms after the kill; writes resumed ` +
+      `+${(resumed?.ackAt ?? 0) - killedAt} ms after it; longest write ${longest} ms; writes ${writes.length} ` +
+      `(${afterKill.length} after the kill), failed ${failed.length}, acknowledged but lost ${lost.length} ` +
+      `(after promotion: ${lostAfterPromotion.length}); other-slot writes ${others.length}, longest ${Math.max(...others.map((w) => w.ms))} ms`,
+  )
+  expect(failed, 'no write failed: the proxy waits through the failover window').toEqual([])
+  expect(afterKill.filter((w) => w.ackAt > promotedAt).length).toBeGreaterThan(10)
+  expect(lostAfterPromotion).toEqual([])
+  expect(others.every((w) => w.ok)).toBe(true)
+  expect(Math.max(...others.map((w) => w.ms)), 'other slots are not held up').toBeLessThan(1000)
+
+  // The killed node comes back as a replica of the promoted one.
+  status = await startCluster(options)
+  expect(status.healthy).toBe(true)
+  const returned = status.nodes.find((n) => n.port === victim.port)!
+  expect(returned.role).toBe('replica')
+  expect(returned.masterPort).toBe(replica.port)
+})
