@@ -38,6 +38,14 @@ export function clusterHandler(
     if (slots.size > 1) return (upstream, call) => splitBySlot(upstream, call, command, info.name)
     return undefined
   }
+  if (info.keyIndexes.length > 1) {
+    // Any other multi-key command must stay in one slot; say so in Redis's words (ioredis would
+    // refuse it client-side with a message of its own that looks like a connection failure).
+    const first = calculateSlot(command[info.keyIndexes[0]! + 1]!)
+    if (info.keyIndexes.some((i) => calculateSlot(command[i + 1]!) !== first)) {
+      return () => Promise.reject(replyError("CROSSSLOT Keys in request don't hash to the same slot"))
+    }
+  }
   if (FANOUT.has(info.name)) return (upstream, call) => fanOut(upstream, call, command, info.name)
   if (info.sub !== undefined && EVERY_MASTER.has(`${info.name} ${info.sub}`)) {
     return (upstream, call) => everyMaster(upstream, call, command, info.sub === 'exists')
@@ -61,10 +69,6 @@ async function splitBySlot(
 ): Promise<unknown> {
   const args = command.slice(1)
   const step = name === 'mset' ? 2 : 1
-  if (step === 2 && args.length % 2 !== 0) {
-    // Let Redis produce its own arity error text.
-    return call(upstream.client, command)
-  }
   const groups = new Map<number, number[]>() // slot -> argument positions of its keys
   for (let i = 0; i < args.length; i += step) {
     const slot = calculateSlot(args[i]!)

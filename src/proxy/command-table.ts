@@ -144,6 +144,8 @@ export function describeCommand(command: CommandArgs): CommandInfo {
       malformed = true
     }
     if (keyIndexes.some((i) => i >= args.length)) malformed = true
+    // Key/value pairs: an odd count is an arity error Redis reports; the table's arity cannot say it.
+    if ((name === 'mset' || name === 'msetnx') && args.length % 2 !== 0) malformed = true
   }
   // Subcommands that name a key (OBJECT ENCODING key, XINFO STREAM key, XGROUP CREATE key ...):
   // @ioredis/commands only knows the container's positions, so take the key after the subcommand.

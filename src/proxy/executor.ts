@@ -59,6 +59,15 @@ export class CommandExecutor {
    *   `EXECABORT ...` when Redis discards the transaction as a whole
    */
   async transaction(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
+    const bad = infos.findIndex((info) => info.malformed)
+    if (bad >= 0) {
+      // Redis discards a transaction holding a malformed command, and so does the proxy, before
+      // anything runs (ioredis cannot even route such a MULTI: it throws computing its slot).
+      throw new ProxyHttpError(
+        400,
+        `EXECABORT Transaction discarded because of previous errors. (ERR wrong number of arguments or keys for '${infos[bad]!.name}' command)`,
+      )
+    }
     if (this.#upstream.mode === 'cluster') {
       const slots = new Set<number>()
       commands.forEach((command, i) => {
