@@ -4,6 +4,7 @@
  * keys in one slot). Replies stay raw (Buffers) until the encoder sees them.
  */
 import calculateSlot from 'cluster-key-slot'
+import type { Cluster } from 'ioredis'
 import type { BlockingRunner } from './blocking.js'
 import { clusterHandler } from './cluster-routing.js'
 import type { CommandArgs, CommandInfo } from './command-table.js'
@@ -48,9 +49,66 @@ export class CommandExecutor {
     return rawCall(this.#upstream.client, command)
   }
 
-  /** Runs every command of a pipeline at once; never rejects: each outcome is kept in order. */
-  pipeline(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
-    return Promise.all(commands.map((command, i) => settle(this.run(command, infos[i]!))))
+  /**
+   * Runs every command of a pipeline at once; never rejects: each outcome is kept in order.
+   * Ordinary commands go out as one explicit ioredis pipeline per group of nodes (in a cluster,
+   * grouped by the nodes serving their slot, as ioredis's auto-pipelining groups them): one
+   * promise per group instead of several per command, which measured as a third less garbage.
+   * Commands that need their own handling (blocking, malformed, split, fanned out) run alone.
+   */
+  async pipeline(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(commands.length)
+    const groups = new Map<string, number[]>()
+    const alone: Array<Promise<void>> = []
+    const cluster = this.#upstream.mode === 'cluster' ? (this.#upstream.client as Cluster) : undefined
+    commands.forEach((command, i) => {
+      const info = infos[i]!
+      const special =
+        info.malformed ||
+        info.blocking ||
+        (cluster !== undefined && clusterHandler(command, info) !== undefined)
+      const group = special ? undefined : groupOf(cluster, command, info)
+      if (group === undefined) {
+        alone.push(settle(this.run(command, info)).then((o) => void (outcomes[i] = o)))
+        return
+      }
+      const members = groups.get(group)
+      if (members) members.push(i)
+      else groups.set(group, [i])
+    })
+    await Promise.all([
+      ...alone,
+      ...[...groups.values()].map((members) => this.#runGroup(commands, infos, members, outcomes)),
+    ])
+    return outcomes
+  }
+
+  async #runGroup(
+    commands: CommandArgs[],
+    infos: CommandInfo[],
+    members: number[],
+    outcomes: Outcome[],
+  ): Promise<void> {
+    const batch = this.#upstream.client.pipeline()
+    for (const i of members) void rawCall(batch as unknown as CommandTarget, commands[i]!)
+    let results: Array<[Error | null, unknown]> | null
+    try {
+      results = await batch.exec()
+    } catch {
+      // The topology changed between grouping and sending (a failover, a reshard): fall back to
+      // one command at a time, each routed and retried on its own.
+      results = null
+    }
+    if (results === null) {
+      await Promise.all(
+        members.map(async (i) => (outcomes[i] = await settle(this.run(commands[i]!, infos[i]!)))),
+      )
+      return
+    }
+    members.forEach((i, j) => {
+      const [error, value] = results[j] ?? [new Error('no reply'), null]
+      outcomes[i] = error ? { ok: false, error } : { ok: true, value }
+    })
   }
 
   /**
@@ -94,6 +152,15 @@ export class CommandExecutor {
     if (results === null) throw new ProxyHttpError(400, 'EXECABORT Transaction discarded')
     return results.map(([error, value]) => (error ? { ok: false, error } : { ok: true, value }))
   }
+}
+
+/** The group of nodes a command goes to ('' for a standalone server), or undefined when unknown. */
+function groupOf(cluster: Cluster | undefined, command: CommandArgs, info: CommandInfo): string | undefined {
+  if (!cluster) return ''
+  const first = info.keyIndexes[0]
+  // Keyless commands (PING, EVAL with no keys, PUBLISH) can run on any node: let ioredis pick.
+  if (first === undefined) return undefined
+  return cluster.slots[calculateSlot(command[first + 1]!)]?.join(',')
 }
 
 async function settle(promise: Promise<unknown>): Promise<Outcome> {

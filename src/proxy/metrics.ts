@@ -60,8 +60,32 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tiercache_proxy_' })
   }
 
+  // Label children cached by their values: prom-client hashes the label object on every call,
+  // which showed in the proxy's per-request profile.
+  readonly #children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>()
+
+  #child<T extends { inc(n?: number): void }>(key: string, make: () => T): T {
+    let child = this.#children.get(key)
+    if (!child) {
+      child = make()
+      this.#children.set(key, child)
+    }
+    return child as unknown as T
+  }
+
   /** Counts one command by its (bounded) name. */
   countCommand(name: string): void {
-    this.commands.inc({ command: exists(name) ? name : 'unknown' })
+    const label = exists(name) ? name : 'unknown'
+    this.#child(`c:${label}`, () => this.commands.labels({ command: label })).inc()
+  }
+
+  /** Records one finished request. */
+  observeRequest(route: string, status: number, seconds: number): void {
+    this.#child(`r:${route}:${status}`, () => this.requests.labels({ route, status: String(status) })).inc()
+    const histogram = this.#child(`l:${route}`, () => {
+      const h = this.latency.labels({ route })
+      return { inc: () => {}, observe: (v: number) => h.observe(v) }
+    })
+    histogram.observe!(seconds)
   }
 }

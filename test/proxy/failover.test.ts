@@ -41,13 +41,20 @@ interface Write {
   ms: number
 }
 
-async function writeLoop(tag: string, until: () => boolean): Promise<Write[]> {
+async function writeLoop(tag: string, until: () => boolean, batch = 1): Promise<Write[]> {
   const client = upstashClient(proxy.url) // the real client, retries off: every failure shows
   const writes: Write[] = []
   for (let i = 0; !until() && i < 100_000; i++) {
     const started = Date.now()
     try {
-      await client.set(`{${tag}}:w:${i}`, i)
+      if (batch === 1) await client.set(`{${tag}}:w:${i}`, i)
+      else {
+        // A pipeline of several writes to the same slot, as one /pipeline request.
+        const p = client.pipeline()
+        for (let j = 0; j < batch; j++) p.set(`{${tag}}:p:${i}:${j}`, j)
+        const results = await p.exec()
+        if (results.some((r) => r !== 'OK')) throw new Error(`pipeline answered ${JSON.stringify(results)}`)
+      }
       writes.push({ i, ok: true, ackAt: Date.now(), ms: Date.now() - started })
     } catch (error) {
       writes.push({
@@ -76,6 +83,7 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
   let done = false
   const victimWrites = writeLoop(tag, () => done)
   const otherWrites = writeLoop(otherTag, () => done)
+  const pipelineWrites = writeLoop(tag, () => done, 5)
   await new Promise((r) => setTimeout(r, 1000))
 
   const killedAt = Date.now()
@@ -96,6 +104,7 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
 
   const writes = await victimWrites
   const others = await otherWrites
+  const pipelines = await pipelineWrites
   const failed = writes.filter((w) => !w.ok)
   const afterKill = writes.filter((w) => w.ackAt > killedAt)
   // The first write sent after the kill that was acknowledged: when writes resumed.
@@ -114,9 +123,15 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
     `[failover] promotion ${promotedAt - killedAt} ms after the kill; writes resumed ` +
       `+${(resumed?.ackAt ?? 0) - killedAt} ms after it; longest write ${longest} ms; writes ${writes.length} ` +
       `(${afterKill.length} after the kill), failed ${failed.length}, acknowledged but lost ${lost.length} ` +
-      `(after promotion: ${lostAfterPromotion.length}); other-slot writes ${others.length}, longest ${Math.max(...others.map((w) => w.ms))} ms`,
+      `(after promotion: ${lostAfterPromotion.length}); other-slot writes ${others.length}, longest ${Math.max(...others.map((w) => w.ms))} ms; ` +
+      `pipelines of 5 ${pipelines.length}, failed ${pipelines.filter((w) => !w.ok).length}, longest ${Math.max(...pipelines.map((w) => w.ms))} ms`,
   )
   expect(failed, 'no write failed: the proxy waits through the failover window').toEqual([])
+  expect(
+    pipelines.filter((w) => !w.ok),
+    'no pipeline failed either',
+  ).toEqual([])
+  expect(pipelines.filter((w) => w.ackAt > promotedAt).length).toBeGreaterThan(5)
   expect(afterKill.filter((w) => w.ackAt > promotedAt).length).toBeGreaterThan(10)
   expect(lostAfterPromotion).toEqual([])
   expect(others.every((w) => w.ok)).toBe(true)

@@ -1,0 +1,243 @@
+/**
+ * Proxy benchmark: the tiercache proxy against webdis (an HTTP front for Redis, Debian package
+ * `webdis`) and against direct ioredis, all on the same standalone redis-server on loopback, in
+ * the same run. Prints requests/s, commands/s, p50/p99 and ratios against webdis.
+ *
+ *   npm run bench:proxy            (8 s per case)
+ *   npm run bench:proxy -- --quick (2 s per case, a smoke run)
+ *
+ * Each server runs in its own process (redis-server, webdis, the proxy from dist/) so the load
+ * generator (autocannon, here) does not share an event loop with what it measures.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { findFreePortRange } from '../../test/helpers/ports.js'
+
+const quick = process.argv.includes('--quick')
+const SECONDS = quick ? 2 : 8
+const CONNECTIONS = 50
+const PIPELINE = 100
+const TOKEN = 'bench-token'
+const KEY = 'bench:key'
+
+interface Row {
+  name: string
+  requestsPerSecond: number
+  commandsPerSecond: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+const children: ChildProcess[] = []
+const dir = mkdtempSync(join(tmpdir(), 'tiercache-bench-'))
+
+function start(command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(child)
+  return child
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(url)
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+function ensureWebdis(): boolean {
+  if (spawnSync('sh', ['-c', 'command -v webdis']).status === 0) return true
+  if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
+    console.log('installing webdis with apt-get ...')
+    spawnSync('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq webdis >/dev/null'], {
+      stdio: 'inherit',
+    })
+    return spawnSync('sh', ['-c', 'command -v webdis']).status === 0
+  }
+  console.log('webdis is not installed (Debian/Ubuntu: sudo apt-get install webdis); its rows are skipped')
+  return false
+}
+
+async function http(name: string, options: autocannon.Options, commandsPerRequest = 1): Promise<Row> {
+  // A short warm-up, not measured: JIT, connection pools, Redis's own caches.
+  await autocannon({ ...options, connections: CONNECTIONS, duration: 1 })
+  const result = await autocannon({ ...options, connections: CONNECTIONS, duration: SECONDS })
+  return {
+    name,
+    requestsPerSecond: result.requests.average,
+    commandsPerSecond: result.requests.average * commandsPerRequest,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  }
+}
+
+async function directIoredis(port: number): Promise<Row> {
+  // The same concurrency as the HTTP cases: 50 commands in flight on one auto-pipelined client.
+  const redis = new Redis({ port, protocol: 2, enableAutoPipelining: true })
+  const latencies: number[] = []
+  let errors = 0
+  const run = async (ms: number, record: boolean) => {
+    const end = performance.now() + ms
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          const t = performance.now()
+          try {
+            await redis.get(KEY)
+          } catch {
+            errors++
+          }
+          if (record) latencies.push(performance.now() - t)
+        }
+      }),
+    )
+  }
+  await run(1000, false)
+  const started = performance.now()
+  await run(SECONDS * 1000, true)
+  const seconds = (performance.now() - started) / 1000
+  redis.disconnect()
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
+  return {
+    name: 'ioredis direct (GET, 50 in flight)',
+    requestsPerSecond: latencies.length / seconds,
+    commandsPerSecond: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+  }
+}
+
+async function main() {
+  const base = await findFreePortRange(3, false)
+  const [redisPort, webdisPort, proxyPort] = [base, base + 1, base + 2]
+  start('redis-server', [
+    '--port',
+    String(redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ])
+  const seed = new Redis({ port: redisPort, protocol: 2, retryStrategy: (n) => (n < 50 ? 50 : null) })
+  await seed.set(KEY, 'x'.repeat(100))
+  seed.disconnect()
+
+  const rows: Row[] = []
+  const hasWebdis = ensureWebdis()
+  if (hasWebdis) {
+    const config = join(dir, 'webdis.json')
+    writeFileSync(
+      config,
+      JSON.stringify({
+        redis_host: '127.0.0.1',
+        redis_port: redisPort,
+        http_host: '127.0.0.1',
+        http_port: webdisPort,
+        threads: 2,
+        pool_size: 20,
+        daemonize: false,
+        database: 0,
+        verbosity: 0,
+        logfile: join(dir, 'webdis.log'),
+      }),
+    )
+    start('webdis', [config])
+    await waitForHttp(`http://127.0.0.1:${webdisPort}/PING`)
+    rows.push(await http('webdis single GET', { url: `http://127.0.0.1:${webdisPort}/GET/${KEY}` }))
+  }
+
+  start('node', [
+    'dist/cli/main.js',
+    'proxy',
+    '--mode',
+    'standalone',
+    '--redis',
+    `redis://127.0.0.1:${redisPort}`,
+    '--port',
+    String(proxyPort),
+    '--token',
+    TOKEN,
+    '--log-level',
+    'warn',
+  ])
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`
+  await waitForHttp(`${proxyUrl}/healthz`)
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+  rows.push(
+    await http('tiercache proxy single GET', {
+      url: `${proxyUrl}/`,
+      method: 'POST',
+      headers,
+      body: JSON.stringify(['GET', KEY]),
+    }),
+  )
+  rows.push(
+    await http('tiercache proxy single GET, base64', {
+      url: `${proxyUrl}/`,
+      method: 'POST',
+      headers: { ...headers, 'upstash-encoding': 'base64' },
+      body: JSON.stringify(['GET', KEY]),
+    }),
+  )
+  const pipeline = JSON.stringify(Array.from({ length: PIPELINE }, () => ['GET', KEY]))
+  rows.push(
+    await http(
+      `tiercache proxy /pipeline (${PIPELINE} GETs)`,
+      { url: `${proxyUrl}/pipeline`, method: 'POST', headers, body: pipeline },
+      PIPELINE,
+    ),
+  )
+  rows.push(await directIoredis(redisPort))
+
+  const webdis = rows.find((r) => r.name.startsWith('webdis'))
+  const proxySingle = rows.find((r) => r.name === 'tiercache proxy single GET')!
+  const proxyPipeline = rows.find((r) => r.name.includes('/pipeline'))!
+  const redisVersion = spawnSync('redis-server', ['--version']).stdout.toString().trim().split(' ')[2]
+  console.log(
+    `\nproxy benchmark: ${SECONDS} s per case, ${CONNECTIONS} connections, loopback; ${cpus().length} cores (${cpus()[0]?.model}), ` +
+      `${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, redis ${redisVersion}\n`,
+  )
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+  console.log('| case | requests/s | commands/s | p50 ms | p99 ms | errors | commands/s vs webdis |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of rows) {
+    const ratio = webdis ? `${(r.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×` : 'n/a'
+    console.log(
+      `| ${r.name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.commandsPerSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${ratio} |`,
+    )
+  }
+  if (webdis) {
+    console.log(
+      `\naims: proxy single ≥ webdis single: ${(proxySingle.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}× ` +
+        `(${proxySingle.requestsPerSecond >= webdis.requestsPerSecond ? 'met' : 'NOT met'}); ` +
+        `pipelined commands/s ≥ 5× webdis single: ${(proxyPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}× ` +
+        `(${proxyPipeline.commandsPerSecond >= 5 * webdis.commandsPerSecond ? 'met' : 'NOT met'})`,
+    )
+  }
+  const errors = rows.reduce((sum, r) => sum + r.errors, 0)
+  if (errors > 0) process.exitCode = 1
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error)
+    process.exitCode = 1
+  })
+  .finally(() => {
+    for (const child of children) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
