@@ -120,7 +120,7 @@ async function directIoredis(port: number): Promise<Row> {
 }
 
 async function main() {
-  const base = await findFreePortRange(3, false)
+  const base = await findFreePortRange(13, false)
   const [redisPort, webdisPort, proxyPort] = [base, base + 1, base + 2]
   start('redis-server', [
     '--port',
@@ -133,6 +133,7 @@ async function main() {
     'no',
   ])
   const seed = new Redis({ port: redisPort, protocol: 2, retryStrategy: (n) => (n < 50 ? 50 : null) })
+  seed.on('error', () => {}) // refused until redis-server is up; the retry strategy covers it
   await seed.set(KEY, 'x'.repeat(100))
   seed.disconnect()
 
@@ -160,52 +161,56 @@ async function main() {
     rows.push(await http('webdis single GET', { url: `http://127.0.0.1:${webdisPort}/GET/${KEY}` }))
   }
 
-  start('node', [
-    'dist/cli/main.js',
-    'proxy',
-    '--mode',
-    'standalone',
-    '--redis',
-    `redis://127.0.0.1:${redisPort}`,
-    '--port',
-    String(proxyPort),
-    '--token',
-    TOKEN,
-    '--log-level',
-    'warn',
-  ])
-  const proxyUrl = `http://127.0.0.1:${proxyPort}`
-  await waitForHttp(`${proxyUrl}/healthz`)
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-  rows.push(
-    await http('tiercache proxy single GET', {
+  const pipeline = JSON.stringify(Array.from({ length: PIPELINE }, () => ['GET', KEY]))
+  for (const workers of [1, 2]) {
+    const port = proxyPort + (workers - 1) * 10
+    const proxy = start('node', [
+      'dist/cli/main.js',
+      'proxy',
+      '--mode',
+      'standalone',
+      '--redis',
+      `redis://127.0.0.1:${redisPort}`,
+      '--port',
+      String(port),
+      '--token',
+      TOKEN,
+      '--log-level',
+      'warn',
+      '--workers',
+      String(workers),
+    ])
+    const proxyUrl = `http://127.0.0.1:${port}`
+    await waitForHttp(`${proxyUrl}/healthz`)
+    const label = workers === 1 ? 'tiercache proxy' : `tiercache proxy ×${workers} workers`
+    const single = {
       url: `${proxyUrl}/`,
-      method: 'POST',
+      method: 'POST' as const,
       headers,
       body: JSON.stringify(['GET', KEY]),
-    }),
-  )
-  rows.push(
-    await http('tiercache proxy single GET, base64', {
-      url: `${proxyUrl}/`,
-      method: 'POST',
-      headers: { ...headers, 'upstash-encoding': 'base64' },
-      body: JSON.stringify(['GET', KEY]),
-    }),
-  )
-  const pipeline = JSON.stringify(Array.from({ length: PIPELINE }, () => ['GET', KEY]))
-  rows.push(
-    await http(
-      `tiercache proxy /pipeline (${PIPELINE} GETs)`,
-      { url: `${proxyUrl}/pipeline`, method: 'POST', headers, body: pipeline },
-      PIPELINE,
-    ),
-  )
+    }
+    rows.push(await http(`${label} single GET`, single))
+    if (workers === 1) {
+      rows.push(
+        await http(`${label} single GET, base64`, {
+          ...single,
+          headers: { ...headers, 'upstash-encoding': 'base64' },
+        }),
+      )
+    }
+    const batch = { url: `${proxyUrl}/pipeline`, method: 'POST' as const, headers, body: pipeline }
+    rows.push(await http(`${label} /pipeline (${PIPELINE} GETs)`, batch, PIPELINE))
+    proxy.kill('SIGTERM')
+    await new Promise((r) => proxy.once('exit', r))
+  }
   rows.push(await directIoredis(redisPort))
 
   const webdis = rows.find((r) => r.name.startsWith('webdis'))
   const proxySingle = rows.find((r) => r.name === 'tiercache proxy single GET')!
-  const proxyPipeline = rows.find((r) => r.name.includes('/pipeline'))!
+  const proxyPipeline = rows.find((r) => r.name.startsWith('tiercache proxy /pipeline'))!
+  const workersPipeline = rows.find((r) => r.name.startsWith('tiercache proxy ×2 workers /pipeline'))!
+  const workersSingle = rows.find((r) => r.name === 'tiercache proxy ×2 workers single GET')!
   const redisVersion = spawnSync('redis-server', ['--version']).stdout.toString().trim().split(' ')[2]
   console.log(
     `\nproxy benchmark: ${SECONDS} s per case, ${CONNECTIONS} connections, loopback; ${cpus().length} cores (${cpus()[0]?.model}), ` +
@@ -225,7 +230,9 @@ async function main() {
       `\naims: proxy single ≥ webdis single: ${(proxySingle.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}× ` +
         `(${proxySingle.requestsPerSecond >= webdis.requestsPerSecond ? 'met' : 'NOT met'}); ` +
         `pipelined commands/s ≥ 5× webdis single: ${(proxyPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}× ` +
-        `(${proxyPipeline.commandsPerSecond >= 5 * webdis.commandsPerSecond ? 'met' : 'NOT met'})`,
+        `(${proxyPipeline.commandsPerSecond >= 5 * webdis.commandsPerSecond ? 'met' : 'NOT met'}); ` +
+        `with 2 workers: single ${(workersSingle.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}×, ` +
+        `pipelined ${(workersPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×`,
     )
   }
   const errors = rows.reduce((sum, r) => sum + r.errors, 0)

@@ -4,11 +4,13 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import pino from 'pino'
 import type { Duration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { startProxy } from '../proxy/proxy.js'
 import type { TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
+import { isWorker, parseWorkers, runPrimary } from './proxy-workers.js'
 
 /** Each flag, its environment twin and its help line. */
 const FLAGS = {
@@ -46,6 +48,10 @@ const FLAGS = {
   },
   'max-block': { env: 'TIERCACHE_MAX_BLOCK', help: 'longest block time a command may ask for (default 30s)' },
   drain: { env: 'TIERCACHE_DRAIN', help: 'on SIGTERM, how long in-flight requests may finish (default 10s)' },
+  workers: {
+    env: 'TIERCACHE_WORKERS',
+    help: 'proxy processes sharing the port, or "auto" for one per core (default 1)',
+  },
   'log-level': {
     env: 'TIERCACHE_LOG_LEVEL',
     help: 'fatal|error|warn|info|debug|trace|silent (default info)',
@@ -135,6 +141,13 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     )
   }
 
+  const workers = parseWorkers(get('workers'))
+  if (workers > 1 && !isWorker()) {
+    const primary = pino({ level: get('log-level') ?? 'info', name: 'tiercache-proxy' })
+    primary.info({ workers, port: get('port') ?? '8079' }, 'starting proxy workers')
+    return runPrimary(workers, (fields, msg) => primary.info(fields, msg))
+  }
+
   const running = await startProxy({
     port: integer(get('port'), '--port') ?? 8079,
     host: get('host') ?? '127.0.0.1',
@@ -156,7 +169,12 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
   const { logger } = running.proxy
   logger.info({ url: running.url, mode: running.proxy.upstream.mode }, 'tiercache proxy listening')
   const drain = (get('drain') ?? '10s') as Duration
+  let shuttingDown = false
   const shutdown = (signal: string) => {
+    // A second signal (a process-group SIGTERM also relayed by the --workers primary) must not
+    // kill the process mid-drain: keep the handler, ignore repeats.
+    if (shuttingDown) return
+    shuttingDown = true
     logger.info({ signal }, 'shutting down: draining in-flight requests')
     running.close(drain).then(
       () => {
@@ -169,7 +187,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
       },
     )
   }
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
-  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
   return -1
 }

@@ -122,6 +122,43 @@ export interface CommandInfo {
   malformed: boolean
 }
 
+/** What depends on the command's name (and subcommand) only: computed once per name. */
+interface StaticInfo {
+  known: boolean
+  readOnly: boolean
+  dangerous: boolean
+  refusedBecause: string | undefined
+  blockingFlag: boolean
+  script: boolean
+  subTakesKey: boolean
+}
+
+// Bounded: only names Redis knows are cached (a client inventing names cannot grow it).
+const staticCache = new Map<string, StaticInfo>()
+
+function staticInfo(name: string, sub: string | undefined): StaticInfo {
+  const cacheKey = sub === undefined ? name : `${name} ${sub}`
+  const cached = staticCache.get(cacheKey)
+  if (cached) return cached
+  const known = exists(name)
+  const flag = (f: string) =>
+    (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
+  const info: StaticInfo = {
+    known,
+    readOnly: flag('readonly') || (HARMLESS_KEYLESS.has(name) && sub === undefined) || name === 'command',
+    dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
+    refusedBecause: CONNECTION_STATE[name],
+    blockingFlag: flag('blocking') || name === 'wait' || name === 'waitaof',
+    script: SCRIPT_COMMANDS.has(name),
+    subTakesKey: sub !== undefined && subcommandTakesKey(name, sub),
+  }
+  if (known && (sub === undefined || subcommandEntry(name, sub) !== undefined))
+    staticCache.set(cacheKey, info)
+  return info
+}
+
+const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'fcall', 'eval_ro', 'evalsha_ro', 'fcall_ro'])
+
 /**
  * Classifies a command.
  * @param command name and arguments, as strings
@@ -129,10 +166,9 @@ export interface CommandInfo {
 export function describeCommand(command: CommandArgs): CommandInfo {
   const name = command[0].toLowerCase()
   const args = command.slice(1)
-  const known = exists(name)
   const sub = CONTAINER_COMMANDS.has(name) && args[0] !== undefined ? args[0].toLowerCase() : undefined
-  const flag = (f: string) =>
-    (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
+  const fixed = staticInfo(name, sub)
+  const { known } = fixed
 
   let keyIndexes: number[] = []
   let malformed = known && !arityFits(name, sub, command.length)
@@ -149,29 +185,22 @@ export function describeCommand(command: CommandArgs): CommandInfo {
   }
   // Subcommands that name a key (OBJECT ENCODING key, XINFO STREAM key, XGROUP CREATE key ...):
   // @ioredis/commands only knows the container's positions, so take the key after the subcommand.
-  if (keyIndexes.length === 0 && sub !== undefined && subcommandTakesKey(name, sub) && args.length > 1)
-    keyIndexes = [1]
+  if (keyIndexes.length === 0 && fixed.subTakesKey && args.length > 1) keyIndexes = [1]
 
-  const blocking =
-    name === 'xread' || name === 'xreadgroup'
-      ? args.some((a) => a.toLowerCase() === 'block')
-      : flag('blocking') || name === 'wait' || name === 'waitaof'
   return {
     name,
     sub,
     known,
     keyIndexes,
-    readOnly: flag('readonly') || (HARMLESS_KEYLESS.has(name) && sub === undefined) || name === 'command',
-    dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
-    refusedBecause: CONNECTION_STATE[name],
-    blocking,
-    script:
-      name === 'eval' ||
-      name === 'evalsha' ||
-      name === 'fcall' ||
-      name === 'eval_ro' ||
-      name === 'evalsha_ro' ||
-      name === 'fcall_ro',
+    readOnly: fixed.readOnly,
+    dangerous: fixed.dangerous,
+    refusedBecause: fixed.refusedBecause,
+    // XREAD and XREADGROUP block only with BLOCK; the table flags them blocking regardless.
+    blocking:
+      name === 'xread' || name === 'xreadgroup'
+        ? args.some((a) => a.toLowerCase() === 'block')
+        : fixed.blockingFlag,
+    script: fixed.script,
     malformed,
   }
 }

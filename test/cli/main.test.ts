@@ -105,6 +105,36 @@ describe('tiercache CLI', () => {
     expect(output).toMatch(/"msg":"stopped"/)
   })
 
+  it('--workers 2 runs two proxy processes on one port; a group SIGTERM drains both', async () => {
+    const child: ChildProcess = spawn(TSX, [MAIN, 'proxy', '--port', '0', '--workers', '2'], {
+      env: { ...process.env, TIERCACHE_TOKEN: TOKENS.standard, TIERCACHE_REDIS_URL: inject('clusterUrl') },
+      detached: true, // its own process group, as under docker or systemd
+    })
+    let output = ''
+    child.stdout!.on('data', (c: Buffer) => {
+      output += c
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    await expect
+      .poll(() => output.match(/tiercache proxy listening/g)?.length ?? 0, { timeout: 20_000 })
+      .toBe(2)
+    const url = /"url":"(http:[^"]+)"/.exec(output)![1]!
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${url}/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKENS.standard}` },
+          body: '["PING"]',
+        }).then((r) => r.json()),
+      ),
+    )
+    expect(replies).toEqual(Array.from({ length: 20 }, () => ({ result: 'PONG' })))
+    process.kill(-child.pid!, 'SIGTERM') // the whole group: primary and workers each get it
+    expect(await exited).toBe(0)
+    expect(output.match(/"msg":"stopped"/g)).toHaveLength(2)
+    expect(output).toMatch(/all workers stopped/)
+  })
+
   it('cluster status on ports where nothing runs says so and exits 1', async () => {
     const { code, stdout } = await run([
       'cluster',

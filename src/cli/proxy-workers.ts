@@ -1,0 +1,65 @@
+/**
+ * `tiercache proxy --workers N`: N proxy processes sharing one port (node:cluster), one per core.
+ * The proxy keeps no state of its own, so the copies need no coordination; the primary only
+ * forks them, replaces one that dies, and passes SIGTERM/SIGINT on so each drains gracefully.
+ */
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import { InvalidOptionError } from '../errors.js'
+
+/**
+ * Reads `--workers`: a positive integer, or `auto` for one per available core.
+ * @throws {InvalidOptionError} naming `--workers`
+ */
+export function parseWorkers(value: string | undefined): number {
+  if (value === undefined || value === '') return 1
+  if (value === 'auto') return availableParallelism()
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidOptionError(
+      '--workers',
+      `must be a positive integer or "auto", got ${JSON.stringify(value)}`,
+    )
+  return n
+}
+
+/** Whether this process is a forked proxy worker (it then runs the proxy itself). */
+export function isWorker(): boolean {
+  return cluster.isWorker
+}
+
+/**
+ * Runs the primary: forks `count` workers (each re-runs this command line), restarts a worker
+ * that exits unexpectedly, and on SIGTERM/SIGINT tells every worker to drain, then exits.
+ * @param log one line per event, for the primary's structured log
+ * @returns -1: the process keeps running until the workers are gone
+ */
+export function runPrimary(
+  count: number,
+  log: (fields: Record<string, unknown>, msg: string) => void,
+): number {
+  let stopping = false
+  const fork = () => cluster.fork()
+  for (let i = 0; i < count; i++) fork()
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        log({}, 'all workers stopped')
+        process.exit(0)
+      }
+      return
+    }
+    // A crash must not shrink the pool: replace the worker (its in-flight requests are lost).
+    log({ pid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a new one')
+    fork()
+  })
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    log({ signal, workers: count }, 'stopping workers')
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal)
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  return -1
+}
