@@ -21,6 +21,10 @@ const FLAGS = {
     env: 'TIERCACHE_REDIS_URL',
     help: 'redis://[user:pass@]host:port[,host:port...]; rediss:// for TLS\n      (default redis://127.0.0.1:7000 in cluster mode, :6379 otherwise)',
   },
+  'redis-ca': {
+    env: 'TIERCACHE_REDIS_CA',
+    help: "PEM file of the CA that signed Redis's TLS certificate (rediss://)",
+  },
   sentinels: { env: 'TIERCACHE_SENTINELS', help: 'sentinel mode: host:port,host:port,...' },
   'master-name': { env: 'TIERCACHE_MASTER_NAME', help: 'sentinel mode: name of the monitored master' },
   token: { env: 'TIERCACHE_TOKEN', help: 'standard token: every command but the dangerous ones' },
@@ -83,6 +87,15 @@ function integer(value: string | undefined, option: string): number | undefined 
   if (!Number.isInteger(n))
     throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
   return n
+}
+
+function readCa(path: string | undefined): string | undefined {
+  if (!path) return undefined
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new InvalidOptionError('--redis-ca', `cannot read ${path}: ${(error as Error).message}`)
+  }
 }
 
 /** Reads a tokens file: an array of `{ token, kind?, prefix?, scripts? }`. */
@@ -158,6 +171,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
       .map((s) => s.trim())
       .filter(Boolean),
     masterName: get('master-name'),
+    tlsCa: readCa(get('redis-ca')),
     tokens,
     maxBodyBytes: integer(get('max-body'), '--max-body'),
     maxCommands: integer(get('max-commands'), '--max-commands'),

@@ -148,9 +148,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const run = async <T>(commands: CommandInfo[], work: () => Promise<T>): Promise<T> => {
     if (!(await upstream.whenReady(options.readyWaitMs))) {
       metrics.upstreamErrors.inc({ kind: 'unreachable' })
+      const cause = upstream.lastError()
       throw new ProxyHttpError(
         503,
-        `ERR upstream Redis unreachable (not connected within ${options.readyWaitMs} ms)`,
+        `ERR upstream Redis unreachable (not connected within ${options.readyWaitMs} ms${cause ? `; last error: ${cause}` : ''})`,
       )
     }
     // A blocking command may legitimately wait up to the maximum block time.
@@ -267,7 +268,10 @@ async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => vo
 }
 
 async function readiness(upstream: Upstream): Promise<string | undefined> {
-  if (!(await upstream.whenReady(1000))) return `upstream not connected (status ${upstream.client.status})`
+  if (!(await upstream.whenReady(1000))) {
+    const cause = upstream.lastError()
+    return `upstream not connected (status ${upstream.client.status}${cause ? `; last error: ${cause}` : ''})`
+  }
   try {
     if (upstream.mode !== 'cluster') {
       await upstream.client.ping()

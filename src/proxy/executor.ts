@@ -69,7 +69,11 @@ export class CommandExecutor {
         (cluster !== undefined && clusterHandler(command, info) !== undefined)
       const group = special ? undefined : groupOf(cluster, command, info)
       if (group === undefined) {
-        alone.push(settle(this.run(command, info)).then((o) => void (outcomes[i] = o)))
+        alone.push(
+          settle(this.run(command, info)).then((o) => {
+            outcomes[i] = o
+          }),
+        )
         return
       }
       const members = groups.get(group)

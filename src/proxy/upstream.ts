@@ -23,6 +23,8 @@ export interface UpstreamOptions {
   sentinels?: string[]
   /** Name of the master the sentinels watch (sentinel mode). */
   masterName?: string
+  /** PEM certificate(s) of the CA that signed Redis's TLS certificate (`rediss://`), when not a public one. */
+  tlsCa?: string
 }
 
 /** Connections to Redis, whatever the mode. */
@@ -39,6 +41,8 @@ export interface Upstream {
   dedicated(target?: { slot?: number; address?: string }): Redis
   /** Waits until the shared client is connected; false if it is not within `ms`. */
   whenReady(ms: number): Promise<boolean>
+  /** The last connection error seen (wrong password, refused, TLS), for 503 messages and /readyz. */
+  lastError(): string | undefined
   /** Closes every connection. */
   close(): Promise<void>
 }
@@ -129,7 +133,7 @@ export function connectUpstream(options: UpstreamOptions = {}): Upstream {
     username: url.username,
     password: url.password,
     connectTimeout: 2000,
-    ...(url.tls ? { tls: {} } : {}),
+    ...(url.tls ? { tls: options.tlsCa ? { ca: options.tlsCa } : {} } : {}),
   }
   if (mode === 'cluster') return clusterUpstream(url, common)
   if (mode === 'standalone') {
@@ -153,10 +157,18 @@ function singleUpstream(mode: 'standalone' | 'sentinel', options: RedisOptions):
     maxRetriesPerRequest: mode === 'sentinel' ? 20 : 1,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   })
-  client.on('error', () => {}) // surfaced per command and by /readyz; an unhandled 'error' would crash
+  let lastError: string | undefined
+  // Surfaced per command, in 503 messages and by /readyz; an unhandled 'error' would crash.
+  client.on('error', (error: Error) => {
+    lastError = error.message
+  })
+  client.on('ready', () => {
+    lastError = undefined
+  })
   return {
     mode,
     client,
+    lastError: () => lastError,
     masters: () => [client],
     dedicated: () => {
       const connection = client.duplicate({
@@ -190,8 +202,16 @@ function clusterUpstream(url: ParsedRedisUrl, common: RedisOptions): Upstream {
     ...(url.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
   }
   const client = new Cluster(url.addresses, options)
-  client.on('error', () => {})
-  client.on('node error', () => {})
+  let lastError: string | undefined
+  client.on('error', (error: Error) => {
+    lastError = error.message
+  })
+  client.on('node error', (error: Error) => {
+    lastError = error.message
+  })
+  client.on('ready', () => {
+    lastError = undefined
+  })
 
   const masterByAddress = (address: string) =>
     client.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === address)
@@ -199,6 +219,7 @@ function clusterUpstream(url: ParsedRedisUrl, common: RedisOptions): Upstream {
   return {
     mode: 'cluster',
     client,
+    lastError: () => lastError,
     masters: () => {
       // Order masters by the first slot they serve: the same order in every proxy copy, and it
       // survives a failover (the promoted replica serves the same slots), so SCAN cursors do too.
