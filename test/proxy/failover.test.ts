@@ -2,35 +2,19 @@
  * A master dies under writes: its replica is promoted by the cluster, and the proxy carries the
  * client's writes through the failover window. Runs on a cluster of its own (it kills nodes).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type ClusterStatus, startCluster, stopCluster } from '../../src/cluster/launcher.js'
-import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../helpers/ports.js'
-import { startTestProxy, upstashClient } from '../helpers/proxy.js'
+import { expect, it } from 'vitest'
+import { startCluster } from '../../src/cluster/launcher.js'
+import { useOwnCluster } from '../helpers/own-cluster.js'
+import { upstashClient } from '../helpers/proxy.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'tiercache-failover-'))
-let options: { basePort: number; dir: string }
-let status: ClusterStatus
-let proxy: RunningProxy
-
-beforeAll(async () => {
-  options = { basePort: await findFreePortRange(6), dir }
-  status = await startCluster(options)
-  proxy = await startTestProxy({ redis: `redis://127.0.0.1:${options.basePort}` })
-})
-afterAll(async () => {
-  await proxy?.close('1s')
-  await stopCluster({ ...options, clean: true })
-  rmSync(dir, { recursive: true, force: true })
-})
+const own = useOwnCluster('failover')
 
 function ownerOf(slot: number) {
-  return status.nodes.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b))!
+  return own.status.nodes.find(
+    (n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b),
+  )!
 }
 
 interface Write {
@@ -42,7 +26,7 @@ interface Write {
 }
 
 async function writeLoop(tag: string, until: () => boolean, batch = 1): Promise<Write[]> {
-  const client = upstashClient(proxy.url) // the real client, retries off: every failure shows
+  const client = upstashClient(own.proxy.url) // the real client, retries off: every failure shows
   const writes: Write[] = []
   for (let i = 0; !until() && i < 100_000; i++) {
     const started = Date.now()
@@ -74,7 +58,7 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
 }, async () => {
   const tag = 'failover'
   const victim = ownerOf(calculateSlot(tag))
-  const replica = status.nodes.find((n) => n.role === 'replica' && n.masterPort === victim.port)!
+  const replica = own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === victim.port)!
   // A key on another master, to show its requests are not held up meanwhile.
   const otherTag = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].find(
     (t) => ownerOf(calculateSlot(t)).port !== victim.port,
@@ -138,9 +122,9 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
   expect(Math.max(...others.map((w) => w.ms)), 'other slots are not held up').toBeLessThan(1000)
 
   // The killed node comes back as a replica of the promoted one.
-  status = await startCluster(options)
-  expect(status.healthy).toBe(true)
-  const returned = status.nodes.find((n) => n.port === victim.port)!
+  const restarted = await startCluster(own.options)
+  expect(restarted.healthy).toBe(true)
+  const returned = restarted.nodes.find((n) => n.port === victim.port)!
   expect(returned.role).toBe('replica')
   expect(returned.masterPort).toBe(replica.port)
 })

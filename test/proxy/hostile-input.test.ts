@@ -3,35 +3,13 @@
  * table, random arguments) through the proxy on a cluster of its own. Whatever comes in, the
  * proxy answers JSON with a 2xx/4xx status, never a 500, and keeps serving.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { list } from '@ioredis/commands'
 import fc from 'fast-check'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { startCluster, stopCluster } from '../../src/cluster/launcher.js'
-import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../helpers/ports.js'
-import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { expect, it } from 'vitest'
+import { useOwnCluster } from '../helpers/own-cluster.js'
+import { TOKENS } from '../helpers/proxy.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'tiercache-hostile-'))
-let options: { basePort: number; dir: string }
-let proxy: RunningProxy
-
-beforeAll(async () => {
-  options = { basePort: await findFreePortRange(6), dir }
-  await startCluster(options)
-  proxy = await startTestProxy({
-    redis: `redis://127.0.0.1:${options.basePort}`,
-    maxBlock: '20ms',
-    deadline: '3s',
-  })
-})
-afterAll(async () => {
-  await proxy?.close('1s')
-  await stopCluster({ ...options, clean: true })
-  rmSync(dir, { recursive: true, force: true })
-})
+const own = useOwnCluster('hostile', { maxBlock: '20ms', deadline: '3s' })
 
 const argument = fc.oneof(
   fc.string({ maxLength: 6 }),
@@ -61,7 +39,7 @@ const command = fc
   .map(([name, args]) => [name, ...args])
 
 async function send(path: string, body: string): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`${proxy.url}${path}`, {
+  const response = await fetch(`${own.proxy.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKENS.standard}`, 'content-type': 'application/json' },
     body,
@@ -117,6 +95,6 @@ it('random JSON and random text as bodies: 400 JSON, never a crash', { timeout: 
 })
 
 it('still serves after all of it', async () => {
-  expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
+  expect((await fetch(`${own.proxy.url}/healthz`)).status).toBe(200)
   expect(await send('/', '["PING"]')).toEqual({ status: 200, json: { result: 'PONG' } })
 })

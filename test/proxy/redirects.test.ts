@@ -3,33 +3,16 @@
  * hand (the way `redis-cli --cluster reshard` does it) while the proxy's slot table is stale.
  * Runs on a cluster of its own (it moves slots).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type ClusterStatus, startCluster, stopCluster } from '../../src/cluster/launcher.js'
-import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../helpers/ports.js'
-import { post, startTestProxy } from '../helpers/proxy.js'
+import { afterAll, expect, it } from 'vitest'
+import { useOwnCluster } from '../helpers/own-cluster.js'
+import { post } from '../helpers/proxy.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'tiercache-redirects-'))
-let options: { basePort: number; dir: string }
-let status: ClusterStatus
-let proxy: RunningProxy
+const own = useOwnCluster('redirects')
 const admin: Redis[] = []
-
-beforeAll(async () => {
-  options = { basePort: await findFreePortRange(6), dir }
-  status = await startCluster(options)
-  proxy = await startTestProxy({ redis: `redis://127.0.0.1:${options.basePort}` })
-})
-afterAll(async () => {
+afterAll(() => {
   for (const r of admin) r.disconnect()
-  await proxy?.close('1s')
-  await stopCluster({ ...options, clean: true })
-  rmSync(dir, { recursive: true, force: true })
 })
 
 function node(port: number): Redis {
@@ -40,7 +23,7 @@ function node(port: number): Redis {
 
 it('follows ASK during a slot migration and MOVED after it, for ordinary and blocking commands', async () => {
   const slot = calculateSlot('redir')
-  const masters = status.nodes.filter((n) => n.role === 'master')
+  const masters = own.status.nodes.filter((n) => n.role === 'master')
   const sourceNode = masters.find((n) => n.slots.some(([a, b]) => slot >= a && slot <= b))!
   const targetNode = masters.find((n) => n !== sourceNode)!
   const source = node(sourceNode.port)
@@ -48,8 +31,8 @@ it('follows ASK during a slot migration and MOVED after it, for ordinary and blo
   const sourceId = String(await source.cluster('MYID'))
   const targetId = String(await target.cluster('MYID'))
 
-  expect((await post(proxy.url, '/', ['SET', '{redir}k', 'before'])).json()).toEqual({ result: 'OK' })
-  expect((await post(proxy.url, '/', ['RPUSH', '{redir}list', 'job'])).json()).toEqual({ result: 1 })
+  expect((await post(own.proxy.url, '/', ['SET', '{redir}k', 'before'])).json()).toEqual({ result: 'OK' })
+  expect((await post(own.proxy.url, '/', ['RPUSH', '{redir}list', 'job'])).json()).toEqual({ result: 1 })
 
   // Migration in progress: the slot is MIGRATING on the source, IMPORTING on the target, and the
   // key has already moved. The source now answers ASK for it.
@@ -67,8 +50,8 @@ it('follows ASK during a slot migration and MOVED after it, for ordinary and blo
     '{redir}list',
   )
   await expect(source.get('{redir}k')).rejects.toThrow(/^ASK /)
-  expect((await post(proxy.url, '/', ['GET', '{redir}k'])).json()).toEqual({ result: 'before' })
-  const pipeline = await post(proxy.url, '/pipeline', [
+  expect((await post(own.proxy.url, '/', ['GET', '{redir}k'])).json()).toEqual({ result: 'before' })
+  const pipeline = await post(own.proxy.url, '/pipeline', [
     ['GET', '{redir}k'],
     ['SET', '{redir}new', 'written during the migration'],
   ])
@@ -82,12 +65,12 @@ it('follows ASK during a slot migration and MOVED after it, for ordinary and blo
   await expect(source.get('{redir}k')).rejects.toThrow(/^MOVED /)
 
   // A blocking command first: its dedicated connection goes to the stale owner, gets MOVED, follows.
-  const popped = await post(proxy.url, '/', ['BLPOP', '{redir}list', '1'])
+  const popped = await post(own.proxy.url, '/', ['BLPOP', '{redir}list', '1'])
   expect(popped.json()).toEqual({ result: ['{redir}list', 'job'] })
-  expect((await post(proxy.url, '/', ['GET', '{redir}k'])).json()).toEqual({ result: 'before' })
-  expect((await post(proxy.url, '/', ['SET', '{redir}k', 'after'])).json()).toEqual({ result: 'OK' })
+  expect((await post(own.proxy.url, '/', ['GET', '{redir}k'])).json()).toEqual({ result: 'before' })
+  expect((await post(own.proxy.url, '/', ['SET', '{redir}k', 'after'])).json()).toEqual({ result: 'OK' })
   expect(await target.get('{redir}k')).toBe('after')
 
-  const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
+  const metrics = await (await fetch(`${own.proxy.url}/metrics`)).text()
   expect(metrics).toMatch(/tiercache_proxy_redirections_total\{kind="followed"\} [1-9]/)
 })
