@@ -18,7 +18,12 @@ const basePort = Number(process.env.TIERCACHE_CLUSTER_PORT ?? 7000)
 console.log(
   `starting a local Redis Cluster (3 masters + 3 replicas) on 127.0.0.1:${basePort}-${basePort + 5} ...`,
 )
-const status = await startCluster({ basePort, onProgress: (line) => console.log(`  ${line}`) })
+const status = await startCluster({ basePort, onProgress: (line) => console.log(`  ${line}`) }).catch(
+  (error) => {
+    console.error(`tiercache: ${error.message}`)
+    process.exit(1)
+  },
+)
 if (status.alreadyRunning) console.log('  (it was already running)')
 
 const running = await startProxy({

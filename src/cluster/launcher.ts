@@ -11,6 +11,7 @@ import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { type ClusterNodeLine, formatSlots, parseClusterNodes, parseInfo } from './cluster-nodes.js'
 import { renderNodeConfig } from './node-config.js'
 import { livePid, sleep, spawnRedisServer, stopProcess } from './node-process.js'
+import { portIsFree } from './port-check.js'
 
 const TOTAL_SLOTS = 16384
 
@@ -201,6 +202,15 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
     const dir = nodeDir(o, port)
     mkdirSync(dir, { recursive: true })
     if (livePid(pidFile(o, port)) !== undefined) continue
+    for (const needed of [port, port + 10000]) {
+      if (!(await portIsFree(o.host, needed))) {
+        throw new TiercacheError(
+          'E_PORT_IN_USE',
+          `port ${o.host}:${needed} is in use by a process that is not a node of the cluster in ${o.dir} ` +
+            `(another cluster started from another --dir, or another server); stop it or choose another --base-port`,
+        )
+      }
+    }
     const config = join(dir, 'redis.conf')
     writeFileSync(config, renderNodeConfig({ host: o.host, port, dir, persist: o.persist }))
     await spawnRedisServer(o.redisServer, config)

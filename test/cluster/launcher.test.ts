@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -98,6 +99,21 @@ describe('start, status, stop', () => {
     expect(() => process.kill(bystander.pid!, 0)).not.toThrow()
     expect(existsSync(pidFile)).toBe(false) // recognized as stale and removed
     bystander.kill()
+  })
+
+  it('refuses to start over ports another process holds, and says which', async () => {
+    const squatter = createServer().listen(options.basePort + 2, '127.0.0.1')
+    await new Promise((r) => squatter.once('listening', r))
+    try {
+      await expect(startCluster(options)).rejects.toThrowError(
+        new RegExp(
+          `port 127\\.0\\.0\\.1:${options.basePort + 2} is in use by a process that is not a node of the cluster`,
+        ),
+      )
+    } finally {
+      await new Promise((r) => squatter.close(r))
+      await stopCluster(options) // the nodes started before the squatted port was reached
+    }
   })
 
   it('restarts a fully stopped cluster from its saved state', async () => {

@@ -51,7 +51,12 @@ export async function startRedisServer(
       })
       break
     } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`)
+      if (Date.now() > deadline) {
+        // Do not leak the process (or its folder) when it never answered.
+        child.kill('SIGKILL')
+        rmSync(dir, { recursive: true, force: true })
+        throw new Error(`redis-server on ${port} did not start`)
+      }
       await new Promise((r) => setTimeout(r, 50))
     } finally {
       probe.disconnect()
