@@ -106,6 +106,27 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       for (let i = 0; i < 10; i++) expect(await redis.evalsha(sha, [k(`any${i}`)], [])).toBe(k(`any${i}`))
     })
 
+    it('FUNCTION LOAD reaches every master, so FCALL works whatever slot its key is in', async () => {
+      const library = `lib_${ns.replace(/-/g, '_')}`
+      const code = `#!lua name=${library}\nredis.register_function('${library}_echo', function(keys, args) return keys[1] .. '=' .. args[1] end)`
+      expect((await post(target().url, '/', ['FUNCTION', 'LOAD', 'REPLACE', code])).json()).toEqual({
+        result: library,
+      })
+      for (let i = 0; i < 10; i++) {
+        const called = await post(target().url, '/', ['FCALL', `${library}_echo`, '1', k(`f${i}`), 'x'])
+        expect(called.json()).toEqual({ result: `${k(`f${i}`)}=x` })
+      }
+      const refused = await post(target().url, '/', ['FUNCTION', 'DELETE', library])
+      expect(refused.status).toBe(403) // deleting is admin work
+      expect(
+        (
+          await post(target().url, '/', ['FUNCTION', 'DELETE', library], {
+            authorization: `Bearer ${TOKENS.admin}`,
+          })
+        ).json(),
+      ).toEqual({ result: 'OK' })
+    })
+
     it('a pipeline over many slots answers in request order, errors in place', async () => {
       const redis = client()
       const p = redis.pipeline()
@@ -223,7 +244,48 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       // The proxy must release the Redis subscription once the client is gone.
       await expect.poll(() => subscriberCount(target().nodes, channel), { timeout: 5000 }).toBe(0)
     })
+
+    it('psubscribe over SSE: pmessage lines with the pattern and the channel, raw text', async () => {
+      const abort = new AbortController()
+      const response = await fetch(`${target().url}/psubscribe/${encodeURIComponent(`${ns}:news.*`)}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.standard}`, accept: 'text/event-stream' },
+        signal: abort.signal,
+      })
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      const publisher = client()
+      const publishing = setInterval(() => void publisher.publish(`${ns}:news.tech`, 'zoë, raw'), 100)
+      const lines = await readEvents(response, (l) => l.some((x) => x.startsWith('pmessage')))
+      clearInterval(publishing)
+      abort.abort()
+      expect(lines[0]).toBe(`psubscribe,${ns}:news.*,1`)
+      expect(lines).toContain(`pmessage,${ns}:news.*,${ns}:news.tech,zoë, raw`)
+    })
   })
+}
+
+/** Reads SSE `data:` lines from a streaming response until `until` says enough (or 5 s pass). */
+export async function readEvents(response: Response, until: (lines: string[]) => boolean): Promise<string[]> {
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  const lines: string[] = []
+  let buffer = ''
+  const deadline = Date.now() + 5000
+  while (!until(lines) && Date.now() < deadline) {
+    const { value, done } = await Promise.race([
+      reader.read(),
+      new Promise<{ value: undefined; done: true }>((r) =>
+        setTimeout(() => r({ value: undefined, done: true }), deadline - Date.now()),
+      ),
+    ])
+    if (done) break
+    buffer += decoder.decode(value, { stream: true })
+    const parts = buffer.split('\n')
+    buffer = parts.pop() ?? ''
+    for (const part of parts) if (part.startsWith('data: ')) lines.push(part.slice(6))
+  }
+  await reader.cancel()
+  return lines
 }
 
 /** Subscribers of a channel summed over every node (read straight from Redis, not through the proxy). */

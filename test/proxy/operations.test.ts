@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { readEvents } from '../helpers/client-suite.js'
 import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
@@ -107,6 +108,24 @@ describe('operations', () => {
     )
     expect(metrics).toMatch(/tiercache_proxy_blocking_connections 0/)
     expect(metrics).toMatch(/tiercache_proxy_process_resident_memory_bytes \d+/)
+  })
+
+  it('MONITOR over SSE is admin only, and shows the commands of every master', async () => {
+    const refused = await post(proxy.url, '/monitor', '')
+    expect(refused.status).toBe(403)
+    const abort = new AbortController()
+    const response = await fetch(`${proxy.url}/monitor`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    })
+    const marker = `${ns}:monitored`
+    const poking = setInterval(() => void post(proxy.url, '/', ['GET', marker]), 100)
+    const lines = await readEvents(response, (l) => l.some((x) => x.includes(marker)))
+    clearInterval(poking)
+    abort.abort()
+    expect(lines[0]).toBe('OK')
+    expect(lines.find((x) => x.includes(marker))).toMatch(new RegExp(`"get" "${marker}"`, 'i'))
   })
 
   it('graceful shutdown: stops accepting, finishes in-flight requests, then closes Redis', async () => {
