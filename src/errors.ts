@@ -35,3 +35,46 @@ export class InvalidOptionError extends TiercacheError {
     this.option = option
   }
 }
+
+/** A cache key is not usable: empty, not a string, or longer than the limit. */
+export class InvalidKeyError extends TiercacheError {
+  /** The key as given. */
+  readonly key: unknown
+
+  constructor(key: unknown, problem: string) {
+    super(
+      'E_INVALID_KEY',
+      `Invalid cache key ${typeof key === 'string' ? JSON.stringify(key.slice(0, 80)) : String(key)}: ${problem}`,
+    )
+    this.name = 'InvalidKeyError'
+    this.key = key
+  }
+}
+
+/** A loader threw (or rejected); the error is rethrown to the caller and nothing is cached. */
+export class LoaderError extends TiercacheError {
+  /** The key whose loader failed. */
+  readonly key: string
+
+  constructor(key: string, cause: unknown) {
+    super(
+      'E_LOADER',
+      `The loader for ${JSON.stringify(key)} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    )
+    this.name = 'LoaderError'
+    this.key = key
+  }
+}
+
+/** A value cannot be stored losslessly as JSON (a BigInt, a Map, a function, an invalid Date ...). */
+export class UnserializableValueError extends TiercacheError {
+  /** The key the value was meant for. */
+  readonly key: string
+
+  constructor(key: string, problem: string, options?: ErrorOptions) {
+    super('E_UNSERIALIZABLE', `The value for ${JSON.stringify(key)} cannot be cached: ${problem}`, options)
+    this.name = 'UnserializableValueError'
+    this.key = key
+  }
+}

@@ -1,6 +1,26 @@
 /**
  * tiercache: a two-tier cache for serverless functions (in-process LRU in front of Redis over
- * HTTP). This entry grows with the cache; the proxy lives at `tiercache/proxy`.
+ * HTTP). Runs on Node, Lambda, Workers and Vercel Edge; the proxy lives at `tiercache/proxy`.
  */
+export {
+  type BatchLoader,
+  type Cache,
+  createCache,
+  type Loader,
+  MAX_KEY_LENGTH,
+  type WriteOptions,
+} from './cache/cache.js'
+export type { CircuitState } from './cache/circuit-breaker.js'
+export type { CacheEvent, CacheStats } from './cache/events.js'
+export { MemoryStore } from './cache/memory-store.js'
+export type { CacheOptions, Clock } from './cache/options.js'
+export type { TierTwoStore } from './cache/store.js'
+export { type RedisConnection, UpstashStore } from './cache/upstash-store.js'
 export { type Duration, type DurationUnit, parseDuration } from './duration.js'
-export { InvalidOptionError, TiercacheError } from './errors.js'
+export {
+  InvalidKeyError,
+  InvalidOptionError,
+  LoaderError,
+  TiercacheError,
+  UnserializableValueError,
+} from './errors.js'

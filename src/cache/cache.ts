@@ -1,0 +1,316 @@
+/**
+ * `createCache`: the two-tier cache. L1 is an in-process LRU; tier 2 is shared (Redis over HTTP,
+ * or the embedded in-memory store). Runs unchanged on Node, Lambda, Workers and Vercel Edge.
+ */
+import { type Duration, parseDuration } from '../duration.js'
+import { InvalidKeyError, LoaderError } from '../errors.js'
+import { CacheCore } from './core.js'
+import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
+import type { CacheStats } from './events.js'
+import { MemoryStore } from './memory-store.js'
+import { type CacheOptions, resolveOptions } from './options.js'
+import type { TierTwoStore } from './store.js'
+import { UpstashStore } from './upstash-store.js'
+
+/** The longest key accepted (namespace included): long keys waste memory in both tiers. */
+export const MAX_KEY_LENGTH = 1024
+
+/** A loader: the source of truth for one key. `null`/`undefined` means "nothing there" (cached as a null marker). */
+export type Loader<T> = (key: string) => T | null | undefined | Promise<T | null | undefined>
+
+/** A batch loader for `getMany`: gets the still-missing keys, answers in the same order. */
+export type BatchLoader<T> = (
+  keys: string[],
+) => Promise<Array<T | null | undefined>> | Array<T | null | undefined>
+
+/** Per-call options of writes and loads. */
+export interface WriteOptions {
+  /** Fresh time of this value (default: the cache's `ttl`). */
+  ttl?: Duration
+  /** Fresh time of a null marker (default: the cache's `nullTtl`). */
+  nullTtl?: Duration
+  /** Tags stored with the entry. */
+  tags?: string[]
+}
+
+/** The cache, or a namespace view of it. */
+export interface Cache {
+  /** L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader found nothing. */
+  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null>
+  /** L1, then tier 2: the value, `null` for a null marker, `undefined` when absent. */
+  get<T>(key: string): Promise<T | null | undefined>
+  /** Writes a value to both tiers (`null` writes a null marker). */
+  set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void>
+  /** Removes keys from both tiers. */
+  delete(keyOrKeys: string | string[]): Promise<void>
+  /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */
+  getMany<T>(
+    keys: string[],
+    loadMany?: BatchLoader<T>,
+    options?: WriteOptions,
+  ): Promise<Array<T | null | undefined>>
+  /** A view whose keys are prefixed with `name:` (sharing L1, tier 2 and counters). */
+  namespace(name: string): Cache
+  /** Synchronous, L1 only: the value, `null` for a null marker, `undefined` when L1 does not have it. */
+  peek<T>(key: string): T | null | undefined
+  /** Counters: hits by tier, misses, loads, null hits, stale served, tier-2 errors, L1 size. */
+  stats(): CacheStats
+  /** Resolves once background work (tier-2 writes, refreshes) is done: call before a Lambda returns. */
+  settled(): Promise<void>
+}
+
+/**
+ * Creates a cache.
+ * @throws {InvalidOptionError} naming the first bad option
+ * @example
+ * const cache = createCache({ redis: { url, token }, namespace: 'app', ttl: '10m' })
+ * const user = await cache.getOrLoad(`user:${id}`, () => db.users.find(id))
+ */
+export function createCache(options: CacheOptions = {}): Cache {
+  const resolved = resolveOptions(options)
+  const store: TierTwoStore =
+    options.redis === undefined
+      ? new MemoryStore(resolved.now)
+      : isStore(options.redis)
+        ? options.redis
+        : new UpstashStore(options.redis)
+  return new CacheView(new CacheCore(resolved, store), resolved.prefix)
+}
+
+function isStore(value: unknown): value is TierTwoStore {
+  const v = value as Partial<TierTwoStore>
+  return typeof v.getMany === 'function' && typeof v.set === 'function' && typeof v.delete === 'function'
+}
+
+class CacheView implements Cache {
+  readonly #core: CacheCore
+  readonly #prefix: string
+
+  constructor(core: CacheCore, prefix: string) {
+    this.#core = core
+    this.#prefix = prefix
+  }
+
+  #key(key: unknown): string {
+    if (typeof key !== 'string') throw new InvalidKeyError(key, `must be a string, got ${typeof key}`)
+    if (key.length === 0) throw new InvalidKeyError(key, 'is empty')
+    const full = this.#prefix + key
+    if (full.length > MAX_KEY_LENGTH)
+      throw new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
+    return full
+  }
+
+  /** The `validate` hook said no: answer null, touching nothing. */
+  #rejected(key: string): boolean {
+    const { validate } = this.#core.options
+    if (!validate || validate(key)) return false
+    this.#core.counters.rejected++
+    this.#core.emit(() => ({ type: 'rejected', key }))
+    return true
+  }
+
+  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
+    const full = this.#key(key)
+    if (this.#rejected(key)) return Promise.resolve(null)
+    // The hot path: an L1 hit does no I/O and no await.
+    const entry = this.#core.l1.get(full)
+    if (entry !== undefined) return Promise.resolve(this.#hitL1(full, entry) as T | null)
+    return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
+  }
+
+  #hitL1(full: string, entry: { value: unknown; nullMarker: boolean }): unknown {
+    const c = this.#core.counters
+    c.l1Hits++
+    if (entry.nullMarker) c.nullHits++
+    this.#core.emit(() => ({ type: 'hit', key: full, tier: 'l1', nullMarker: entry.nullMarker }))
+    return entry.nullMarker ? null : entry.value
+  }
+
+  /** Serves a tier-2 entry if it is fresh or in grace (then refreshing it); undefined otherwise. */
+  #fromTierTwo<T>(
+    full: string,
+    text: string | undefined,
+    refresh?: () => Promise<unknown>,
+  ): { value: T | null } | undefined {
+    const envelope: Envelope<T> | undefined = decodeEnvelope<T>(text)
+    if (!envelope || text === undefined) return undefined
+    const core = this.#core
+    const now = core.options.now()
+    const nullMarker = envelope.n === 1
+    const value = nullMarker ? null : (envelope.v as T)
+    if (envelope.f > now) {
+      core.counters.l2Hits++
+      if (nullMarker) core.counters.nullHits++
+      core.emit(() => ({ type: 'hit', key: full, tier: 'l2', nullMarker }))
+      core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now)
+      return { value }
+    }
+    if (refresh && envelope.f + core.options.graceMs > now) {
+      // Inside grace: answer with the stale value now, refresh once in the background.
+      core.counters.stale++
+      core.emit(() => ({ type: 'stale', key: full }))
+      core.background(core.flights.run(`refresh:${full}`, refresh))
+      return { value }
+    }
+    return undefined
+  }
+
+  async #load<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
+    const core = this.#core
+    const [text] = (await core.tierTwo('get', () => core.store.getMany([full]))) ?? []
+    const served = this.#fromTierTwo<T>(full, text, () => this.#runLoader(full, key, loader, options))
+    if (served) return served.value
+    core.counters.misses++
+    core.emit(() => ({ type: 'miss', key: full }))
+    return this.#runLoader(full, key, loader, options)
+  }
+
+  async #runLoader<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    options?: WriteOptions,
+  ): Promise<T | null> {
+    const core = this.#core
+    const started = core.options.now()
+    let value: T | null | undefined
+    try {
+      value = await loader(key)
+    } catch (error) {
+      core.counters.loadErrors++
+      core.emit(() => ({ type: 'loadError', key: full, error }))
+      throw new LoaderError(key, error)
+    }
+    const ms = core.options.now() - started
+    const found = value !== null && value !== undefined
+    core.counters.loads++
+    core.emit(() => ({ type: 'load', key: full, ms, found }))
+    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags)
+    return found ? (value as T) : null
+  }
+
+  #freshMs(found: boolean, options?: WriteOptions): number {
+    const { ttlMs, nullTtlMs } = this.#core.options
+    if (found) return options?.ttl === undefined ? ttlMs : parseDuration(options.ttl, 'ttl')
+    return options?.nullTtl === undefined ? nullTtlMs : parseDuration(options.nullTtl, 'nullTtl')
+  }
+
+  async get<T>(key: string): Promise<T | null | undefined> {
+    const full = this.#key(key)
+    if (this.#rejected(key)) return null
+    const entry = this.#core.l1.get(full)
+    if (entry !== undefined) return this.#hitL1(full, entry) as T | null
+    const core = this.#core
+    const [text] = (await core.tierTwo('get', () => core.store.getMany([full]))) ?? []
+    const served = this.#fromTierTwo<T>(full, text)
+    if (served) return served.value
+    core.counters.misses++
+    core.emit(() => ({ type: 'miss', key: full }))
+    return undefined
+  }
+
+  async set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void> {
+    const full = this.#key(key)
+    const found = value !== null && value !== undefined
+    await this.#core.write(full, value, this.#freshMs(found, options), 0, options?.tags)
+  }
+
+  async delete(keyOrKeys: string | string[]): Promise<void> {
+    const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
+    for (const key of keys) this.#core.l1.delete(key)
+    await this.#core.tierTwo('delete', () => this.#core.store.delete(keys))
+  }
+
+  async getMany<T>(
+    keys: string[],
+    loadMany?: BatchLoader<T>,
+    options?: WriteOptions,
+  ): Promise<Array<T | null | undefined>> {
+    const core = this.#core
+    const fulls = keys.map((k) => this.#key(k))
+    const results: Array<T | null | undefined> = new Array(keys.length)
+    const missing: number[] = []
+    fulls.forEach((full, i) => {
+      if (this.#rejected(keys[i]!)) results[i] = null
+      else {
+        const entry = core.l1.get(full)
+        if (entry !== undefined) results[i] = this.#hitL1(full, entry) as T | null
+        else missing.push(i)
+      }
+    })
+    if (missing.length === 0) return results
+    // One tier-2 round trip for every L1 miss.
+    const texts = (await core.tierTwo('get', () => core.store.getMany(missing.map((i) => fulls[i]!)))) ?? []
+    const toLoad: number[] = []
+    missing.forEach((i, j) => {
+      const refresh = loadMany ? () => this.#loadBatch([i], keys, fulls, loadMany, options, []) : undefined
+      const served = this.#fromTierTwo<T>(fulls[i]!, texts[j], refresh)
+      if (served) results[i] = served.value
+      else {
+        core.counters.misses++
+        core.emit(() => ({ type: 'miss', key: fulls[i]! }))
+        toLoad.push(i)
+      }
+    })
+    if (loadMany && toLoad.length > 0) await this.#loadBatch(toLoad, keys, fulls, loadMany, options, results)
+    return results
+  }
+
+  async #loadBatch<T>(
+    indexes: number[],
+    keys: string[],
+    fulls: string[],
+    loadMany: BatchLoader<T>,
+    options: WriteOptions | undefined,
+    results: Array<T | null | undefined>,
+  ): Promise<void> {
+    const core = this.#core
+    const wanted = indexes.map((i) => keys[i]!)
+    const started = core.options.now()
+    let values: Array<T | null | undefined>
+    try {
+      values = await loadMany(wanted)
+    } catch (error) {
+      core.counters.loadErrors++
+      core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
+      throw new LoaderError(wanted.join(','), error)
+    }
+    if (!Array.isArray(values) || values.length !== wanted.length) {
+      throw new LoaderError(
+        wanted.join(','),
+        new TypeError(
+          `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
+        ),
+      )
+    }
+    const ms = core.options.now() - started
+    indexes.forEach((i, j) => {
+      const value = values[j]
+      const found = value !== null && value !== undefined
+      core.counters.loads++
+      core.emit(() => ({ type: 'load', key: fulls[i]!, ms, found }))
+      core.write(fulls[i]!, found ? value : null, this.#freshMs(found, options), ms, options?.tags)
+      results[i] = found ? value : null
+    })
+  }
+
+  namespace(name: string): Cache {
+    if (typeof name !== 'string' || name.length === 0)
+      throw new InvalidKeyError(name, 'a namespace must be a non-empty string')
+    return new CacheView(this.#core, `${this.#prefix}${name}:`)
+  }
+
+  peek<T>(key: string): T | null | undefined {
+    const entry = this.#core.l1.get(this.#key(key))
+    if (entry === undefined) return undefined
+    return (entry.nullMarker ? null : entry.value) as T | null
+  }
+
+  stats(): CacheStats {
+    return this.#core.stats()
+  }
+
+  settled(): Promise<void> {
+    return this.#core.settled()
+  }
+}

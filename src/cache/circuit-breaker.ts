@@ -1,0 +1,62 @@
+/**
+ * A circuit breaker for tier 2: after `failures` failures in a row it opens and the cache stops
+ * calling tier 2 for `cooldownMs`; then one probe is let through (half open): success closes it,
+ * failure opens it again. Time comes from the injected clock.
+ */
+
+/** The breaker's state, as reported in events. */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+/** Counts consecutive failures and says whether a call may go out. */
+export class CircuitBreaker {
+  #state: CircuitState = 'closed'
+  #failures = 0
+  #openedAt = 0
+  #probing = false
+
+  constructor(
+    private readonly threshold: number,
+    private readonly cooldownMs: number,
+    private readonly now: () => number,
+    private readonly onChange: (state: CircuitState) => void = () => {},
+  ) {}
+
+  /** The current state. */
+  get state(): CircuitState {
+    return this.#state
+  }
+
+  /** Whether a call to tier 2 may go out now (in half-open, only the one probe). */
+  allow(): boolean {
+    if (this.#state === 'closed') return true
+    if (this.#state === 'open') {
+      if (this.now() - this.#openedAt < this.cooldownMs) return false
+      this.#set('half-open')
+    }
+    if (this.#probing) return false
+    this.#probing = true
+    return true
+  }
+
+  /** Records a successful call. */
+  success(): void {
+    this.#failures = 0
+    this.#probing = false
+    if (this.#state !== 'closed') this.#set('closed')
+  }
+
+  /** Records a failed call. */
+  failure(): void {
+    this.#failures++
+    this.#probing = false
+    if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.threshold)) {
+      this.#openedAt = this.now()
+      this.#set('open')
+    }
+  }
+
+  #set(state: CircuitState): void {
+    this.#state = state
+    this.onChange(state)
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * What every namespace view of one cache shares: L1, the tier-2 store behind its timeout and
+ * circuit breaker, in-process single flight, background work, counters and events.
+ */
+import { LRUCache } from 'lru-cache'
+import { CircuitBreaker } from './circuit-breaker.js'
+import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
+import type { CacheEvent, CacheStats } from './events.js'
+import { jittered } from './jitter.js'
+import type { ResolvedOptions } from './options.js'
+import { SingleFlight } from './single-flight.js'
+import type { TierTwoStore } from './store.js'
+
+/** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
+export interface L1Entry {
+  value: unknown
+  nullMarker: boolean
+  size: number
+}
+
+/** A tier-2 call that took longer than `timeouts.l2`. */
+class TierTwoTimeout extends Error {
+  constructor(ms: number) {
+    super(`tier 2 did not answer within ${ms} ms`)
+    this.name = 'TierTwoTimeout'
+  }
+}
+
+/** Shared state and tier plumbing; the public API lives in `cache.ts`. */
+export class CacheCore {
+  readonly l1: LRUCache<string, L1Entry>
+  readonly flights = new SingleFlight<unknown>()
+  readonly breaker: CircuitBreaker
+  readonly counters = {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    loads: 0,
+    loadErrors: 0,
+    nullHits: 0,
+    stale: 0,
+    rejected: 0,
+    l2Errors: 0,
+  }
+  readonly #pending = new Set<Promise<unknown>>()
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly store: TierTwoStore,
+  ) {
+    const { onEvent } = options
+    this.l1 = new LRUCache<string, L1Entry>({
+      max: options.l1Max,
+      maxSize: options.l1MaxSize,
+      sizeCalculation: (entry) => entry.size,
+      // L1 expiry follows the injected clock, like everything else; ttlResolution 0 asks the clock
+      // on every read instead of reusing a time cached for 1 ms of real time.
+      perf: { now: options.now },
+      ttlResolution: 0,
+      // Only pay for disposal callbacks when someone listens.
+      ...(onEvent
+        ? { dispose: (_v: L1Entry, key: string, reason: string) => onEvent({ type: 'evict', key, reason }) }
+        : {}),
+    })
+    this.breaker = new CircuitBreaker(
+      options.breakerFailures,
+      options.breakerCooldownMs,
+      options.now,
+      (state) => onEvent?.({ type: 'circuit', state }),
+    )
+  }
+
+  /** Emits an event; `make` runs only when someone listens. */
+  emit(make: () => CacheEvent): void {
+    if (this.options.onEvent) this.options.onEvent(make())
+  }
+
+  /**
+   * Keeps an entry in L1: never past its fresh time, never longer than the jittered `l1.ttl`.
+   * @param freshForMs how long the entry stays fresh from now
+   */
+  fillL1(key: string, value: unknown, nullMarker: boolean, size: number, freshForMs: number): void {
+    const ttl = Math.min(jittered(this.options.l1TtlMs, this.options.jitter, this.options.random), freshForMs)
+    if (ttl <= 0) return
+    this.l1.set(key, { value, nullMarker, size: Math.max(1, size) }, { ttl })
+  }
+
+  /**
+   * Builds, encodes and stores an entry in both tiers; the tier-2 write goes on in the background.
+   * @param freshMs fresh time before jitter
+   * @returns the tier-2 write, for callers that wait for it (`set`); it never rejects
+   * @throws {UnserializableValueError} when the value cannot round-trip
+   */
+  write(
+    key: string,
+    value: unknown,
+    freshMs: number,
+    loadMs: number,
+    tags: string[] | undefined,
+  ): Promise<unknown> {
+    const nullMarker = value === null || value === undefined
+    const fresh = jittered(freshMs, this.options.jitter, this.options.random)
+    const envelope: Envelope = nullMarker
+      ? { n: 1, f: 0, d: loadMs, c: 0 }
+      : { v: value, f: 0, d: loadMs, c: 0 }
+    envelope.f = this.options.now() + fresh
+    if (tags?.length) envelope.t = tags
+    const text = encodeEnvelope(key, envelope)
+    this.fillL1(key, nullMarker ? null : value, nullMarker, utf8Length(text), fresh)
+    // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt.
+    const stored = this.tierTwo('set', () => this.store.set(key, text, fresh + this.options.graceMs))
+    this.background(stored)
+    return stored
+  }
+
+  /**
+   * Calls tier 2 behind the circuit breaker and the timeout. Never throws: a failure or a timeout
+   * is counted, emitted, and answered with undefined (the caller falls back to its loader).
+   */
+  async tierTwo<T>(operation: 'get' | 'set' | 'delete', call: () => Promise<T>): Promise<T | undefined> {
+    if (!this.breaker.allow()) return undefined
+    const ms = this.options.l2TimeoutMs
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      const result = await Promise.race([
+        call(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TierTwoTimeout(ms)), ms)
+        }),
+      ])
+      this.breaker.success()
+      return result
+    } catch (error) {
+      this.breaker.failure()
+      this.counters.l2Errors++
+      this.emit(() => ({ type: 'l2Error', operation, error }))
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Runs work after the caller has its answer; handed to the platform's `waitUntil` when there is one. */
+  background(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => {},
+      () => {},
+    )
+    this.#pending.add(settled)
+    void settled.finally(() => this.#pending.delete(settled))
+    this.options.waitUntil?.(settled)
+  }
+
+  /** Resolves once all background work (tier-2 writes, refreshes) has finished. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending])
+  }
+
+  /** The counters as `stats()` reports them. */
+  stats(): CacheStats {
+    const c = this.counters
+    return {
+      hits: { l1: c.l1Hits, l2: c.l2Hits },
+      misses: c.misses,
+      loads: c.loads,
+      loadErrors: c.loadErrors,
+      nullHits: c.nullHits,
+      staleServed: c.stale,
+      rejected: c.rejected,
+      l2Errors: c.l2Errors,
+      circuit: this.breaker.state,
+      l1: { entries: this.l1.size, bytes: this.l1.calculatedSize },
+    }
+  }
+}

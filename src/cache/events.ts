@@ -1,0 +1,40 @@
+/**
+ * What the cache reports, as typed events (for metrics, logs or traces, exported by whoever
+ * listens). Nothing is built when no `onEvent` is set.
+ */
+import type { CircuitState } from './circuit-breaker.js'
+
+/** Every event the cache emits. */
+export type CacheEvent =
+  /** A value (or null marker) was served from a tier. */
+  | { type: 'hit'; key: string; tier: 'l1' | 'l2'; nullMarker: boolean }
+  /** Neither tier had the key. */
+  | { type: 'miss'; key: string }
+  /** A loader ran and succeeded. */
+  | { type: 'load'; key: string; ms: number; found: boolean }
+  /** A loader failed; the error went to the caller and nothing was cached. */
+  | { type: 'loadError'; key: string; error: unknown }
+  /** A value past its fresh time (inside grace) was served while it is refreshed. */
+  | { type: 'stale'; key: string }
+  /** A key was refused by the `validate` hook without touching anything. */
+  | { type: 'rejected'; key: string }
+  /** Tier 2 failed or timed out; the cache carried on without it. */
+  | { type: 'l2Error'; operation: 'get' | 'set' | 'delete'; error: unknown }
+  /** The tier-2 circuit breaker changed state. */
+  | { type: 'circuit'; state: CircuitState }
+  /** L1 dropped an entry (`evict`: the bounds; `expire`: its TTL; `delete`, `set`: replaced or removed). */
+  | { type: 'evict'; key: string; reason: string }
+
+/** Counters `cache.stats()` returns. */
+export interface CacheStats {
+  hits: { l1: number; l2: number }
+  misses: number
+  loads: number
+  loadErrors: number
+  nullHits: number
+  staleServed: number
+  rejected: number
+  l2Errors: number
+  circuit: CircuitState
+  l1: { entries: number; bytes: number }
+}

@@ -1,0 +1,164 @@
+/**
+ * `createCache` options: their types, their defaults (named where they are read) and their
+ * validation. A bad option throws at construction with its name.
+ */
+import { type Duration, parseDuration } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+import type { CacheEvent } from './events.js'
+import type { TierTwoStore } from './store.js'
+import type { RedisConnection } from './upstash-store.js'
+
+/** A source of time: wall-clock milliseconds since the epoch (tier-2 entries are shared across machines). */
+export interface Clock {
+  now(): number
+}
+
+/** Options of `createCache`; every one has a default. */
+export interface CacheOptions {
+  /**
+   * Tier 2: an `@upstash/redis` client, `{ url, token }`, or any `TierTwoStore`.
+   * @default the embedded in-memory store (nothing shared across instances)
+   */
+  redis?: RedisConnection | TierTwoStore
+  /** Prefix of every key (`<namespace>:<key>`). @default 'tc' */
+  namespace?: string
+  /** How long a loaded value is fresh. @default '10m' */
+  ttl?: Duration
+  /** Every TTL written is ttl × (1 ± jitter), uniformly; 0 turns it off. In [0, 1). @default 0.1 */
+  jitter?: number
+  /** How long "the loader found nothing" is remembered (also jittered). @default '30s' */
+  nullTtl?: Duration
+  /** How long past its fresh time a value may still be served stale while it is refreshed. @default '0s' */
+  grace?: Duration
+  /** Tier 1 bounds. */
+  l1?: {
+    /** Most entries. @default 10_000 */
+    max?: number
+    /** Most bytes (UTF-8 length of the encoded entries). @default 64 MiB */
+    maxSize?: number
+    /** The longest an L1 copy lives (it never outlives the entry's fresh time either). @default '5s' */
+    ttl?: Duration
+  }
+  /** Timeouts. */
+  timeouts?: {
+    /** A tier-2 call slower than this counts as a miss (the loader runs). @default '100ms' */
+    l2?: Duration
+  }
+  /** Tier-2 circuit breaker. */
+  breaker?: {
+    /** Failures in a row that open it. @default 5 */
+    failures?: number
+    /** How long it stays open before one probe. @default '5s' */
+    cooldown?: Duration
+  }
+  /** Returns false for keys that cannot exist: they answer null at once, touching nothing. */
+  validate?: (key: string) => boolean
+  /** Wall clock (injected in tests). @default Date */
+  clock?: Clock
+  /** Uniform numbers in [0, 1) (injected in tests). @default Math.random */
+  random?: () => number
+  /** Hands background work to the platform (Workers `ctx.waitUntil`, Vercel `waitUntil`). */
+  waitUntil?: (promise: Promise<unknown>) => void
+  /** Receives every cache event; costs nothing when absent. */
+  onEvent?: (event: CacheEvent) => void
+}
+
+/** Options after validation, in milliseconds. */
+export interface ResolvedOptions {
+  prefix: string
+  ttlMs: number
+  jitter: number
+  nullTtlMs: number
+  graceMs: number
+  l1Max: number
+  l1MaxSize: number
+  l1TtlMs: number
+  l2TimeoutMs: number
+  breakerFailures: number
+  breakerCooldownMs: number
+  validate: ((key: string) => boolean) | undefined
+  now: () => number
+  random: () => number
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined
+  onEvent: ((event: CacheEvent) => void) | undefined
+}
+
+const DEFAULT_TTL: Duration = '10m'
+const DEFAULT_JITTER = 0.1
+const DEFAULT_NULL_TTL: Duration = '30s'
+const DEFAULT_GRACE: Duration = '0s'
+const DEFAULT_L1_MAX = 10_000
+const DEFAULT_L1_MAX_SIZE = 64 * 1024 * 1024
+const DEFAULT_L1_TTL: Duration = '5s'
+const DEFAULT_L2_TIMEOUT: Duration = '100ms'
+const DEFAULT_BREAKER_FAILURES = 5
+const DEFAULT_BREAKER_COOLDOWN: Duration = '5s'
+
+function positiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive integer, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function positiveDuration(value: unknown, option: string): number {
+  const ms = parseDuration(value, option)
+  if (ms <= 0) throw new InvalidOptionError(option, `must be more than 0, got ${JSON.stringify(value)}`)
+  return ms
+}
+
+/**
+ * Validates options and fills in defaults.
+ * @throws {InvalidOptionError} naming the first bad option
+ */
+export function resolveOptions(options: CacheOptions): ResolvedOptions {
+  const {
+    namespace = 'tc',
+    ttl = DEFAULT_TTL,
+    jitter = DEFAULT_JITTER,
+    nullTtl = DEFAULT_NULL_TTL,
+    grace = DEFAULT_GRACE,
+    l1 = {},
+    timeouts = {},
+    breaker = {},
+    validate,
+    clock,
+    random = Math.random,
+    waitUntil,
+    onEvent,
+  } = options
+  if (typeof namespace !== 'string')
+    throw new InvalidOptionError('namespace', `must be a string, got ${typeof namespace}`)
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
+    throw new InvalidOptionError('jitter', `must be a number in [0, 1), got ${JSON.stringify(jitter)}`)
+  }
+  for (const [name, fn] of [
+    ['validate', validate],
+    ['random', random],
+    ['waitUntil', waitUntil],
+    ['onEvent', onEvent],
+  ] as const) {
+    if (fn !== undefined && typeof fn !== 'function')
+      throw new InvalidOptionError(name, `must be a function, got ${typeof fn}`)
+  }
+  if (clock !== undefined && typeof clock?.now !== 'function')
+    throw new InvalidOptionError('clock', 'must have a now() method')
+  return {
+    prefix: namespace === '' ? '' : `${namespace}:`,
+    ttlMs: positiveDuration(ttl, 'ttl'),
+    jitter,
+    nullTtlMs: positiveDuration(nullTtl, 'nullTtl'),
+    graceMs: parseDuration(grace, 'grace'),
+    l1Max: positiveInteger(l1.max ?? DEFAULT_L1_MAX, 'l1.max'),
+    l1MaxSize: positiveInteger(l1.maxSize ?? DEFAULT_L1_MAX_SIZE, 'l1.maxSize'),
+    l1TtlMs: positiveDuration(l1.ttl ?? DEFAULT_L1_TTL, 'l1.ttl'),
+    l2TimeoutMs: positiveDuration(timeouts.l2 ?? DEFAULT_L2_TIMEOUT, 'timeouts.l2'),
+    breakerFailures: positiveInteger(breaker.failures ?? DEFAULT_BREAKER_FAILURES, 'breaker.failures'),
+    breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
+    validate,
+    now: clock ? () => clock.now() : Date.now,
+    random,
+    waitUntil,
+    onEvent,
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * The two-tier cache with injected clock and randomness: no test sleeps (the timeout tests wait
+ * for a 20 ms tier-2 timeout, which is the behaviour under test).
+ */
+import { describe, expect, it, vi } from 'vitest'
+import { createCache } from '../../src/cache/cache.js'
+import type { CacheEvent } from '../../src/cache/events.js'
+import { MemoryStore } from '../../src/cache/memory-store.js'
+import type { TierTwoStore } from '../../src/cache/store.js'
+import { UpstashStore } from '../../src/cache/upstash-store.js'
+import {
+  InvalidKeyError,
+  InvalidOptionError,
+  LoaderError,
+  UnserializableValueError,
+} from '../../src/errors.js'
+import { ManualClock, seededRandom } from '../helpers/clock.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+/** A memory store that counts round trips. */
+class CountingStore extends MemoryStore {
+  calls = { getMany: 0, set: 0, delete: 0 }
+  override async getMany(keys: string[]) {
+    this.calls.getMany++
+    return super.getMany(keys)
+  }
+  override async set(key: string, value: string, ttlMs: number) {
+    this.calls.set++
+    return super.set(key, value, ttlMs)
+  }
+  override async delete(keys: string[]) {
+    this.calls.delete++
+    return super.delete(keys)
+  }
+}
+
+function setup(options: Parameters<typeof createCache>[0] = {}) {
+  const clock = new ManualClock()
+  const store = new CountingStore(clock.now)
+  const events: CacheEvent[] = []
+  const cache = createCache({
+    redis: store,
+    clock,
+    random: seededRandom(),
+    onEvent: (e) => events.push(e),
+    ...options,
+  })
+  return { clock, store, cache, events }
+}
+
+describe('getOrLoad', () => {
+  it('loads once, then serves L1 without touching tier 2, then tier 2 after L1 expires', async () => {
+    const { cache, store, clock } = setup({ ttl: '10m', l1: { ttl: '5s' } })
+    const loader = vi.fn(async (id: string) => ({ id, name: 'Ada' }))
+    expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
+    await cache.settled()
+    expect(loader).toHaveBeenCalledTimes(1)
+    const reads = store.calls.getMany
+    expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
+    expect(store.calls.getMany).toBe(reads) // L1 hit: no tier-2 call
+    clock.advance(6000) // past l1.ttl (5 s ± 10 %), still fresh in tier 2
+    expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
+    expect(store.calls.getMany).toBe(reads + 1)
+    expect(loader).toHaveBeenCalledTimes(1)
+    expect(cache.stats().hits).toEqual({ l1: 1, l2: 1 })
+  })
+
+  it('reloads after the fresh time (ttl ± jitter) has passed', async () => {
+    const { cache, clock } = setup({ ttl: '60s', jitter: 0.1 })
+    let version = 0
+    const loader = async () => ++version
+    expect(await cache.getOrLoad('k', loader)).toBe(1)
+    await cache.settled()
+    clock.advance(53_000) // before the earliest possible expiry (54 s)
+    expect(await cache.getOrLoad('k', loader)).toBe(1)
+    clock.advance(14_000) // after the latest (66 s)
+    expect(await cache.getOrLoad('k', loader)).toBe(2)
+  })
+
+  it('caches "nothing there" as a null marker for nullTtl, and counts null hits', async () => {
+    const { cache, clock, store } = setup({ nullTtl: '30s', jitter: 0 })
+    const loader = vi.fn(async () => undefined)
+    expect(await cache.getOrLoad('missing', loader)).toBeNull()
+    await cache.settled()
+    expect(await cache.getOrLoad('missing', loader)).toBeNull()
+    clock.advance(10_000) // past l1.ttl: the null marker comes from tier 2
+    expect(await cache.getOrLoad('missing', loader)).toBeNull()
+    expect(loader).toHaveBeenCalledTimes(1)
+    expect(cache.stats().nullHits).toBe(2)
+    expect(await cache.get('missing')).toBeNull()
+    clock.advance(21_000)
+    expect(await cache.getOrLoad('missing', loader)).toBeNull()
+    expect(loader).toHaveBeenCalledTimes(2)
+    expect(store.calls.set).toBe(2)
+  })
+
+  it('runs the loader once for concurrent callers in one process, sharing its result', async () => {
+    const { cache } = setup()
+    let release!: (v: string) => void
+    const loader = vi.fn(() => new Promise<string>((r) => (release = r)))
+    const calls = Array.from({ length: 100 }, () => cache.getOrLoad('hot', loader))
+    await vi.waitFor(() => expect(loader).toHaveBeenCalledTimes(1))
+    release('value')
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 100 }, () => 'value'))
+    expect(loader).toHaveBeenCalledTimes(1)
+  })
+
+  it('shares a loader error among concurrent callers, as a typed error with the key, and caches nothing', async () => {
+    const { cache, events } = setup()
+    const failure = new Error('db down')
+    const loader = vi.fn(async () => {
+      throw failure
+    })
+    const results = await Promise.allSettled([cache.getOrLoad('k', loader), cache.getOrLoad('k', loader)])
+    expect(loader).toHaveBeenCalledTimes(1)
+    for (const r of results) {
+      expect(r.status).toBe('rejected')
+      const error = (r as PromiseRejectedResult).reason as LoaderError
+      expect(error).toBeInstanceOf(LoaderError)
+      expect(error.code).toBe('E_LOADER')
+      expect(error.key).toBe('k')
+      expect(error.cause).toBe(failure)
+    }
+    expect(await cache.getOrLoad('k', async () => 'recovered')).toBe('recovered')
+    expect(events.some((e) => e.type === 'loadError')).toBe(true)
+  })
+
+  it('serves a stale value inside grace and refreshes it once in the background', async () => {
+    const { cache, clock } = setup({ ttl: '10s', grace: '1m', jitter: 0 })
+    let version = 0
+    const loader = vi.fn(async () => ++version)
+    expect(await cache.getOrLoad('k', loader)).toBe(1)
+    await cache.settled()
+    clock.advance(15_000) // stale, inside grace
+    const [a, b] = await Promise.all([cache.getOrLoad('k', loader), cache.getOrLoad('k', loader)])
+    expect([a, b]).toEqual([1, 1])
+    await cache.settled()
+    expect(loader).toHaveBeenCalledTimes(2)
+    expect(await cache.getOrLoad('k', loader)).toBe(2)
+    expect(cache.stats().staleServed).toBe(1)
+  })
+})
+
+describe('values', () => {
+  it('round-trip through tier 2 as JSON, with Dates coming back as Dates', async () => {
+    const { cache, clock } = setup()
+    const value = {
+      at: new Date('2026-11-21T05:00:00.000Z'),
+      list: [1, 'two', null, { three: true }],
+      unicode: 'zoë 🚀',
+    }
+    await cache.set('v', value)
+    clock.advance(10_000) // past L1: read back from tier 2
+    const back = await cache.get<typeof value>('v')
+    expect(back).toEqual(value)
+    expect(back?.at).toBeInstanceOf(Date)
+  })
+
+  it('refuses what JSON cannot carry, clearly, instead of changing it', async () => {
+    const { cache } = setup()
+    for (const [bad, what] of [
+      [{ n: 10n }, 'a BigInt'],
+      [new Map([[1, 2]]), 'a Map'],
+      [{ s: new Set([1]) }, 'a Set'],
+      [{ f: () => 1 }, 'a function'],
+      [{ x: Number.NaN }, 'the number NaN'],
+      [new Date('nope'), 'an invalid Date'],
+    ] as const) {
+      await expect(cache.set('bad', bad)).rejects.toThrowError(UnserializableValueError)
+      await expect(cache.set('bad', bad)).rejects.toThrowError(what)
+    }
+    await expect(cache.getOrLoad('bad2', async () => ({ big: 1n }))).rejects.toThrowError(
+      /cannot be cached: it contains a BigInt/,
+    )
+  })
+})
+
+describe('the rest of the API', () => {
+  it('get, set, delete, peek', async () => {
+    const { cache, clock } = setup()
+    expect(await cache.get('a')).toBeUndefined()
+    expect(cache.peek('a')).toBeUndefined()
+    await cache.set('a', 1)
+    expect(cache.peek('a')).toBe(1)
+    expect(await cache.get('a')).toBe(1)
+    await cache.set('b', null)
+    expect(cache.peek('b')).toBeNull()
+    await cache.delete(['a', 'b'])
+    expect(cache.peek('a')).toBeUndefined()
+    clock.advance(10_000)
+    expect(await cache.get('a')).toBeUndefined()
+    expect(await cache.get('b')).toBeUndefined()
+  })
+
+  it('getMany: one tier-2 round trip for all L1 misses; loadMany gets only the still-missing keys', async () => {
+    const { cache, store, clock } = setup()
+    await cache.set('m1', 'one') // in L1
+    await cache.set('m2', 'two')
+    clock.advance(10_000) // m1, m2 now only in tier 2
+    await cache.set('m3', 'three') // in L1
+    const loadMany = vi.fn(async (keys: string[]) => keys.map((k) => (k === 'm5' ? null : `loaded ${k}`)))
+    const reads = store.calls.getMany
+    expect(await cache.getMany(['m1', 'm2', 'm3', 'm4', 'm5'], loadMany)).toEqual([
+      'one',
+      'two',
+      'three',
+      'loaded m4',
+      null,
+    ])
+    expect(store.calls.getMany).toBe(reads + 1)
+    expect(loadMany).toHaveBeenCalledWith(['m4', 'm5'])
+    expect(await cache.getMany(['m4', 'm5', 'm6'])).toEqual(['loaded m4', null, undefined])
+    await expect(cache.getMany(['x1', 'x2'], async () => ['only one'])).rejects.toThrowError(
+      /must return an array of 2 values/,
+    )
+  })
+
+  it('namespaces prefix keys and share everything else', async () => {
+    const { cache, store } = setup({ namespace: 'app' })
+    const users = cache.namespace('users')
+    await users.set('1', 'ada')
+    expect(await store.getMany(['app:users:1'])).toEqual([expect.stringContaining('"ada"')])
+    expect(cache.peek('users:1')).toBe('ada')
+    expect(users.peek('1')).toBe('ada')
+    expect(() => cache.namespace('')).toThrowError(InvalidKeyError)
+  })
+
+  it('validate: a key that cannot exist is answered null at once, touching nothing', async () => {
+    const { cache, store } = setup({ validate: (key) => /^user:\d+$/.test(key) })
+    const loader = vi.fn(async () => 'x')
+    expect(await cache.getOrLoad('user:abc', loader)).toBeNull()
+    expect(await cache.get('user:abc')).toBeNull()
+    expect(loader).not.toHaveBeenCalled()
+    expect(store.calls.getMany).toBe(0)
+    expect(cache.stats().rejected).toBe(2)
+  })
+
+  it('bad keys throw a typed error', async () => {
+    const { cache } = setup()
+    for (const bad of ['', 'x'.repeat(2000), 42, undefined]) {
+      expect(() => cache.getOrLoad(bad as string, async () => 1)).toThrowError(InvalidKeyError)
+    }
+    expect(() => cache.peek('')).toThrowError(/Invalid cache key "": is empty/)
+  })
+
+  it('stats count what happened; events and stats stay quiet with no listener', async () => {
+    const { cache, events } = setup()
+    await cache.getOrLoad('s', async () => 1)
+    await cache.getOrLoad('s', async () => 1)
+    expect(cache.stats()).toMatchObject({
+      hits: { l1: 1, l2: 0 },
+      misses: 1,
+      loads: 1,
+      l2Errors: 0,
+      circuit: 'closed',
+    })
+    expect(cache.stats().l1.entries).toBe(1)
+    expect(cache.stats().l1.bytes).toBeGreaterThan(10)
+    expect(events.map((e) => e.type)).toEqual(['miss', 'load', 'hit'])
+    const quiet = createCache()
+    expect(await quiet.getOrLoad('q', async () => 'fine')).toBe('fine')
+  })
+
+  it('L1 is bounded by entries and by bytes', async () => {
+    const { cache } = setup({ l1: { max: 3 } })
+    for (const k of ['a', 'b', 'c', 'd']) await cache.set(k, k)
+    expect(cache.stats().l1.entries).toBe(3)
+    expect(cache.peek('a')).toBeUndefined()
+    const small = setup({ l1: { maxSize: 200 } }).cache
+    for (let i = 0; i < 10; i++) await small.set(`k${i}`, 'x'.repeat(40))
+    expect(small.stats().l1.bytes).toBeLessThanOrEqual(200)
+    expect(small.stats().l1.entries).toBeLessThan(10)
+  })
+})
+
+describe('options', () => {
+  it('a bad option throws at createCache, naming it', () => {
+    const cases: Array<[Parameters<typeof createCache>[0], RegExp]> = [
+      [{ ttl: -1 }, /Invalid option ttl/],
+      [{ ttl: '10 minutes' as '10m' }, /Invalid option ttl/],
+      [{ ttl: 0 }, /Invalid option ttl: must be more than 0/],
+      [{ jitter: 1 }, /Invalid option jitter: must be a number in \[0, 1\)/],
+      [{ jitter: -0.1 }, /Invalid option jitter/],
+      [{ nullTtl: 'soon' as '1s' }, /Invalid option nullTtl/],
+      [{ grace: -5 }, /Invalid option grace/],
+      [{ l1: { max: 0 } }, /Invalid option l1\.max/],
+      [{ l1: { maxSize: 1.5 } }, /Invalid option l1\.maxSize/],
+      [{ l1: { ttl: '0s' } }, /Invalid option l1\.ttl/],
+      [{ timeouts: { l2: 'fast' as '1ms' } }, /Invalid option timeouts\.l2/],
+      [{ validate: 'yes' as unknown as () => boolean }, /Invalid option validate/],
+      [{ clock: {} as { now(): number } }, /Invalid option clock/],
+    ]
+    for (const [options, message] of cases) {
+      expect(() => createCache(options)).toThrowError(InvalidOptionError)
+      expect(() => createCache(options)).toThrowError(message)
+    }
+  })
+})
+
+describe('fail open', () => {
+  const erroring: TierTwoStore = {
+    getMany: async () => {
+      throw new Error('tier 2 exploded')
+    },
+    set: async () => {
+      throw new Error('tier 2 exploded')
+    },
+    delete: async () => {
+      throw new Error('tier 2 exploded')
+    },
+  }
+
+  it('a failing tier 2: the loader answers, L1 keeps the value, the error is counted and emitted, never thrown', async () => {
+    const { cache, events } = setup({ redis: erroring })
+    expect(await cache.getOrLoad('k', async () => 'from the loader')).toBe('from the loader')
+    await cache.settled()
+    expect(cache.peek('k')).toBe('from the loader')
+    expect(cache.stats().l2Errors).toBe(2) // the read and the write
+    expect(
+      events.filter((e) => e.type === 'l2Error').map((e) => (e as { operation: string }).operation),
+    ).toEqual(['get', 'set'])
+    await expect(cache.set('k2', 1)).resolves.toBeUndefined()
+    await expect(cache.delete('k2')).resolves.toBeUndefined()
+  })
+
+  it('a tier 2 slower than its timeout is a miss, never a hang', async () => {
+    const hanging: TierTwoStore = {
+      getMany: () => new Promise(() => {}),
+      set: () => new Promise(() => {}),
+      delete: () => new Promise(() => {}),
+    }
+    const { cache } = setup({ redis: hanging, timeouts: { l2: '20ms' } })
+    const started = Date.now()
+    expect(await cache.getOrLoad('k', async () => 'loaded')).toBe('loaded')
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(cache.stats().l2Errors).toBe(1)
+  })
+
+  it('a stopped proxy: the loader answers', async () => {
+    const proxy = await startTestProxy({ mode: 'standalone', redis: 'redis://127.0.0.1:1' })
+    const url = proxy.url
+    await proxy.close('1s')
+    const { cache } = setup({
+      redis: new UpstashStore({ url, token: TOKENS.standard }),
+      timeouts: { l2: '2s' },
+    })
+    expect(await cache.getOrLoad('k', async () => 'loaded anyway')).toBe('loaded anyway')
+    expect(cache.stats().l2Errors).toBe(1)
+  })
+
+  it('the circuit breaker stops calling a failing tier 2, then probes it after the cooldown', async () => {
+    let calls = 0
+    let healthy = false
+    const call = async () => {
+      calls++
+      if (!healthy) throw new Error('down')
+    }
+    const flaky: TierTwoStore = {
+      getMany: async (keys) => {
+        await call()
+        return keys.map(() => undefined)
+      },
+      set: call,
+      delete: call,
+    }
+    const { cache, clock, events } = setup({ redis: flaky, breaker: { failures: 3, cooldown: '10s' } })
+    const load = async (key: string) => {
+      await cache.getOrLoad(key, async () => key)
+      await cache.settled() // the background write has failed (or been skipped) before the next call
+    }
+    await load('k0') // read fails (1), write fails (2)
+    await load('k1') // read fails (3): open; the write is not attempted
+    expect(calls).toBe(3)
+    expect(cache.stats().circuit).toBe('open')
+    for (let i = 2; i < 10; i++) await load(`k${i}`)
+    expect(calls).toBe(3) // open: tier 2 left alone, the loaders answer
+    clock.advance(10_001)
+    await load('probe-1') // one probe, still failing: open again
+    expect(calls).toBe(4)
+    expect(cache.stats().circuit).toBe('open')
+    clock.advance(10_001)
+    healthy = true
+    await load('probe-2') // the probe succeeds: closed, and the write goes out
+    expect(calls).toBe(6)
+    expect(cache.stats().circuit).toBe('closed')
+    expect(events.filter((e) => e.type === 'circuit').map((e) => (e as { state: string }).state)).toEqual([
+      'open',
+      'half-open',
+      'open',
+      'half-open',
+      'closed',
+    ])
+  })
+})

@@ -1,0 +1,60 @@
+/**
+ * The tier-2 store contract, as one suite every store must pass (the in-memory store and the
+ * Upstash REST store through the proxy on the real cluster).
+ */
+import { describe, expect, it } from 'vitest'
+import type { TierTwoStore } from '../../src/cache/store.js'
+
+/** What the suite needs from each store. */
+export interface ContractTarget {
+  store: TierTwoStore
+  /** Lets `ms` pass for the store's expiry (a manual clock, or real time for Redis). */
+  elapse(ms: number): Promise<void>
+}
+
+/** Registers the contract tests for one store. */
+export function storeContract(name: string, target: () => ContractTarget) {
+  describe(`tier-2 store contract: ${name}`, () => {
+    const ns = `contract-${name}-${Date.now()}`
+    const k = (key: string) => `${ns}:${key}`
+
+    it('reads what it wrote, text unchanged, absent keys as undefined, in order', async () => {
+      const { store } = target()
+      const text = 'tc1:{"v":"zoë 🚀","f":1,"d":0,"c":0}'
+      await store.set(k('a'), text, 60_000)
+      await store.set(k('{x}b'), 'tc1:{"n":1,"f":1,"d":0,"c":0}', 60_000)
+      expect(await store.getMany([k('a'), k('missing'), k('{x}b')])).toEqual([
+        text,
+        undefined,
+        'tc1:{"n":1,"f":1,"d":0,"c":0}',
+      ])
+      expect(await store.getMany([])).toEqual([])
+    })
+
+    it('reads many keys over many slots in one call', async () => {
+      const { store } = target()
+      const keys = Array.from({ length: 50 }, (_, i) => k(`many${i}`))
+      for (const [i, key] of keys.entries()) await store.set(key, `tc1:${i}`, 60_000)
+      expect(await store.getMany(keys)).toEqual(keys.map((_, i) => `tc1:${i}`))
+    })
+
+    it('overwrites, and deletes (absent keys ignored)', async () => {
+      const { store } = target()
+      await store.set(k('o'), 'tc1:1', 60_000)
+      await store.set(k('o'), 'tc1:2', 60_000)
+      expect(await store.getMany([k('o')])).toEqual(['tc1:2'])
+      await store.delete([k('o'), k('never-there')])
+      expect(await store.getMany([k('o')])).toEqual([undefined])
+      await store.delete([])
+    })
+
+    it('forgets an entry once its TTL has passed', async () => {
+      const { store, elapse } = target()
+      await store.set(k('short'), 'tc1:x', 150)
+      await store.set(k('long'), 'tc1:y', 60_000)
+      expect(await store.getMany([k('short')])).toEqual(['tc1:x'])
+      await elapse(300)
+      expect(await store.getMany([k('short'), k('long')])).toEqual([undefined, 'tc1:y'])
+    })
+  })
+}
