@@ -74,7 +74,10 @@ export function createCache(options: CacheOptions = {}): Cache {
       : isStore(options.redis)
         ? options.redis
         : new UpstashStore(options.redis)
-  return new CacheView(new CacheCore(resolved, store), resolved.prefix)
+  // Views keep keys relative to the cache's namespace: L1 is keyed by them (the root view uses
+  // the caller's string as is, no concatenation to hash on the hit path), and the namespace is
+  // added where a key goes to tier 2.
+  return new CacheView(new CacheCore(resolved, store), '')
 }
 
 function isStore(value: unknown): value is TierTwoStore {
@@ -85,10 +88,13 @@ function isStore(value: unknown): value is TierTwoStore {
 class CacheView implements Cache {
   readonly #core: CacheCore
   readonly #prefix: string
+  /** The core's L1, held directly: one indirection less on the hit path. */
+  readonly #l1: CacheCore['l1']
 
   constructor(core: CacheCore, prefix: string) {
     this.#core = core
     this.#prefix = prefix
+    this.#l1 = core.l1
   }
 
   #key(key: unknown): string {
@@ -113,16 +119,18 @@ class CacheView implements Cache {
     const full = this.#key(key)
     if (this.#rejected(key)) return Promise.resolve(null)
     // The hot path: an L1 hit does no I/O and no await.
-    const entry = this.#core.l1.get(full)
+    const entry = this.#l1.get(full)
     if (entry !== undefined) return Promise.resolve(this.#hitL1(full, entry) as T | null)
     return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
   }
 
   #hitL1(full: string, entry: { value: unknown; nullMarker: boolean }): unknown {
-    const c = this.#core.counters
-    c.l1Hits++
-    if (entry.nullMarker) c.nullHits++
-    this.#core.emit(() => ({ type: 'hit', key: full, tier: 'l1', nullMarker: entry.nullMarker }))
+    const core = this.#core
+    core.counters.l1Hits++
+    if (entry.nullMarker) core.counters.nullHits++
+    // No closure or event object on the hot path unless someone listens.
+    const { onEvent } = core.options
+    if (onEvent) onEvent({ type: 'hit', key: full, tier: 'l1', nullMarker: entry.nullMarker })
     return entry.nullMarker ? null : entry.value
   }
 
@@ -157,7 +165,7 @@ class CacheView implements Cache {
 
   async #load<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
     const core = this.#core
-    const [text] = (await core.tierTwo('get', () => core.store.getMany([full]))) ?? []
+    const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
     const served = this.#fromTierTwo<T>(full, text, () => this.#runLoader(full, key, loader, options))
     if (served) return served.value
     core.counters.misses++
@@ -201,7 +209,7 @@ class CacheView implements Cache {
     const entry = this.#core.l1.get(full)
     if (entry !== undefined) return this.#hitL1(full, entry) as T | null
     const core = this.#core
-    const [text] = (await core.tierTwo('get', () => core.store.getMany([full]))) ?? []
+    const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
     const served = this.#fromTierTwo<T>(full, text)
     if (served) return served.value
     core.counters.misses++
@@ -218,7 +226,7 @@ class CacheView implements Cache {
   async delete(keyOrKeys: string | string[]): Promise<void> {
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
     for (const key of keys) this.#core.l1.delete(key)
-    await this.#core.tierTwo('delete', () => this.#core.store.delete(keys))
+    await this.#core.tierTwo('delete', () => this.#core.store.delete(keys.map((k) => this.#core.tierKey(k))))
   }
 
   async getMany<T>(
@@ -240,7 +248,8 @@ class CacheView implements Cache {
     })
     if (missing.length === 0) return results
     // One tier-2 round trip for every L1 miss.
-    const texts = (await core.tierTwo('get', () => core.store.getMany(missing.map((i) => fulls[i]!)))) ?? []
+    const texts =
+      (await core.tierTwo('get', () => core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))))) ?? []
     const toLoad: number[] = []
     missing.forEach((i, j) => {
       const refresh = loadMany ? () => this.#loadBatch([i], keys, fulls, loadMany, options, []) : undefined
@@ -301,7 +310,7 @@ class CacheView implements Cache {
   }
 
   peek<T>(key: string): T | null | undefined {
-    const entry = this.#core.l1.get(this.#key(key))
+    const entry = this.#l1.get(this.#key(key))
     if (entry === undefined) return undefined
     return (entry.nullMarker ? null : entry.value) as T | null
   }

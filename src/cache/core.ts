@@ -53,10 +53,11 @@ export class CacheCore {
       max: options.l1Max,
       maxSize: options.l1MaxSize,
       sizeCalculation: (entry) => entry.size,
-      // L1 expiry follows the injected clock, like everything else; ttlResolution 0 asks the clock
-      // on every read instead of reusing a time cached for 1 ms of real time.
+      // L1 expiry follows the injected clock, like everything else. With an injected clock every
+      // read asks it (ttlResolution 0: tests move time between two reads in one tick); with the
+      // real clock lru-cache's default reuses a time for 1 ms, which keeps clock reads off the hit path.
       perf: { now: options.now },
-      ttlResolution: 0,
+      ...(options.clockInjected ? { ttlResolution: 0 } : {}),
       // Only pay for disposal callbacks when someone listens.
       ...(onEvent
         ? { dispose: (_v: L1Entry, key: string, reason: string) => onEvent({ type: 'evict', key, reason }) }
@@ -68,6 +69,11 @@ export class CacheCore {
       options.now,
       (state) => onEvent?.({ type: 'circuit', state }),
     )
+  }
+
+  /** The tier-2 key of an L1 key: the cache's namespace in front. */
+  tierKey(key: string): string {
+    return this.options.prefix + key
   }
 
   /** Emits an event; `make` runs only when someone listens. */
@@ -108,7 +114,9 @@ export class CacheCore {
     const text = encodeEnvelope(key, envelope)
     this.fillL1(key, nullMarker ? null : value, nullMarker, utf8Length(text), fresh)
     // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt.
-    const stored = this.tierTwo('set', () => this.store.set(key, text, fresh + this.options.graceMs))
+    const stored = this.tierTwo('set', () =>
+      this.store.set(this.tierKey(key), text, fresh + this.options.graceMs),
+    )
     this.background(stored)
     return stored
   }

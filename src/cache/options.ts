@@ -78,6 +78,8 @@ export interface ResolvedOptions {
   breakerCooldownMs: number
   validate: ((key: string) => boolean) | undefined
   now: () => number
+  /** A clock was injected (tests): L1 must read it on every access. */
+  clockInjected: boolean
   random: () => number
   waitUntil: ((promise: Promise<unknown>) => void) | undefined
   onEvent: ((event: CacheEvent) => void) | undefined
@@ -157,6 +159,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
     validate,
     now: clock ? () => clock.now() : Date.now,
+    clockInjected: clock !== undefined,
     random,
     waitUntil,
     onEvent,

@@ -1,0 +1,42 @@
+/**
+ * The public API's types: value types flow from the loader to the result. Checked by `tsc`
+ * (npm run typecheck) and run as ordinary assertions.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { type Cache, createCache, type TierTwoStore } from '../../src/index.js'
+
+interface User {
+  id: number
+  name: string
+}
+
+describe('public types', () => {
+  it('getOrLoad returns the loader’s type or null', () => {
+    const cache = createCache()
+    expectTypeOf(cache.getOrLoad('u', async (): Promise<User> => ({ id: 1, name: 'a' }))).toEqualTypeOf<
+      Promise<User | null>
+    >()
+    expectTypeOf(cache.getOrLoad('n', () => 42)).toEqualTypeOf<Promise<number | null>>()
+    expectTypeOf(
+      cache.getOrLoad('m', async () => (Math.random() > 2 ? ('x' as string) : undefined)),
+    ).toEqualTypeOf<Promise<string | null>>()
+    expectTypeOf(cache.get<User>('u')).toEqualTypeOf<Promise<User | null | undefined>>()
+    expectTypeOf(cache.peek<User>('u')).toEqualTypeOf<User | null | undefined>()
+    expectTypeOf(cache.getMany<User>(['a'], async (keys) => keys.map(() => null))).toEqualTypeOf<
+      Promise<Array<User | null | undefined>>
+    >()
+    expectTypeOf(cache.namespace('x')).toEqualTypeOf<Cache>()
+  })
+
+  it('a custom tier 2 is any object meeting the store contract', () => {
+    const store: TierTwoStore = {
+      getMany: async (keys) => keys.map(() => undefined),
+      set: async () => {},
+      delete: async () => {},
+    }
+    expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
+    // @ts-expect-error: a TTL must be a number or a duration string with a unit
+    const invalid = () => createCache({ ttl: '10 minutes' })
+    expect(invalid).toThrowError(/Invalid option ttl/) // and at run time, for JavaScript callers
+  })
+})
