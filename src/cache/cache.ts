@@ -116,8 +116,14 @@ class CacheView implements Cache {
   }
 
   getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
-    const full = this.#key(key)
-    if (this.#rejected(key)) return Promise.resolve(null)
+    let full: string
+    try {
+      full = this.#key(key)
+      if (this.#rejected(key)) return Promise.resolve(null)
+    } catch (error) {
+      // It returns a promise: a bad key rejects it (a `.catch()` must see it), it does not throw.
+      return Promise.reject(error)
+    }
     // The hot path: an L1 hit does no I/O and no await.
     const entry = this.#l1.get(full)
     if (entry !== undefined) return Promise.resolve(this.#hitL1(full, entry) as T | null)

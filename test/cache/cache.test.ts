@@ -238,8 +238,10 @@ describe('the rest of the API', () => {
   it('bad keys throw a typed error', async () => {
     const { cache } = setup()
     for (const bad of ['', 'x'.repeat(2000), 42, undefined]) {
-      expect(() => cache.getOrLoad(bad as string, async () => 1)).toThrowError(InvalidKeyError)
+      await expect(cache.getOrLoad(bad as string, async () => 1)).rejects.toThrowError(InvalidKeyError)
+      await expect(cache.get(bad as string)).rejects.toThrowError(InvalidKeyError)
     }
+    await expect(cache.getOrLoad('', async () => 1)).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
     expect(() => cache.peek('')).toThrowError(/Invalid cache key "": is empty/)
   })
 
