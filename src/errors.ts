@@ -78,3 +78,30 @@ export class UnserializableValueError extends TiercacheError {
     this.key = key
   }
 }
+
+/** `withLock` could not take the lock within its `wait`. */
+export class LockTimeoutError extends TiercacheError {
+  /** The lock's name. */
+  readonly lock: string
+
+  constructor(lock: string, waitMs: number) {
+    super('E_LOCK_TIMEOUT', `Could not acquire the lock ${JSON.stringify(lock)} within ${waitMs} ms`)
+    this.name = 'LockTimeoutError'
+    this.lock = lock
+  }
+}
+
+/** A held lock was lost (it expired or was taken over) while its holder still ran. */
+export class LockLostError extends TiercacheError {
+  /** The lock's name. */
+  readonly lock: string
+
+  constructor(lock: string) {
+    super(
+      'E_LOCK_LOST',
+      `The lock ${JSON.stringify(lock)} was lost while it was held (expired or taken over)`,
+    )
+    this.name = 'LockLostError'
+    this.lock = lock
+  }
+}

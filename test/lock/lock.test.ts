@@ -1,0 +1,173 @@
+/**
+ * The distributed lock on the real cluster through the proxy, with the real @upstash/redis client.
+ * Expiry tests wait real (short) time: Redis expires keys on its own clock.
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { Redis } from '@upstash/redis'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { LockLostError, LockTimeoutError } from '../../src/errors.js'
+import { createLock } from '../../src/lock/lock.js'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+let proxy: RunningProxy
+let redis: Redis
+const admin = { authorization: `Bearer ${TOKENS.admin}` }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl') })
+  redis = new Redis({ url: proxy.url, token: TOKENS.standard, automaticDeserialization: false })
+})
+afterAll(() => proxy.close('1s'))
+
+const name = () => `test-${randomUUID()}`
+
+describe('acquire and release', () => {
+  it('excludes other owners, with strictly increasing fencing tokens', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const b = createLock({ redis, owner: 'b' })
+    const lock = name()
+    const first = await a.acquire(lock, { ttl: '5s' })
+    expect(first).toMatchObject({ name: lock, count: 1 })
+    expect(await b.acquire(lock)).toBeNull()
+    expect(await first!.release()).toBe(true)
+    const second = await b.acquire(lock, { ttl: '5s' })
+    expect(second!.fence).toBeGreaterThan(first!.fence)
+    await second!.release()
+    const third = await a.acquire(lock)
+    expect(third!.fence).toBeGreaterThan(second!.fence)
+    await third!.release()
+  })
+
+  it('a former holder whose lock expired can neither release nor extend the new holder’s lock', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const b = createLock({ redis, owner: 'b' })
+    const lock = name()
+    const stale = await a.acquire(lock, { ttl: '150ms' })
+    await sleep(300)
+    const current = await b.acquire(lock, { ttl: '5s' })
+    expect(current).not.toBeNull()
+    expect(await stale!.release()).toBe(false)
+    expect(await stale!.extend('5s')).toBe(false)
+    expect(await a.acquire(lock)).toBeNull() // still b's
+    expect(await current!.release()).toBe(true)
+  })
+
+  it('is reentrant for the same owner: it counts up and is free only after as many releases', async () => {
+    const a = createLock({ redis, owner: 'same-process' })
+    const b = createLock({ redis, owner: 'other-process' })
+    const lock = name()
+    const outer = await a.acquire(lock)
+    const inner = await a.acquire(lock)
+    expect(inner!.count).toBe(2)
+    expect(inner!.fence).toBe(outer!.fence)
+    await inner!.release()
+    expect(await b.acquire(lock)).toBeNull()
+    await outer!.release()
+    expect(await b.acquire(lock)).not.toBeNull()
+  })
+
+  it('waits with backoff up to `wait`, then gives up; withLock throws a typed timeout', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const b = createLock({ redis, owner: 'b' })
+    const lock = name()
+    const held = await a.acquire(lock, { ttl: '5s' })
+    setTimeout(() => void held!.release(), 300)
+    const started = Date.now()
+    const got = await b.acquire(lock, { wait: '3s', retry: { base: '10ms', max: '100ms' } })
+    expect(got).not.toBeNull()
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+    expect(Date.now() - started).toBeLessThan(1500)
+    await expect(a.withLock(lock, async () => 'never', { wait: '200ms' })).rejects.toThrowError(
+      LockTimeoutError,
+    )
+    await expect(a.withLock(lock, async () => 'never', { wait: '50ms' })).rejects.toMatchObject({
+      code: 'E_LOCK_TIMEOUT',
+    })
+    await got!.release()
+  })
+})
+
+describe('withLock', () => {
+  it('the watchdog keeps the lock while the function runs past its ttl, then releases it', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const b = createLock({ redis, owner: 'b' })
+    const lock = name()
+    let checked = false
+    const result = await a.withLock(
+      lock,
+      async ({ lock: handle, signal }) => {
+        await sleep(900) // three times the ttl
+        expect(signal.aborted).toBe(false)
+        expect(await b.acquire(lock)).toBeNull()
+        checked = true
+        return handle.fence
+      },
+      { ttl: '300ms' },
+    )
+    expect(checked).toBe(true)
+    expect(typeof result).toBe('number')
+    expect(await b.acquire(lock)).not.toBeNull() // released
+  })
+
+  it('tells the function through its AbortSignal when the lock is lost', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const lock = name()
+    const reason = await a.withLock(
+      lock,
+      async ({ signal }) => {
+        await redis.del(`tc:lock:{${lock}}`) // someone (or a failover) took it away
+        for (let i = 0; i < 50 && !signal.aborted; i++) await sleep(20)
+        return signal.reason
+      },
+      { ttl: '300ms' },
+    )
+    expect(reason).toBeInstanceOf(LockLostError)
+  })
+
+  it('scripts survive a flushed script cache (NOSCRIPT, then EVAL)', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const lock = name()
+    await (await a.acquire(lock))!.release()
+    expect((await post(proxy.url, '/', ['SCRIPT', 'FLUSH'], admin)).json()).toEqual({ result: 'OK' })
+    const again = await a.acquire(lock)
+    expect(again).not.toBeNull()
+    expect(await again!.release()).toBe(true)
+  })
+
+  it('four OS processes incrementing a plain counter under the lock lose no update', {
+    timeout: 60_000,
+  }, async () => {
+    const key = `lock-counter-${randomUUID()}`
+    const workers = Array.from(
+      { length: 4 },
+      () =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(
+            'node_modules/.bin/tsx',
+            ['test/lock/fixtures/counter-worker.ts', proxy.url, TOKENS.standard, key, '25'],
+            {
+              stdio: ['ignore', 'ignore', 'inherit'],
+            },
+          )
+          child.on('exit', resolve)
+        }),
+    )
+    expect(await Promise.all(workers)).toEqual([0, 0, 0, 0])
+    expect(await redis.get(key)).toBe('100')
+  })
+})
+
+describe('bad input', () => {
+  it('names the bad option or lock name', async () => {
+    expect(() => createLock({} as never)).toThrowError(/Invalid option redis/)
+    expect(() => createLock({ redis, owner: 'a|b' })).toThrowError(/Invalid option owner/)
+    const lock = createLock({ redis })
+    for (const bad of ['', 'has{braces}', 'x'.repeat(300)]) {
+      await expect(lock.acquire(bad)).rejects.toMatchObject({ code: 'E_INVALID_LOCK_NAME' })
+    }
+    await expect(lock.acquire('ok', { ttl: 'forever' as '1s' })).rejects.toThrowError(/Invalid option ttl/)
+  })
+})
