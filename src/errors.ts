@@ -105,3 +105,18 @@ export class LockLostError extends TiercacheError {
     this.lock = lock
   }
 }
+
+/** A caller waited `rebuild.wait` for another instance's rebuild of a key, and was told to throw. */
+export class RebuildTimeoutError extends TiercacheError {
+  /** The key being rebuilt. */
+  readonly key: string
+
+  constructor(key: string, waitMs: number) {
+    super(
+      'E_REBUILD_TIMEOUT',
+      `No fill of ${JSON.stringify(key)} arrived within ${waitMs} ms while another instance rebuilt it`,
+    )
+    this.name = 'RebuildTimeoutError'
+    this.key = key
+  }
+}

@@ -3,7 +3,8 @@
  * or the embedded in-memory store). Runs unchanged on Node, Lambda, Workers and Vercel Edge.
  */
 import { type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, LoaderError } from '../errors.js'
+import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import { backoffDelay, sleep } from './backoff.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
 import type { CacheStats } from './events.js'
@@ -140,7 +141,7 @@ class CacheView implements Cache {
     return entry.nullMarker ? null : entry.value
   }
 
-  /** Serves a tier-2 entry if it is fresh or in grace (then refreshing it); undefined otherwise. */
+  /** Serves a tier-2 entry if it is fresh or inside grace (refreshing it when given `refresh`); undefined otherwise. */
   #fromTierTwo<T>(
     full: string,
     text: string | undefined,
@@ -159,23 +160,81 @@ class CacheView implements Cache {
       core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now)
       return { value }
     }
-    if (refresh && envelope.f + core.options.graceMs > now) {
-      // Inside grace: answer with the stale value now, refresh once in the background.
+    if (envelope.f + core.options.graceMs > now) {
+      // Inside grace: answer with the stale value now. The caller holding the rebuild lock (the
+      // one given `refresh`) refreshes it once in the background; everyone else just serves it.
       core.counters.stale++
       core.emit(() => ({ type: 'stale', key: full }))
-      core.background(core.flights.run(`refresh:${full}`, refresh))
+      if (refresh) core.background(core.flights.run(`refresh:${full}`, refresh))
       return { value }
     }
     return undefined
   }
 
+  /**
+   * The miss path. One tier-2 round trip reads the entry and, when it is absent or past its fresh
+   * time, tries to take the key's rebuild lock: across the whole fleet one caller loads, the
+   * others serve the stale value (inside grace) or wait for the winner's fill.
+   */
   async #load<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
     const core = this.#core
-    const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
-    const served = this.#fromTierTwo<T>(full, text, () => this.#runLoader(full, key, loader, options))
+    const token = globalThis.crypto.randomUUID()
+    const seen = await core.tierTwo('get', () =>
+      core.store.readOrLock(core.tierKey(full), token, core.options.lockTtlMs, core.options.now()),
+    )
+    if (seen === undefined) {
+      // Tier 2 failed or timed out: fail open, the loader answers (its write is attempted, unfenced).
+      this.#countMiss(full)
+      return this.#runLoader(full, key, loader, options)
+    }
+    const fenced = seen.locked ? { fence: seen.fence, token } : undefined
+    const served = this.#fromTierTwo<T>(
+      full,
+      seen.text,
+      fenced && (() => this.#runLoader(full, key, loader, options, fenced)),
+    )
     if (served) return served.value
-    core.counters.misses++
-    core.emit(() => ({ type: 'miss', key: full }))
+    this.#countMiss(full)
+    if (fenced) return this.#runLoader(full, key, loader, options, fenced)
+    return this.#waitForFill(full, key, loader, options)
+  }
+
+  #countMiss(full: string): void {
+    this.#core.counters.misses++
+    this.#core.emit(() => ({ type: 'miss', key: full }))
+  }
+
+  /**
+   * Another instance holds the rebuild lock: poll (backoff with full jitter) until its fill lands,
+   * taking the lock over if it is released or expires (the holder failed or died), up to
+   * `rebuild.wait`; then load anyway (fail open) or throw, as configured.
+   */
+  async #waitForFill<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    options?: WriteOptions,
+  ): Promise<T | null> {
+    const core = this.#core
+    const { lockWaitMs, lockTtlMs, random } = core.options
+    core.counters.waits++
+    core.emit(() => ({ type: 'rebuildWait', key: full }))
+    // Real time: this waits for another process, whatever clock the cache was given.
+    const deadline = Date.now() + lockWaitMs
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      await sleep(Math.min(backoffDelay(attempt, 10, 200, random), Math.max(1, deadline - Date.now())))
+      const token = globalThis.crypto.randomUUID()
+      const seen = await core.tierTwo('get', () =>
+        core.store.readOrLock(core.tierKey(full), token, lockTtlMs, core.options.now()),
+      )
+      if (seen === undefined) break
+      const served = this.#fromTierTwo<T>(full, seen.text)
+      if (served) return served.value
+      if (seen.locked) return this.#runLoader(full, key, loader, options, { fence: seen.fence, token })
+    }
+    core.counters.waitTimeouts++
+    core.emit(() => ({ type: 'rebuildWaitTimeout', key: full }))
+    if (core.options.onWaitTimeout === 'throw') throw new RebuildTimeoutError(key, lockWaitMs)
     return this.#runLoader(full, key, loader, options)
   }
 
@@ -184,6 +243,7 @@ class CacheView implements Cache {
     key: string,
     loader: Loader<T>,
     options?: WriteOptions,
+    fenced?: { fence: number; token: string },
   ): Promise<T | null> {
     const core = this.#core
     const started = core.options.now()
@@ -193,13 +253,16 @@ class CacheView implements Cache {
     } catch (error) {
       core.counters.loadErrors++
       core.emit(() => ({ type: 'loadError', key: full, error }))
+      // Let the next caller (here or elsewhere) try at once instead of waiting out the lock.
+      if (fenced)
+        core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
       throw new LoaderError(key, error)
     }
     const ms = core.options.now() - started
     const found = value !== null && value !== undefined
     core.counters.loads++
     core.emit(() => ({ type: 'load', key: full, ms, found }))
-    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags)
+    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags, fenced)
     return found ? (value as T) : null
   }
 

@@ -41,6 +41,9 @@ export class CacheCore {
     stale: 0,
     rejected: 0,
     l2Errors: 0,
+    waits: 0,
+    waitTimeouts: 0,
+    fillsRefused: 0,
   }
   readonly #pending = new Set<Promise<unknown>>()
 
@@ -94,6 +97,8 @@ export class CacheCore {
   /**
    * Builds, encodes and stores an entry in both tiers; the tier-2 write goes on in the background.
    * @param freshMs fresh time before jitter
+   * @param fenced the rebuild lock this write holds: the write is then a compare-on-fence fill
+   *   that also releases the lock
    * @returns the tier-2 write, for callers that wait for it (`set`); it never rejects
    * @throws {UnserializableValueError} when the value cannot round-trip
    */
@@ -103,20 +108,30 @@ export class CacheCore {
     freshMs: number,
     loadMs: number,
     tags: string[] | undefined,
+    fenced?: { fence: number; token: string },
   ): Promise<unknown> {
     const nullMarker = value === null || value === undefined
     const fresh = jittered(freshMs, this.options.jitter, this.options.random)
-    const envelope: Envelope = nullMarker
-      ? { n: 1, f: 0, d: loadMs, c: 0 }
-      : { v: value, f: 0, d: loadMs, c: 0 }
+    const c = fenced?.fence ?? 0
+    const envelope: Envelope = nullMarker ? { n: 1, f: 0, d: loadMs, c } : { v: value, f: 0, d: loadMs, c }
     envelope.f = this.options.now() + fresh
     if (tags?.length) envelope.t = tags
     const text = encodeEnvelope(key, envelope)
     this.fillL1(key, nullMarker ? null : value, nullMarker, utf8Length(text), fresh)
     // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt.
-    const stored = this.tierTwo('set', () =>
-      this.store.set(this.tierKey(key), text, fresh + this.options.graceMs),
-    )
+    const ttl = fresh + this.options.graceMs
+    const tierKey = this.tierKey(key)
+    const stored = fenced
+      ? this.tierTwo('set', () => this.store.fill(tierKey, text, ttl, fenced.fence, fenced.token)).then(
+          (written) => {
+            // The fence moved while we loaded (a write invalidated the key): our value is older.
+            if (written === false) {
+              this.counters.fillsRefused++
+              this.emit(() => ({ type: 'fillRefused', key }))
+            }
+          },
+        )
+      : this.tierTwo('set', () => this.store.set(tierKey, text, ttl))
     this.background(stored)
     return stored
   }
@@ -176,6 +191,9 @@ export class CacheCore {
       staleServed: c.stale,
       rejected: c.rejected,
       l2Errors: c.l2Errors,
+      rebuildWaits: c.waits,
+      rebuildWaitTimeouts: c.waitTimeouts,
+      fillsRefused: c.fillsRefused,
       circuit: this.breaker.state,
       l1: { entries: this.l1.size, bytes: this.l1.calculatedSize },
     }

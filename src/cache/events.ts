@@ -22,6 +22,12 @@ export type CacheEvent =
   | { type: 'l2Error'; operation: 'get' | 'set' | 'delete'; error: unknown }
   /** The tier-2 circuit breaker changed state. */
   | { type: 'circuit'; state: CircuitState }
+  /** Another instance holds the key's rebuild lock: this caller waits for its fill. */
+  | { type: 'rebuildWait'; key: string }
+  /** The wait for another instance's fill ran out (then the loader runs, or it throws). */
+  | { type: 'rebuildWaitTimeout'; key: string }
+  /** A fill was refused: the key's fence moved while it was loaded (its value would be older). */
+  | { type: 'fillRefused'; key: string }
   /** L1 dropped an entry (`evict`: the bounds; `expire`: its TTL; `delete`, `set`: replaced or removed). */
   | { type: 'evict'; key: string; reason: string }
 
@@ -35,6 +41,10 @@ export interface CacheStats {
   staleServed: number
   rejected: number
   l2Errors: number
+  /** Misses that waited for another instance's rebuild instead of loading. */
+  rebuildWaits: number
+  rebuildWaitTimeouts: number
+  fillsRefused: number
   circuit: CircuitState
   l1: { entries: number; bytes: number }
 }

@@ -2,11 +2,13 @@
  * The embedded tier 2: a Map in this process, with the store contract's expiry. The default when
  * no Redis is configured (development, demos, unit tests); it shares nothing across instances.
  */
-import type { TierTwoStore } from './store.js'
+import { decodeEnvelope } from './envelope.js'
+import type { ReadOrLock, TierTwoStore } from './store.js'
 
 /** An in-memory tier 2 whose expiry follows the injected clock. */
 export class MemoryStore implements TierTwoStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>()
+  readonly #locks = new Map<string, { token: string; expiresAt: number }>()
   readonly #now: () => number
 
   /** @param now wall-clock milliseconds (injected in tests) */
@@ -33,6 +35,42 @@ export class MemoryStore implements TierTwoStore {
 
   async delete(keys: string[]): Promise<void> {
     for (const key of keys) this.#entries.delete(key)
+  }
+
+  async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
+    const [text] = await this.getMany([key])
+    const envelope = decodeEnvelope(text)
+    const fresh = envelope !== undefined && envelope.f > now
+    let locked = false
+    if (!fresh && this.#lockHolder(key) === undefined) {
+      this.#locks.set(key, { token, expiresAt: this.#now() + lockTtlMs })
+      locked = true
+    }
+    return { text, locked, fence: envelope?.c ?? 0 }
+  }
+
+  async fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean> {
+    await this.unlock(key, token)
+    const [current] = await this.getMany([key])
+    if ((decodeEnvelope(current)?.c ?? 0) !== fence) return false
+    await this.set(key, value, ttlMs)
+    return true
+  }
+
+  async unlock(key: string, token: string): Promise<boolean> {
+    if (this.#lockHolder(key) !== token) return false
+    this.#locks.delete(key)
+    return true
+  }
+
+  #lockHolder(key: string): string | undefined {
+    const lock = this.#locks.get(key)
+    if (!lock) return undefined
+    if (lock.expiresAt <= this.#now()) {
+      this.#locks.delete(key)
+      return undefined
+    }
+    return lock.token
   }
 
   /** Entries held now, expired ones included until they are read (for tests and stats). */

@@ -51,6 +51,15 @@ export interface CacheOptions {
     /** How long it stays open before one probe. @default '5s' */
     cooldown?: Duration
   }
+  /** Fleet-wide single flight: one rebuild per key across every instance sharing tier 2. */
+  rebuild?: {
+    /** How long a rebuild lock lives (longer than your slowest loader). @default '10s' */
+    lockTtl?: Duration
+    /** How long a caller that lost the race waits for the winner's fill. @default '5s' */
+    wait?: Duration
+    /** After `wait`: run the loader anyway (fail open) or throw `RebuildTimeoutError`. @default 'load' */
+    onWaitTimeout?: 'load' | 'throw'
+  }
   /** Returns false for keys that cannot exist: they answer null at once, touching nothing. */
   validate?: (key: string) => boolean
   /** Wall clock (injected in tests). @default Date */
@@ -76,6 +85,9 @@ export interface ResolvedOptions {
   l2TimeoutMs: number
   breakerFailures: number
   breakerCooldownMs: number
+  lockTtlMs: number
+  lockWaitMs: number
+  onWaitTimeout: 'load' | 'throw'
   validate: ((key: string) => boolean) | undefined
   now: () => number
   /** A clock was injected (tests): L1 must read it on every access. */
@@ -95,6 +107,8 @@ const DEFAULT_L1_TTL: Duration = '5s'
 const DEFAULT_L2_TIMEOUT: Duration = '100ms'
 const DEFAULT_BREAKER_FAILURES = 5
 const DEFAULT_BREAKER_COOLDOWN: Duration = '5s'
+const DEFAULT_LOCK_TTL: Duration = '10s'
+const DEFAULT_LOCK_WAIT: Duration = '5s'
 
 function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -107,6 +121,15 @@ function positiveDuration(value: unknown, option: string): number {
   const ms = parseDuration(value, option)
   if (ms <= 0) throw new InvalidOptionError(option, `must be more than 0, got ${JSON.stringify(value)}`)
   return ms
+}
+
+function onWaitTimeout(value: unknown): 'load' | 'throw' {
+  if (value === undefined) return 'load'
+  if (value === 'load' || value === 'throw') return value
+  throw new InvalidOptionError(
+    'rebuild.onWaitTimeout',
+    `must be "load" or "throw", got ${JSON.stringify(value)}`,
+  )
 }
 
 /**
@@ -123,6 +146,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     l1 = {},
     timeouts = {},
     breaker = {},
+    rebuild = {},
     validate,
     clock,
     random = Math.random,
@@ -157,6 +181,9 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     l2TimeoutMs: positiveDuration(timeouts.l2 ?? DEFAULT_L2_TIMEOUT, 'timeouts.l2'),
     breakerFailures: positiveInteger(breaker.failures ?? DEFAULT_BREAKER_FAILURES, 'breaker.failures'),
     breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
+    lockTtlMs: positiveDuration(rebuild.lockTtl ?? DEFAULT_LOCK_TTL, 'rebuild.lockTtl'),
+    lockWaitMs: parseDuration(rebuild.wait ?? DEFAULT_LOCK_WAIT, 'rebuild.wait'),
+    onWaitTimeout: onWaitTimeout(rebuild.onWaitTimeout),
     validate,
     now: clock ? () => clock.now() : Date.now,
     clockInjected: clock !== undefined,

@@ -1,8 +1,21 @@
 /**
- * The tier-2 store contract: what the cache needs from any shared store. Entries are opaque text
- * (encoded envelopes); every method is one round trip. Two implementations: the embedded
- * in-memory store and the Upstash REST store. `test/cache/store-contract.ts` runs one suite on both.
+ * The tier-2 store contract: what the cache needs from any shared store. Entries are encoded
+ * envelopes (`tc1:` + JSON with `f` fresh-until and `c` fence); every method is one round trip.
+ * Two implementations: the embedded in-memory store and the Upstash REST store.
+ * `test/cache/store-contract.ts` runs one suite on both.
  */
+
+/** What `readOrLock` saw and did. */
+export interface ReadOrLock {
+  /** The entry's text, when there is one (fresh or not). */
+  text: string | undefined
+  /** This caller took the key's rebuild lock (the entry was absent or past its fresh time). */
+  locked: boolean
+  /** The entry's fence number at read time (0 when absent): a fill must present it. */
+  fence: number
+}
+
+/** A shared tier 2. */
 export interface TierTwoStore {
   /** Reads several entries in one round trip: the text or undefined for each key, in order. */
   getMany(keys: string[]): Promise<Array<string | undefined>>
@@ -10,4 +23,16 @@ export interface TierTwoStore {
   set(key: string, value: string, ttlMs: number): Promise<void>
   /** Removes entries (absent ones are ignored), in one round trip. */
   delete(keys: string[]): Promise<void>
+  /**
+   * Reads an entry and, when it is absent or past its fresh time (`now`), tries to take the key's
+   * rebuild lock (`token`, held `lockTtlMs`): the fleet-wide single flight, in one round trip.
+   */
+  readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock>
+  /**
+   * Writes an entry only if the key's fence is still `fence` (compare-on-fence), and releases the
+   * rebuild lock held with `token`. Resolves false when the write was refused.
+   */
+  fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean>
+  /** Releases the rebuild lock held with `token` (a load failed); false when it was not ours. */
+  unlock(key: string, token: string): Promise<boolean>
 }

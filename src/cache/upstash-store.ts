@@ -3,7 +3,13 @@
  * Lambda, Workers and Vercel Edge, against Upstash or against tiercache's own proxy.
  */
 import { Redis } from '@upstash/redis'
-import type { TierTwoStore } from './store.js'
+import { FILL, READ_OR_LOCK, rebuildLockKey, UNLOCK } from './rebuild-scripts.js'
+import type { ReadOrLock, TierTwoStore } from './store.js'
+
+/** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
+interface ScriptRunner<T> {
+  exec(keys: string[], args: string[]): Promise<T>
+}
 
 /** Where tier 2 is: an `@upstash/redis` client, or its URL and token. */
 export type RedisConnection = Redis | { url: string; token: string }
@@ -17,6 +23,10 @@ export type RedisConnection = Redis | { url: string; token: string }
 export class UpstashStore implements TierTwoStore {
   /** The client, for callers that share it (locks, queues). */
   readonly redis: Redis
+  // @upstash/redis scripts: EVALSHA first, EVAL when a node answers NOSCRIPT (after a failover).
+  readonly #readOrLockScript: ScriptRunner<[string | null, number, number]>
+  readonly #fillScript: ScriptRunner<number>
+  readonly #unlockScript: ScriptRunner<number>
 
   constructor(connection: RedisConnection) {
     this.redis =
@@ -28,6 +38,9 @@ export class UpstashStore implements TierTwoStore {
             automaticDeserialization: false,
             retry: false,
           })
+    this.#readOrLockScript = this.redis.createScript<[string | null, number, number]>(READ_OR_LOCK)
+    this.#fillScript = this.redis.createScript<number>(FILL)
+    this.#unlockScript = this.redis.createScript<number>(UNLOCK)
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
@@ -43,5 +56,29 @@ export class UpstashStore implements TierTwoStore {
 
   async delete(keys: string[]): Promise<void> {
     if (keys.length > 0) await this.redis.del(...keys)
+  }
+
+  async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
+    const [text, locked, fence] = await this.#readOrLockScript.exec(
+      [key, rebuildLockKey(key)],
+      [token, String(Math.round(lockTtlMs)), String(now)],
+    )
+    return {
+      text: typeof text === 'string' ? text : undefined,
+      locked: Number(locked) === 1,
+      fence: Number(fence),
+    }
+  }
+
+  async fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.round(ttlMs)))
+    return (
+      Number(await this.#fillScript.exec([key, rebuildLockKey(key)], [value, ttl, String(fence), token])) ===
+      1
+    )
+  }
+
+  async unlock(key: string, token: string): Promise<boolean> {
+    return Number(await this.#unlockScript.exec([key, rebuildLockKey(key)], [token])) === 1
   }
 }

@@ -300,16 +300,16 @@ describe('options', () => {
 })
 
 describe('fail open', () => {
+  const explode = async (): Promise<never> => {
+    throw new Error('tier 2 exploded')
+  }
   const erroring: TierTwoStore = {
-    getMany: async () => {
-      throw new Error('tier 2 exploded')
-    },
-    set: async () => {
-      throw new Error('tier 2 exploded')
-    },
-    delete: async () => {
-      throw new Error('tier 2 exploded')
-    },
+    getMany: explode,
+    set: explode,
+    delete: explode,
+    readOrLock: explode,
+    fill: explode,
+    unlock: explode,
   }
 
   it('a failing tier 2: the loader answers, L1 keeps the value, the error is counted and emitted, never thrown', async () => {
@@ -326,10 +326,14 @@ describe('fail open', () => {
   })
 
   it('a tier 2 slower than its timeout is a miss, never a hang', async () => {
+    const never = () => new Promise<never>(() => {})
     const hanging: TierTwoStore = {
-      getMany: () => new Promise(() => {}),
-      set: () => new Promise(() => {}),
-      delete: () => new Promise(() => {}),
+      getMany: never,
+      set: never,
+      delete: never,
+      readOrLock: never,
+      fill: never,
+      unlock: never,
     }
     const { cache } = setup({ redis: hanging, timeouts: { l2: '20ms' } })
     const started = Date.now()
@@ -364,6 +368,18 @@ describe('fail open', () => {
       },
       set: call,
       delete: call,
+      readOrLock: async () => {
+        await call()
+        return { text: undefined, locked: true, fence: 0 }
+      },
+      fill: async () => {
+        await call()
+        return true
+      },
+      unlock: async () => {
+        await call()
+        return true
+      },
     }
     const { cache, clock, events } = setup({ redis: flaky, breaker: { failures: 3, cooldown: '10s' } })
     const load = async (key: string) => {

@@ -48,6 +48,57 @@ export function storeContract(name: string, target: () => ContractTarget) {
       await store.delete([])
     })
 
+    it('readOrLock: one caller takes the rebuild lock on a miss; a fresh entry takes no lock', async () => {
+      const { store } = target()
+      const now = Date.now()
+      const first = await store.readOrLock(k('rl'), 'token-a', 5000, now)
+      expect(first).toEqual({ text: undefined, locked: true, fence: 0 })
+      expect(await store.readOrLock(k('rl'), 'token-b', 5000, now)).toEqual({
+        text: undefined,
+        locked: false,
+        fence: 0,
+      })
+      const entry = `tc1:${JSON.stringify({ v: 1, f: now + 60_000, d: 5, c: 0 })}`
+      expect(await store.fill(k('rl'), entry, 60_000, 0, 'token-a')).toBe(true)
+      expect(await store.readOrLock(k('rl'), 'token-c', 5000, now)).toEqual({
+        text: entry,
+        locked: false,
+        fence: 0,
+      })
+      // Past its fresh time: the entry comes back (stale) and one caller takes the lock.
+      expect(await store.readOrLock(k('rl'), 'token-d', 5000, now + 61_000)).toEqual({
+        text: entry,
+        locked: true,
+        fence: 0,
+      })
+      expect(await store.unlock(k('rl'), 'token-d')).toBe(true)
+      expect(await store.unlock(k('rl'), 'token-d')).toBe(false)
+    })
+
+    it('fill is compare-on-fence: a fence that moved refuses the write, and the lock is released anyway', async () => {
+      const { store } = target()
+      const now = Date.now()
+      const moved = `tc1:${JSON.stringify({ n: 1, f: now + 60_000, d: 0, c: 7 })}` // a writer bumped the fence
+      await store.set(k('fence'), moved, 60_000)
+      const miss = await store.readOrLock(k('fence'), 't1', 5000, now + 120_000)
+      expect(miss).toMatchObject({ locked: true, fence: 7 })
+      await store.set(k('fence'), `tc1:${JSON.stringify({ n: 1, f: now, d: 0, c: 8 })}`, 60_000) // another write meanwhile
+      expect(
+        await store.fill(
+          k('fence'),
+          `tc1:${JSON.stringify({ v: 'old', f: now + 60_000, d: 0, c: 7 })}`,
+          60_000,
+          7,
+          't1',
+        ),
+      ).toBe(false)
+      expect((await store.getMany([k('fence')]))[0]).toContain('"c":8')
+      expect(await store.readOrLock(k('fence'), 't2', 5000, now + 120_000)).toMatchObject({
+        locked: true,
+        fence: 8,
+      })
+    })
+
     it('forgets an entry once its TTL has passed', async () => {
       const { store, elapse } = target()
       await store.set(k('short'), 'tc1:x', 150)

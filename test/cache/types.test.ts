@@ -33,6 +33,9 @@ describe('public types', () => {
       getMany: async (keys) => keys.map(() => undefined),
       set: async () => {},
       delete: async () => {},
+      readOrLock: async () => ({ text: undefined, locked: true, fence: 0 }),
+      fill: async () => true,
+      unlock: async () => true,
     }
     expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
     // @ts-expect-error: a TTL must be a number or a duration string with a unit

@@ -1,0 +1,70 @@
+/**
+ * The tier-2 scripts of cross-instance single flight. KEYS: 1 the entry, 2 its rebuild lock, which
+ * shares the entry's hash tag (same slot in a cluster; see `rebuildLockKey`). Entries are
+ * `tc1:` + JSON; `f` is fresh-until (ms), `c` the fence number.
+ */
+
+/**
+ * Read, and lock on a miss, in one round trip. ARGV: 1 token, 2 lock ttl ms, 3 now ms.
+ * When the entry is absent or past its fresh time, tries `SET lock token NX PX ttl`.
+ * → { text or false, 1 if this caller took the lock else 0, the entry's fence (0 when absent) }
+ */
+export const READ_OR_LOCK = `
+local text = redis.call('GET', KEYS[1])
+local fresh, fence = false, 0
+if text then
+  local ok, env = pcall(cjson.decode, string.sub(text, 5))
+  if ok and type(env) == 'table' then
+    fresh = (tonumber(env.f) or 0) > tonumber(ARGV[3])
+    fence = tonumber(env.c) or 0
+  end
+end
+local locked = 0
+if not fresh then
+  if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then locked = 1 end
+end
+return {text or false, locked, fence}
+`
+
+/**
+ * Fenced fill that also releases the lock. ARGV: 1 text, 2 ttl ms, 3 the fence read at miss time,
+ * 4 the lock token. The write happens only if the entry's fence is still the one read (a writer
+ * that invalidated the key in between bumped it), so a slow reader cannot put an old value back.
+ * → 1 written, 0 refused (fence moved)
+ */
+export const FILL = `
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+local current = redis.call('GET', KEYS[1])
+local fence = 0
+if current then
+  local ok, env = pcall(cjson.decode, string.sub(current, 5))
+  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
+end
+if fence ~= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`
+
+/** Releases a rebuild lock held with a token (a failed load). ARGV: 1 token. → 1 released, 0 not ours. */
+export const UNLOCK = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) return 1 end
+return 0
+`
+
+/**
+ * The rebuild lock's key: `{<hash tag of the entry key>}:rebuild:<entry key>`. Redis hashes only
+ * a key's `{tag}` when it has one, else the whole key; wrapping that same text in braces puts the
+ * lock in the entry's slot.
+ */
+export function rebuildLockKey(key: string): string {
+  return `{${hashTagOf(key)}}:rebuild:${key}`
+}
+
+/** What Redis Cluster hashes for a key: the text inside its first non-empty `{...}`, else the key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{')
+  if (open === -1) return key
+  const close = key.indexOf('}', open + 1)
+  if (close === -1 || close === open + 1) return key
+  return key.slice(open + 1, close)
+}
