@@ -3,7 +3,7 @@
  * or the embedded in-memory store). Runs unchanged on Node, Lambda, Workers and Vercel Edge.
  */
 import { type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
 import { backoffDelay, sleep } from './backoff.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
@@ -26,13 +26,22 @@ export type BatchLoader<T> = (
 
 /** Per-call options of writes and loads. */
 export interface WriteOptions {
-  /** Fresh time of this value (default: the cache's `ttl`). */
+  /**
+   * Fresh time of this value (default: the cache's `ttl`). `Infinity` makes a hot key: it never
+   * expires from tier 2, and is refreshed in place every `refresh` while its old value is served.
+   */
   ttl?: Duration
+  /** With `ttl: Infinity`: how often the hot key is refreshed (its logical expiry). */
+  refresh?: Duration
   /** Fresh time of a null marker (default: the cache's `nullTtl`). */
   nullTtl?: Duration
   /** Tags stored with the entry. */
   tags?: string[]
 }
+
+/** Reloads a key (`fenced`: this caller holds its rebuild lock already). */
+type Reload = (fenced?: Fenced) => Promise<unknown>
+type Fenced = { fence: number; token: string }
 
 /** The cache, or a namespace view of it. */
 export interface Cache {
@@ -145,12 +154,14 @@ class CacheView implements Cache {
   #fromTierTwo<T>(
     full: string,
     text: string | undefined,
-    refresh?: () => Promise<unknown>,
+    reload?: Reload,
+    fenced?: Fenced,
   ): { value: T | null } | undefined {
     const envelope: Envelope<T> | undefined = decodeEnvelope<T>(text)
     if (!envelope || text === undefined) return undefined
     const core = this.#core
-    const now = core.options.now()
+    const { now: clock, graceMs, xfetchBeta, random } = core.options
+    const now = clock()
     const nullMarker = envelope.n === 1
     const value = nullMarker ? null : (envelope.v as T)
     if (envelope.f > now) {
@@ -158,14 +169,29 @@ class CacheView implements Cache {
       if (nullMarker) core.counters.nullHits++
       core.emit(() => ({ type: 'hit', key: full, tier: 'l2', nullMarker }))
       core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now)
+      // XFetch: the closer to expiry and the slower the last load (δ), the likelier an early
+      // refresh, so a hot key is rebuilt before it expires instead of by a crowd after. Decided
+      // here, on tier-2 reads: an L1 copy lives at most l1.ttl, so every instance reads tier 2
+      // that often, and the L1 hit path stays free of it.
+      if (
+        reload &&
+        xfetchBeta > 0 &&
+        envelope.d > 0 &&
+        now - envelope.d * xfetchBeta * Math.log(random()) >= envelope.f
+      ) {
+        core.counters.earlyRefreshes++
+        core.emit(() => ({ type: 'earlyRefresh', key: full }))
+        core.background(core.flights.run(`refresh:${full}`, () => reload()))
+      }
       return { value }
     }
-    if (envelope.f + core.options.graceMs > now) {
-      // Inside grace: answer with the stale value now. The caller holding the rebuild lock (the
-      // one given `refresh`) refreshes it once in the background; everyone else just serves it.
+    // Inside grace (forever for a hot key): answer with the stale value now and refresh in the
+    // background; `#refresh` takes the rebuild lock first when this caller does not hold it, so
+    // one instance of the fleet refreshes and the others just serve.
+    if (envelope.h === 1 || envelope.f + graceMs > now) {
       core.counters.stale++
       core.emit(() => ({ type: 'stale', key: full }))
-      if (refresh) core.background(core.flights.run(`refresh:${full}`, refresh))
+      if (reload) core.background(core.flights.run(`refresh:${full}`, () => reload(fenced)))
       return { value }
     }
     return undefined
@@ -191,12 +217,38 @@ class CacheView implements Cache {
     const served = this.#fromTierTwo<T>(
       full,
       seen.text,
-      fenced && (() => this.#runLoader(full, key, loader, options, fenced)),
+      (f) => this.#refresh(full, key, loader, options, f),
+      fenced,
     )
     if (served) return served.value
     this.#countMiss(full)
     if (fenced) return this.#runLoader(full, key, loader, options, fenced)
     return this.#waitForFill(full, key, loader, options)
+  }
+
+  /**
+   * A background refresh of a value that is still served (stale inside grace, or early by XFetch).
+   * Without the lock it first tries to take it: one refresh for the fleet.
+   */
+  async #refresh<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    options: WriteOptions | undefined,
+    fenced?: Fenced,
+  ): Promise<unknown> {
+    const core = this.#core
+    let lock = fenced
+    if (!lock) {
+      const token = globalThis.crypto.randomUUID()
+      // "Stale as of the end of time": the script then tries the lock even on a fresh entry.
+      const seen = await core.tierTwo('get', () =>
+        core.store.readOrLock(core.tierKey(full), token, core.options.lockTtlMs, Number.MAX_SAFE_INTEGER),
+      )
+      if (!seen?.locked) return // someone else is refreshing it (or tier 2 is away)
+      lock = { fence: seen.fence, token }
+    }
+    return this.#runLoader(full, key, loader, options, lock, true)
   }
 
   #countMiss(full: string): void {
@@ -243,7 +295,8 @@ class CacheView implements Cache {
     key: string,
     loader: Loader<T>,
     options?: WriteOptions,
-    fenced?: { fence: number; token: string },
+    fenced?: Fenced,
+    refreshing = false,
   ): Promise<T | null> {
     const core = this.#core
     const started = core.options.now()
@@ -253,21 +306,33 @@ class CacheView implements Cache {
     } catch (error) {
       core.counters.loadErrors++
       core.emit(() => ({ type: 'loadError', key: full, error }))
-      // Let the next caller (here or elsewhere) try at once instead of waiting out the lock.
-      if (fenced)
+      if (refreshing) {
+        // Stale-if-error: the stale value keeps being served; the lock is kept until it expires,
+        // so no instance retries the failing source before rebuild.lockTtl has passed (backoff).
+        core.counters.refreshErrors++
+      } else if (fenced) {
+        // A miss: let the next caller (here or elsewhere) try at once instead of waiting out the lock.
         core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
+      }
       throw new LoaderError(key, error)
     }
     const ms = core.options.now() - started
     const found = value !== null && value !== undefined
     core.counters.loads++
     core.emit(() => ({ type: 'load', key: full, ms, found }))
-    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags, fenced)
+    const hot = found && options?.ttl === Number.POSITIVE_INFINITY
+    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags, fenced, hot)
     return found ? (value as T) : null
   }
 
   #freshMs(found: boolean, options?: WriteOptions): number {
     const { ttlMs, nullTtlMs } = this.#core.options
+    if (found && options?.ttl === Number.POSITIVE_INFINITY) {
+      // A hot key: its logical expiry is the refresh interval; it never leaves tier 2.
+      if (options.refresh === undefined)
+        throw new InvalidOptionError('refresh', 'a hot key (ttl: Infinity) needs a refresh interval')
+      return parseDuration(options.refresh, 'refresh')
+    }
     if (found) return options?.ttl === undefined ? ttlMs : parseDuration(options.ttl, 'ttl')
     return options?.nullTtl === undefined ? nullTtlMs : parseDuration(options.nullTtl, 'nullTtl')
   }
@@ -321,8 +386,10 @@ class CacheView implements Cache {
       (await core.tierTwo('get', () => core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))))) ?? []
     const toLoad: number[] = []
     missing.forEach((i, j) => {
-      const refresh = loadMany ? () => this.#loadBatch([i], keys, fulls, loadMany, options, []) : undefined
-      const served = this.#fromTierTwo<T>(fulls[i]!, texts[j], refresh)
+      // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
+      const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
+      const reload: Reload | undefined = one && ((f) => this.#refresh(fulls[i]!, keys[i]!, one, options, f))
+      const served = this.#fromTierTwo<T>(fulls[i]!, texts[j], reload)
       if (served) results[i] = served.value
       else {
         core.counters.misses++

@@ -44,6 +44,8 @@ export class CacheCore {
     waits: 0,
     waitTimeouts: 0,
     fillsRefused: 0,
+    earlyRefreshes: 0,
+    refreshErrors: 0,
   }
   readonly #pending = new Set<Promise<unknown>>()
 
@@ -109,6 +111,7 @@ export class CacheCore {
     loadMs: number,
     tags: string[] | undefined,
     fenced?: { fence: number; token: string },
+    hot = false,
   ): Promise<unknown> {
     const nullMarker = value === null || value === undefined
     const fresh = jittered(freshMs, this.options.jitter, this.options.random)
@@ -116,10 +119,12 @@ export class CacheCore {
     const envelope: Envelope = nullMarker ? { n: 1, f: 0, d: loadMs, c } : { v: value, f: 0, d: loadMs, c }
     envelope.f = this.options.now() + fresh
     if (tags?.length) envelope.t = tags
+    if (hot) envelope.h = 1
     const text = encodeEnvelope(key, envelope)
     this.fillL1(key, nullMarker ? null : value, nullMarker, utf8Length(text), fresh)
-    // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt.
-    const ttl = fresh + this.options.graceMs
+    // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt; a hot
+    // key never expires (it is refreshed in place).
+    const ttl = hot ? Number.POSITIVE_INFINITY : fresh + this.options.graceMs
     const tierKey = this.tierKey(key)
     const stored = fenced
       ? this.tierTwo('set', () => this.store.fill(tierKey, text, ttl, fenced.fence, fenced.token)).then(
@@ -194,6 +199,8 @@ export class CacheCore {
       rebuildWaits: c.waits,
       rebuildWaitTimeouts: c.waitTimeouts,
       fillsRefused: c.fillsRefused,
+      earlyRefreshes: c.earlyRefreshes,
+      refreshErrors: c.refreshErrors,
       circuit: this.breaker.state,
       l1: { entries: this.l1.size, bytes: this.l1.calculatedSize },
     }

@@ -24,6 +24,8 @@ export interface Envelope<T = unknown> {
   c: number
   /** Tags the entry was written with. */
   t?: string[]
+  /** 1 for a hot key: it never expires from tier 2 and is served stale while it is refreshed. */
+  h?: 1
 }
 
 // A prefix no JSON text starts with: Redis-over-HTTP clients that JSON.parse every reply (as

@@ -26,6 +26,8 @@ export type CacheEvent =
   | { type: 'rebuildWait'; key: string }
   /** The wait for another instance's fill ran out (then the loader runs, or it throws). */
   | { type: 'rebuildWaitTimeout'; key: string }
+  /** XFetch decided to refresh a fresh value early. */
+  | { type: 'earlyRefresh'; key: string }
   /** A fill was refused: the key's fence moved while it was loaded (its value would be older). */
   | { type: 'fillRefused'; key: string }
   /** L1 dropped an entry (`evict`: the bounds; `expire`: its TTL; `delete`, `set`: replaced or removed). */
@@ -45,6 +47,10 @@ export interface CacheStats {
   rebuildWaits: number
   rebuildWaitTimeouts: number
   fillsRefused: number
+  /** Refreshes started early by XFetch. */
+  earlyRefreshes: number
+  /** Background refreshes whose loader failed (the stale value kept being served). */
+  refreshErrors: number
   circuit: CircuitState
   l1: { entries: number; bytes: number }
 }

@@ -51,6 +51,11 @@ export interface CacheOptions {
     /** How long it stays open before one probe. @default '5s' */
     cooldown?: Duration
   }
+  /**
+   * XFetch early refresh (Vattani et al., VLDB 2015): a fresh tier-2 read refreshes early when
+   * `now − δ·β·ln(random) ≥ freshUntil` (δ: the last load's duration). 0 turns it off. @default 1
+   */
+  xfetchBeta?: number
   /** Fleet-wide single flight: one rebuild per key across every instance sharing tier 2. */
   rebuild?: {
     /** How long a rebuild lock lives (longer than your slowest loader). @default '10s' */
@@ -85,6 +90,7 @@ export interface ResolvedOptions {
   l2TimeoutMs: number
   breakerFailures: number
   breakerCooldownMs: number
+  xfetchBeta: number
   lockTtlMs: number
   lockWaitMs: number
   onWaitTimeout: 'load' | 'throw'
@@ -123,6 +129,13 @@ function positiveDuration(value: unknown, option: string): number {
   return ms
 }
 
+function nonNegativeNumber(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, `must be a finite number ≥ 0, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
 function onWaitTimeout(value: unknown): 'load' | 'throw' {
   if (value === undefined) return 'load'
   if (value === 'load' || value === 'throw') return value
@@ -147,6 +160,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     timeouts = {},
     breaker = {},
     rebuild = {},
+    xfetchBeta = 1,
     validate,
     clock,
     random = Math.random,
@@ -181,6 +195,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     l2TimeoutMs: positiveDuration(timeouts.l2 ?? DEFAULT_L2_TIMEOUT, 'timeouts.l2'),
     breakerFailures: positiveInteger(breaker.failures ?? DEFAULT_BREAKER_FAILURES, 'breaker.failures'),
     breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
+    xfetchBeta: nonNegativeNumber(xfetchBeta, 'xfetchBeta'),
     lockTtlMs: positiveDuration(rebuild.lockTtl ?? DEFAULT_LOCK_TTL, 'rebuild.lockTtl'),
     lockWaitMs: parseDuration(rebuild.wait ?? DEFAULT_LOCK_WAIT, 'rebuild.wait'),
     onWaitTimeout: onWaitTimeout(rebuild.onWaitTimeout),

@@ -27,8 +27,8 @@ return {text or false, locked, fence}
 `
 
 /**
- * Fenced fill that also releases the lock. ARGV: 1 text, 2 ttl ms, 3 the fence read at miss time,
- * 4 the lock token. The write happens only if the entry's fence is still the one read (a writer
+ * Fenced fill that also releases the lock. ARGV: 1 text, 2 ttl ms (0: no expiry, for hot keys),
+ * 3 the fence read at miss time, 4 the lock token. The write happens only if the entry's fence is still the one read (a writer
  * that invalidated the key in between bumped it), so a slow reader cannot put an old value back.
  * → 1 written, 0 refused (fence moved)
  */
@@ -41,7 +41,11 @@ if current then
   if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
 end
 if fence ~= tonumber(ARGV[3]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
 return 1
 `
 

@@ -19,7 +19,7 @@ export interface ReadOrLock {
 export interface TierTwoStore {
   /** Reads several entries in one round trip: the text or undefined for each key, in order. */
   getMany(keys: string[]): Promise<Array<string | undefined>>
-  /** Writes one entry that the store removes by itself after `ttlMs` milliseconds. */
+  /** Writes one entry that the store removes by itself after `ttlMs` milliseconds (Infinity: never). */
   set(key: string, value: string, ttlMs: number): Promise<void>
   /** Removes entries (absent ones are ignored), in one round trip. */
   delete(keys: string[]): Promise<void>

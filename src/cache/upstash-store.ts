@@ -51,7 +51,8 @@ export class UpstashStore implements TierTwoStore {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.redis.set(key, value, { px: Math.max(1, Math.round(ttlMs)) })
+    if (Number.isFinite(ttlMs)) await this.redis.set(key, value, { px: Math.max(1, Math.round(ttlMs)) })
+    else await this.redis.set(key, value) // a hot key: it never expires, it is refreshed in place
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -71,7 +72,7 @@ export class UpstashStore implements TierTwoStore {
   }
 
   async fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean> {
-    const ttl = String(Math.max(1, Math.round(ttlMs)))
+    const ttl = Number.isFinite(ttlMs) ? String(Math.max(1, Math.round(ttlMs))) : '0' // 0: no expiry
     return (
       Number(await this.#fillScript.exec([key, rebuildLockKey(key)], [value, ttl, String(fence), token])) ===
       1
