@@ -100,20 +100,26 @@ class CacheView implements Cache {
   readonly #prefix: string
   /** The core's L1, held directly: one indirection less on the hit path. */
   readonly #l1: CacheCore['l1']
+  readonly #maxKeyLength: number
 
   constructor(core: CacheCore, prefix: string) {
     this.#core = core
     this.#prefix = prefix
     this.#l1 = core.l1
+    this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
   }
 
   #key(key: unknown): string {
-    if (typeof key !== 'string') throw new InvalidKeyError(key, `must be a string, got ${typeof key}`)
-    if (key.length === 0) throw new InvalidKeyError(key, 'is empty')
-    const full = this.#prefix + key
-    if (full.length > MAX_KEY_LENGTH)
-      throw new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
-    return full
+    // One comparison on the hit path; the limit already counts both namespaces.
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+      throw this.#badKey(key)
+    return this.#prefix === '' ? key : this.#prefix + key
+  }
+
+  #badKey(key: unknown): InvalidKeyError {
+    if (typeof key !== 'string') return new InvalidKeyError(key, `must be a string, got ${typeof key}`)
+    if (key.length === 0) return new InvalidKeyError(key, 'is empty')
+    return new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
   }
 
   /** The `validate` hook said no: answer null, touching nothing. */
