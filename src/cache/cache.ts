@@ -2,9 +2,10 @@
  * `createCache`: the two-tier cache. L1 is an in-process LRU; tier 2 is shared (Redis over HTTP,
  * or the embedded in-memory store). Runs unchanged on Node, Lambda, Workers and Vercel Edge.
  */
+
+import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
-import { backoffDelay, sleep } from './backoff.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
 import type { CacheStats } from './events.js'

@@ -9,6 +9,7 @@
  * store you write to and have it refuse a token lower than the last one it accepted.
  */
 import { Redis } from '@upstash/redis'
+import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
@@ -155,10 +156,8 @@ export function createLock(options: LockOptions): Lock {
       if ('token' in result) return result
       const left = deadline - Date.now()
       if (left <= 0) return null
-      // Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"): waiters spread out
-      // instead of retrying in lockstep; never past the deadline, never past the holder's ttl.
-      const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20), left, Math.max(result.heldForMs, 1))
-      await sleep(Math.max(1, Math.floor(random() * cap)))
+      // Never sleep past the deadline, nor past the holder's remaining ttl.
+      await sleep(Math.min(backoffDelay(attempt, baseMs, maxMs, random), left, Math.max(result.heldForMs, 1)))
     }
   }
 
@@ -206,8 +205,4 @@ function validateName(name: unknown): asserts name is string {
 function randomId(): string {
   // Web Crypto: the same on Node, Workers and Vercel Edge.
   return globalThis.crypto.randomUUID()
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
