@@ -2,14 +2,8 @@
  * tiercache: a two-tier cache for serverless functions (in-process LRU in front of Redis over
  * HTTP). Runs on Node, Lambda, Workers and Vercel Edge; the proxy lives at `tiercache/proxy`.
  */
-export {
-  type BatchLoader,
-  type Cache,
-  createCache,
-  type Loader,
-  MAX_KEY_LENGTH,
-  type WriteOptions,
-} from './cache/cache.js'
+export type { BatchLoader, Cache, Loader, WriteOptions } from './cache/api.js'
+export { createCache, MAX_KEY_LENGTH } from './cache/cache.js'
 export type { CircuitState } from './cache/circuit-breaker.js'
 export type { CacheEvent, CacheStats } from './cache/events.js'
 export { MemoryStore } from './cache/memory-store.js'

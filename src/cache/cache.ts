@@ -4,14 +4,15 @@
  */
 
 import { backoffDelay, sleep } from '../backoff.js'
-import { type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import type { Guard, GuardOptions } from '../guard/guard.js'
+import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
-import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import type { TierTwoStore } from './store.js'
+import { type Fenced, freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
 
 /**
@@ -24,59 +25,6 @@ const POLL_MAX_MS = 100
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024
-
-/** A loader: the source of truth for one key. `null`/`undefined` means "nothing there" (cached as a null marker). */
-export type Loader<T> = (key: string) => T | null | undefined | Promise<T | null | undefined>
-
-/** A batch loader for `getMany`: gets the still-missing keys, answers in the same order. */
-export type BatchLoader<T> = (
-  keys: string[],
-) => Promise<Array<T | null | undefined>> | Array<T | null | undefined>
-
-/** Per-call options of writes and loads. */
-export interface WriteOptions {
-  /**
-   * Fresh time of this value (default: the cache's `ttl`). `Infinity` makes a hot key: it never
-   * expires from tier 2, and is refreshed in place every `refresh` while its old value is served.
-   */
-  ttl?: Duration
-  /** With `ttl: Infinity`: how often the hot key is refreshed (its logical expiry). */
-  refresh?: Duration
-  /** Fresh time of a null marker (default: the cache's `nullTtl`). */
-  nullTtl?: Duration
-  /** Tags stored with the entry. */
-  tags?: string[]
-}
-
-/** Reloads a key (`fenced`: this caller holds its rebuild lock already). */
-type Reload = (fenced?: Fenced) => Promise<unknown>
-type Fenced = { fence: number; token: string }
-
-/** The cache, or a namespace view of it. */
-export interface Cache {
-  /** L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader found nothing. */
-  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null>
-  /** L1, then tier 2: the value, `null` for a null marker, `undefined` when absent. */
-  get<T>(key: string): Promise<T | null | undefined>
-  /** Writes a value to both tiers (`null` writes a null marker). */
-  set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void>
-  /** Removes keys from both tiers. */
-  delete(keyOrKeys: string | string[]): Promise<void>
-  /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */
-  getMany<T>(
-    keys: string[],
-    loadMany?: BatchLoader<T>,
-    options?: WriteOptions,
-  ): Promise<Array<T | null | undefined>>
-  /** A view whose keys are prefixed with `name:` (sharing L1, tier 2 and counters). */
-  namespace(name: string): Cache
-  /** Synchronous, L1 only: the value, `null` for a null marker, `undefined` when L1 does not have it. */
-  peek<T>(key: string): T | null | undefined
-  /** Counters: hits by tier, misses, loads, null hits, stale served, tier-2 errors, L1 size. */
-  stats(): CacheStats
-  /** Resolves once background work (tier-2 writes, refreshes) is done: call before a Lambda returns. */
-  settled(): Promise<void>
-}
 
 /**
  * Creates a cache.
@@ -131,6 +79,14 @@ class CacheView implements Cache {
     return new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
   }
 
+  /** The guard says the id exists nowhere: answer null without tier 2 or the loader. */
+  #guarded(full: string, key: string, guard: Guard): boolean {
+    if (guard.mightContain(key)) return false
+    this.#core.counters.guarded++
+    this.#core.emit(() => ({ type: 'guarded', key: full, guard: guard.name }))
+    return true
+  }
+
   /** The `validate` hook said no: answer null, touching nothing. */
   #rejected(key: string): boolean {
     const { validate } = this.#core.options
@@ -152,6 +108,7 @@ class CacheView implements Cache {
     // The hot path: an L1 hit does no I/O and no await.
     const entry = this.#l1.get(full)
     if (entry !== undefined) return Promise.resolve(this.#hitL1(full, entry) as T | null)
+    if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
     return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
   }
 
@@ -163,53 +120,6 @@ class CacheView implements Cache {
     const { onEvent } = core.options
     if (onEvent) onEvent({ type: 'hit', key: full, tier: 'l1', nullMarker: entry.nullMarker })
     return entry.nullMarker ? null : entry.value
-  }
-
-  /** Serves a tier-2 entry if it is fresh or inside grace (refreshing it when given `refresh`); undefined otherwise. */
-  #fromTierTwo<T>(
-    full: string,
-    text: string | undefined,
-    reload?: Reload,
-    fenced?: Fenced,
-  ): { value: T | null } | undefined {
-    const envelope: Envelope<T> | undefined = decodeEnvelope<T>(text)
-    if (!envelope || text === undefined) return undefined
-    const core = this.#core
-    const { now: clock, graceMs, xfetchBeta, random } = core.options
-    const now = clock()
-    const nullMarker = envelope.n === 1
-    const value = nullMarker ? null : (envelope.v as T)
-    if (envelope.f > now) {
-      core.counters.l2Hits++
-      if (nullMarker) core.counters.nullHits++
-      core.emit(() => ({ type: 'hit', key: full, tier: 'l2', nullMarker }))
-      core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now)
-      // XFetch: the closer to expiry and the slower the last load (δ), the likelier an early
-      // refresh, so a hot key is rebuilt before it expires instead of by a crowd after. Decided
-      // here, on tier-2 reads: an L1 copy lives at most l1.ttl, so every instance reads tier 2
-      // that often, and the L1 hit path stays free of it.
-      if (
-        reload &&
-        xfetchBeta > 0 &&
-        envelope.d > 0 &&
-        now - envelope.d * xfetchBeta * Math.log(random()) >= envelope.f
-      ) {
-        core.counters.earlyRefreshes++
-        core.emit(() => ({ type: 'earlyRefresh', key: full }))
-        core.background(core.flights.run(`refresh:${full}`, () => reload()))
-      }
-      return { value }
-    }
-    // Inside grace (forever for a hot key): answer with the stale value now and refresh in the
-    // background; `#refresh` takes the rebuild lock first when this caller does not hold it, so
-    // one instance of the fleet refreshes and the others just serve.
-    if (envelope.h === 1 || envelope.f + graceMs > now) {
-      core.counters.stale++
-      core.emit(() => ({ type: 'stale', key: full }))
-      if (reload) core.background(core.flights.run(`refresh:${full}`, () => reload(fenced)))
-      return { value }
-    }
-    return undefined
   }
 
   /**
@@ -229,7 +139,8 @@ class CacheView implements Cache {
       return this.#runLoader(full, key, loader, options)
     }
     const fenced = seen.locked ? { fence: seen.fence, token } : undefined
-    const served = this.#fromTierTwo<T>(
+    const served = serveFromTierTwo<T>(
+      this.#core,
       full,
       seen.text,
       (f) => this.#refresh(full, key, loader, options, f),
@@ -300,7 +211,7 @@ class CacheView implements Cache {
         core.store.readOrLock(core.tierKey(full), token, lockTtlMs, core.options.now()),
       )
       if (seen === undefined) break
-      const served = this.#fromTierTwo<T>(full, seen.text)
+      const served = serveFromTierTwo<T>(this.#core, full, seen.text)
       if (served) return served.value
       if (seen.locked) return this.#runLoader(full, key, loader, options, { fence: seen.fence, token })
     }
@@ -341,20 +252,16 @@ class CacheView implements Cache {
     core.counters.loads++
     core.emit(() => ({ type: 'load', key: full, ms, found }))
     const hot = found && options?.ttl === Number.POSITIVE_INFINITY
-    core.write(full, found ? value : null, this.#freshMs(found, options), ms, options?.tags, fenced, hot)
+    core.write(
+      full,
+      found ? value : null,
+      freshTime(this.#core.options, found, options),
+      ms,
+      options?.tags,
+      fenced,
+      hot,
+    )
     return found ? (value as T) : null
-  }
-
-  #freshMs(found: boolean, options?: WriteOptions): number {
-    const { ttlMs, nullTtlMs } = this.#core.options
-    if (found && options?.ttl === Number.POSITIVE_INFINITY) {
-      // A hot key: its logical expiry is the refresh interval; it never leaves tier 2.
-      if (options.refresh === undefined)
-        throw new InvalidOptionError('refresh', 'a hot key (ttl: Infinity) needs a refresh interval')
-      return parseDuration(options.refresh, 'refresh')
-    }
-    if (found) return options?.ttl === undefined ? ttlMs : parseDuration(options.ttl, 'ttl')
-    return options?.nullTtl === undefined ? nullTtlMs : parseDuration(options.nullTtl, 'nullTtl')
   }
 
   async get<T>(key: string): Promise<T | null | undefined> {
@@ -364,7 +271,7 @@ class CacheView implements Cache {
     if (entry !== undefined) return this.#hitL1(full, entry) as T | null
     const core = this.#core
     const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
-    const served = this.#fromTierTwo<T>(full, text)
+    const served = serveFromTierTwo<T>(this.#core, full, text)
     if (served) return served.value
     core.counters.misses++
     core.emit(() => ({ type: 'miss', key: full }))
@@ -374,7 +281,7 @@ class CacheView implements Cache {
   async set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void> {
     const full = this.#key(key)
     const found = value !== null && value !== undefined
-    await this.#core.write(full, value, this.#freshMs(found, options), 0, options?.tags)
+    await this.#core.write(full, value, freshTime(this.#core.options, found, options), 0, options?.tags)
   }
 
   async delete(keyOrKeys: string | string[]): Promise<void> {
@@ -397,6 +304,7 @@ class CacheView implements Cache {
       else {
         const entry = core.l1.get(full)
         if (entry !== undefined) results[i] = this.#hitL1(full, entry) as T | null
+        else if (options?.guard && this.#guarded(full, keys[i]!, options.guard)) results[i] = null
         else missing.push(i)
       }
     })
@@ -409,7 +317,7 @@ class CacheView implements Cache {
       // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
       const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
       const reload: Reload | undefined = one && ((f) => this.#refresh(fulls[i]!, keys[i]!, one, options, f))
-      const served = this.#fromTierTwo<T>(fulls[i]!, texts[j], reload)
+      const served = serveFromTierTwo<T>(this.#core, fulls[i]!, texts[j], reload)
       if (served) results[i] = served.value
       else {
         core.counters.misses++
@@ -454,9 +362,19 @@ class CacheView implements Cache {
       const found = value !== null && value !== undefined
       core.counters.loads++
       core.emit(() => ({ type: 'load', key: fulls[i]!, ms, found }))
-      core.write(fulls[i]!, found ? value : null, this.#freshMs(found, options), ms, options?.tags)
+      core.write(
+        fulls[i]!,
+        found ? value : null,
+        freshTime(this.#core.options, found, options),
+        ms,
+        options?.tags,
+      )
       results[i] = found ? value : null
     })
+  }
+
+  guard(name: string, options: GuardOptions): Guard {
+    return this.#core.guard(name, options)
   }
 
   namespace(name: string): Cache {

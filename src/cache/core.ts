@@ -3,6 +3,7 @@
  * circuit breaker, in-process single flight, background work, counters and events.
  */
 import { LRUCache } from 'lru-cache'
+import { createGuard, type Guard, type GuardOptions } from '../guard/guard.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import type { CacheEvent, CacheStats } from './events.js'
@@ -10,6 +11,7 @@ import { jittered } from './jitter.js'
 import type { ResolvedOptions } from './options.js'
 import { SingleFlight } from './single-flight.js'
 import type { TierTwoStore } from './store.js'
+import { UpstashStore } from './upstash-store.js'
 
 /** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
 export interface L1Entry {
@@ -40,6 +42,7 @@ export class CacheCore {
     nullHits: 0,
     stale: 0,
     rejected: 0,
+    guarded: 0,
     l2Errors: 0,
     waits: 0,
     waitTimeouts: 0,
@@ -74,6 +77,33 @@ export class CacheCore {
       options.now,
       (state) => onEvent?.({ type: 'circuit', state }),
     )
+  }
+
+  /** Guards by name (one per name per cache: their mirrors are shared by every view). */
+  readonly guards = new Map<string, Guard>()
+
+  /** Returns the guard of that name, creating it on first use. */
+  guard(name: string, options: GuardOptions): Guard {
+    const existing = this.guards.get(name)
+    if (existing) return existing
+    const redis = this.store instanceof UpstashStore ? this.store.redis : undefined
+    const guard = createGuard(name, options, redis, this.options.prefix, {
+      now: this.options.now,
+      background: (work) => this.background(work),
+      onError: (operation, error) => {
+        this.counters.l2Errors++
+        this.emit(() => ({ type: 'l2Error', operation, error }))
+      },
+      onOverloaded: (s) =>
+        this.emit(() => ({
+          type: 'guardOverloaded',
+          guard: name,
+          estimatedCount: s.estimatedCount,
+          expected: s.expected,
+        })),
+    })
+    this.guards.set(name, guard)
+    return guard
   }
 
   /** The tier-2 key of an L1 key: the cache's namespace in front. */
@@ -195,6 +225,7 @@ export class CacheCore {
       nullHits: c.nullHits,
       staleServed: c.stale,
       rejected: c.rejected,
+      guarded: c.guarded,
       l2Errors: c.l2Errors,
       rebuildWaits: c.waits,
       rebuildWaitTimeouts: c.waitTimeouts,

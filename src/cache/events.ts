@@ -19,7 +19,11 @@ export type CacheEvent =
   /** A key was refused by the `validate` hook without touching anything. */
   | { type: 'rejected'; key: string }
   /** Tier 2 failed or timed out; the cache carried on without it. */
-  | { type: 'l2Error'; operation: 'get' | 'set' | 'delete'; error: unknown }
+  | { type: 'l2Error'; operation: 'get' | 'set' | 'delete' | 'guardLoad' | 'guardAdd'; error: unknown }
+  /** A guard answered "definitely absent": null without tier 2 or the loader. */
+  | { type: 'guarded'; key: string; guard: string }
+  /** A guard holds more ids than its design load: false positives exceed its rate; rebuild it larger. */
+  | { type: 'guardOverloaded'; guard: string; estimatedCount: number; expected: number }
   /** The tier-2 circuit breaker changed state. */
   | { type: 'circuit'; state: CircuitState }
   /** Another instance holds the key's rebuild lock: this caller waits for its fill. */
@@ -42,6 +46,8 @@ export interface CacheStats {
   nullHits: number
   staleServed: number
   rejected: number
+  /** Reads answered "definitely absent" by a guard. */
+  guarded: number
   l2Errors: number
   /** Misses that waited for another instance's rebuild instead of loading. */
   rebuildWaits: number

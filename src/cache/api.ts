@@ -1,0 +1,63 @@
+/**
+ * The cache's public contract: the `Cache` interface and the types around it.
+ */
+import type { Duration } from '../duration.js'
+import type { Guard, GuardOptions } from '../guard/guard.js'
+import type { CacheStats } from './events.js'
+
+/** A loader: the source of truth for one key. `null`/`undefined` means "nothing there" (cached as a null marker). */
+export type Loader<T> = (key: string) => T | null | undefined | Promise<T | null | undefined>
+
+/** A batch loader for `getMany`: gets the still-missing keys, answers in the same order. */
+export type BatchLoader<T> = (
+  keys: string[],
+) => Promise<Array<T | null | undefined>> | Array<T | null | undefined>
+
+/** Per-call options of writes and loads. */
+export interface WriteOptions {
+  /**
+   * Fresh time of this value (default: the cache's `ttl`). `Infinity` makes a hot key: it never
+   * expires from tier 2, and is refreshed in place every `refresh` while its old value is served.
+   */
+  ttl?: Duration
+  /** With `ttl: Infinity`: how often the hot key is refreshed (its logical expiry). */
+  refresh?: Duration
+  /** Fresh time of a null marker (default: the cache's `nullTtl`). */
+  nullTtl?: Duration
+  /** Tags stored with the entry. */
+  tags?: string[]
+  /** A guard that answers "definitely absent" for ids that exist nowhere (the key is the id). */
+  guard?: Guard
+}
+
+/** The cache, or a namespace view of it. */
+export interface Cache {
+  /** L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader found nothing. */
+  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null>
+  /** L1, then tier 2: the value, `null` for a null marker, `undefined` when absent. */
+  get<T>(key: string): Promise<T | null | undefined>
+  /** Writes a value to both tiers (`null` writes a null marker). */
+  set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void>
+  /** Removes keys from both tiers. */
+  delete(keyOrKeys: string | string[]): Promise<void>
+  /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */
+  getMany<T>(
+    keys: string[],
+    loadMany?: BatchLoader<T>,
+    options?: WriteOptions,
+  ): Promise<Array<T | null | undefined>>
+  /**
+   * The Bloom-filter guard `name` (created on first use, shared by every view of this cache).
+   * Pass it as `{ guard }` to getOrLoad/getMany; add ids when they are written, or rebuild it from
+   * the source of truth: an id never added answers "absent".
+   */
+  guard(name: string, options: GuardOptions): Guard
+  /** A view whose keys are prefixed with `name:` (sharing L1, tier 2 and counters). */
+  namespace(name: string): Cache
+  /** Synchronous, L1 only: the value, `null` for a null marker, `undefined` when L1 does not have it. */
+  peek<T>(key: string): T | null | undefined
+  /** Counters: hits by tier, misses, loads, null hits, stale served, tier-2 errors, L1 size. */
+  stats(): CacheStats
+  /** Resolves once background work (tier-2 writes, refreshes) is done: call before a Lambda returns. */
+  settled(): Promise<void>
+}
