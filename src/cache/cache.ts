@@ -20,6 +20,8 @@ import { UpstashStore } from './upstash-store.js'
  * In-process single flight means one poller per instance and key; the cap trades a little tier-2
  * traffic for latency (measured with bench/stampede: a 200 ms cap added ~75 ms to p50).
  */
+/** The longest a hot key's failing refresh is held back (it has no grace to bound it). */
+const HOT_KEY_MAX_BACKOFF_MS = 3_600_000
 const POLL_BASE_MS = 10
 const POLL_MAX_MS = 100
 
@@ -238,9 +240,21 @@ class CacheView implements Cache {
       core.counters.loadErrors++
       core.emit(() => ({ type: 'loadError', key: full, error }))
       if (refreshing) {
-        // Stale-if-error: the stale value keeps being served; the lock is kept until it expires,
-        // so no instance retries the failing source before rebuild.lockTtl has passed (backoff).
+        // Stale-if-error: the stale value keeps being served, and the rebuild lock is held on as a
+        // fleet-wide backoff (no instance retries the failing source meanwhile): lockTtl, doubled
+        // at each consecutive failure of this process, up to the end of grace.
         core.counters.refreshErrors++
+        if (fenced) {
+          const failures = (core.refreshFailures.get(full) ?? 0) + 1
+          core.refreshFailures.set(full, failures)
+          const { lockTtlMs, graceMs } = core.options
+          const cap =
+            options?.ttl === Number.POSITIVE_INFINITY ? HOT_KEY_MAX_BACKOFF_MS : Math.max(graceMs, lockTtlMs)
+          const hold = Math.min(lockTtlMs * 2 ** Math.min(failures - 1, 30), cap)
+          core.background(
+            core.tierTwo('set', () => core.store.holdLock(core.tierKey(full), fenced.token, hold)),
+          )
+        }
       } else if (fenced) {
         // A miss: let the next caller (here or elsewhere) try at once instead of waiting out the lock.
         core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
@@ -250,6 +264,7 @@ class CacheView implements Cache {
     const ms = core.options.now() - started
     const found = value !== null && value !== undefined
     core.counters.loads++
+    core.refreshFailures.delete(full)
     core.emit(() => ({ type: 'load', key: full, ms, found }))
     const hot = found && options?.ttl === Number.POSITIVE_INFINITY
     core.write(

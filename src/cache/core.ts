@@ -79,6 +79,9 @@ export class CacheCore {
     )
   }
 
+  /** Consecutive failed background refreshes per key (their backoff doubles); cleared by a load. */
+  readonly refreshFailures = new Map<string, number>()
+
   /** Guards by name (one per name per cache: their mirrors are shared by every view). */
   readonly guards = new Map<string, Guard>()
 

@@ -63,6 +63,12 @@ export class MemoryStore implements TierTwoStore {
     return true
   }
 
+  async holdLock(key: string, token: string, ms: number): Promise<boolean> {
+    if (this.#lockHolder(key) !== token) return false
+    this.#locks.set(key, { token, expiresAt: this.#now() + ms })
+    return true
+  }
+
   #lockHolder(key: string): string | undefined {
     const lock = this.#locks.get(key)
     if (!lock) return undefined

@@ -56,6 +56,15 @@ return 0
 `
 
 /**
+ * Keep a rebuild lock for ARGV[2] ms from now, if still held with token ARGV[1] (a failed refresh
+ * holds it as a fleet-wide backoff). → 1 held, 0 not ours.
+ */
+export const HOLD = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('PEXPIRE', KEYS[2], ARGV[2]) return 1 end
+return 0
+`
+
+/**
  * The rebuild lock's key: `{<hash tag of the entry key>}:rebuild:<entry key>`. Redis hashes only
  * a key's `{tag}` when it has one, else the whole key; wrapping that same text in braces puts the
  * lock in the entry's slot.

@@ -35,4 +35,6 @@ export interface TierTwoStore {
   fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean>
   /** Releases the rebuild lock held with `token` (a load failed); false when it was not ours. */
   unlock(key: string, token: string): Promise<boolean>
+  /** Keeps the rebuild lock held with `token` for `ms` from now (a backoff); false when it was not ours. */
+  holdLock(key: string, token: string, ms: number): Promise<boolean>
 }

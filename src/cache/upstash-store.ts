@@ -3,7 +3,7 @@
  * Lambda, Workers and Vercel Edge, against Upstash or against tiercache's own proxy.
  */
 import { Redis } from '@upstash/redis'
-import { FILL, READ_OR_LOCK, rebuildLockKey, UNLOCK } from './rebuild-scripts.js'
+import { FILL, HOLD, READ_OR_LOCK, rebuildLockKey, UNLOCK } from './rebuild-scripts.js'
 import type { ReadOrLock, TierTwoStore } from './store.js'
 
 /** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
@@ -27,6 +27,7 @@ export class UpstashStore implements TierTwoStore {
   readonly #readOrLockScript: ScriptRunner<[string | null, number, number]>
   readonly #fillScript: ScriptRunner<number>
   readonly #unlockScript: ScriptRunner<number>
+  readonly #holdScript: ScriptRunner<number>
 
   constructor(connection: RedisConnection) {
     this.redis =
@@ -41,6 +42,7 @@ export class UpstashStore implements TierTwoStore {
     this.#readOrLockScript = this.redis.createScript<[string | null, number, number]>(READ_OR_LOCK)
     this.#fillScript = this.redis.createScript<number>(FILL)
     this.#unlockScript = this.redis.createScript<number>(UNLOCK)
+    this.#holdScript = this.redis.createScript<number>(HOLD)
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
@@ -81,5 +83,13 @@ export class UpstashStore implements TierTwoStore {
 
   async unlock(key: string, token: string): Promise<boolean> {
     return Number(await this.#unlockScript.exec([key, rebuildLockKey(key)], [token])) === 1
+  }
+
+  async holdLock(key: string, token: string, ms: number): Promise<boolean> {
+    return (
+      Number(
+        await this.#holdScript.exec([key, rebuildLockKey(key)], [token, String(Math.max(1, Math.round(ms)))]),
+      ) === 1
+    )
   }
 }

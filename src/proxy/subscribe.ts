@@ -45,7 +45,9 @@ export function streamEvents(
     }
     try {
       if (kind === 'monitor') {
-        // In a cluster each master sees only its own commands: watch them all.
+        // In a cluster each master sees only its own commands: watch them all. `OK` comes first,
+        // as from Redis: lines from masters already watched wait until every master is.
+        let pending: string[] | undefined = []
         for (const master of upstream.masters()) {
           const address = `${master.options.host}:${master.options.port}`
           const connection = upstream.dedicated({ address })
@@ -53,10 +55,14 @@ export function streamEvents(
           const monitor = await connection.monitor()
           connections.push(monitor)
           monitor.on('monitor', (time: string, args: string[], source: string, database: string) => {
-            send(`${time} [${database} ${source}] ${args.map((a) => JSON.stringify(a)).join(' ')}`)
+            const line = `${time} [${database} ${source}] ${args.map((a) => JSON.stringify(a)).join(' ')}`
+            if (pending) pending.push(line)
+            else send(line)
           })
         }
         send('OK')
+        for (const line of pending) send(line)
+        pending = undefined
       } else {
         // PUBLISH reaches every node of a cluster, so one connection to any node hears it all.
         const connection = upstream.dedicated()

@@ -92,6 +92,49 @@ describe('stale-if-error', () => {
   })
 })
 
+describe('stale-if-error backoff', () => {
+  it('each consecutive failure holds the source back twice as long, up to the end of grace', async () => {
+    const { cache, clock } = setup({
+      ttl: '10s',
+      grace: '10m',
+      rebuild: { lockTtl: '10s' },
+      l1: { ttl: '1s' },
+    })
+    let healthy = true
+    const loader = vi.fn(async () => {
+      if (!healthy) throw new Error('database down')
+      return 'value'
+    })
+    await cache.getOrLoad('k', loader)
+    await cache.settled()
+    healthy = false
+    const read = async () => {
+      expect(await cache.getOrLoad('k', loader)).toBe('value')
+      await cache.settled()
+    }
+    clock.advance(11_000)
+    await read() // failure 1: held 10 s
+    expect(loader).toHaveBeenCalledTimes(2)
+    clock.advance(10_001)
+    await read() // failure 2: held 20 s
+    expect(loader).toHaveBeenCalledTimes(3)
+    clock.advance(15_000)
+    await read() // 15 s later: still held
+    expect(loader).toHaveBeenCalledTimes(3)
+    clock.advance(5_001)
+    await read() // 20 s after failure 2: retried (failure 3: held 40 s)
+    expect(loader).toHaveBeenCalledTimes(4)
+    clock.advance(30_000)
+    await read()
+    expect(loader).toHaveBeenCalledTimes(4)
+    healthy = true
+    clock.advance(10_001)
+    await read() // 40 s after failure 3: retried, and it works
+    expect(loader).toHaveBeenCalledTimes(5)
+    expect(cache.stats().refreshErrors).toBe(3)
+  })
+})
+
 describe('hot keys', () => {
   it('ttl: Infinity never leaves tier 2 and is refreshed in place every `refresh`', async () => {
     const { cache, clock, store } = setup({ l1: { ttl: '1s' } })

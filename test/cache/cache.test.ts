@@ -310,6 +310,7 @@ describe('fail open', () => {
     readOrLock: explode,
     fill: explode,
     unlock: explode,
+    holdLock: explode,
   }
 
   it('a failing tier 2: the loader answers, L1 keeps the value, the error is counted and emitted, never thrown', async () => {
@@ -334,6 +335,7 @@ describe('fail open', () => {
       readOrLock: never,
       fill: never,
       unlock: never,
+      holdLock: never,
     }
     const { cache } = setup({ redis: hanging, timeouts: { l2: '20ms' } })
     const started = Date.now()
@@ -377,6 +379,10 @@ describe('fail open', () => {
         return true
       },
       unlock: async () => {
+        await call()
+        return true
+      },
+      holdLock: async () => {
         await call()
         return true
       },

@@ -71,6 +71,9 @@ export function storeContract(name: string, target: () => ContractTarget) {
         locked: true,
         fence: 0,
       })
+      expect(await store.holdLock(k('rl'), 'token-d', 60_000)).toBe(true)
+      expect(await store.holdLock(k('rl'), 'someone-else', 60_000)).toBe(false)
+      expect(await store.readOrLock(k('rl'), 'token-e', 5000, now + 61_000)).toMatchObject({ locked: false })
       expect(await store.unlock(k('rl'), 'token-d')).toBe(true)
       expect(await store.unlock(k('rl'), 'token-d')).toBe(false)
     })

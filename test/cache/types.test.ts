@@ -36,6 +36,7 @@ describe('public types', () => {
       readOrLock: async () => ({ text: undefined, locked: true, fence: 0 }),
       fill: async () => true,
       unlock: async () => true,
+      holdLock: async () => true,
     }
     expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
     // @ts-expect-error: a TTL must be a number or a duration string with a unit
