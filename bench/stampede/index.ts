@@ -1,7 +1,7 @@
 /**
  * Stampede: N processes × C concurrent requests on a key that has just expired, for several
  * rounds. Loader calls per expiry and p99 latency, for tiercache (fleet-wide single flight through
- * the proxy), bentocache (memory + Redis tiers) and @epic-web/cachified (in-process), in one run,
+ * the proxy), bentocache (memory + Redis tiers) and @epic-web/cachified (Redis tier), in one run,
  * on a cluster this benchmark starts on loopback.
  *
  *   npm run bench:stampede            (N = 4, C = 100, 6 rounds, loader 100 ms)

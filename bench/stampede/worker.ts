@@ -8,8 +8,8 @@ import { cachified } from '@epic-web/cachified'
 import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisDriver } from 'bentocache/drivers/redis'
+import { redisCacheAdapter } from 'cachified-redis-adapter'
 import { Cluster } from 'ioredis'
-import { LRUCache } from 'lru-cache'
 import { createCache } from '../../src/index.js'
 
 const [library, url, token, seedPort, run, rounds, concurrency, roundMs, loadMs, startAt] =
@@ -53,9 +53,16 @@ if (library === 'tiercache') {
   get = (key) => bento.getOrSet({ key, factory: loader(key), ttl: '1h' })
   close = async () => {}
 } else {
-  // cachified's Redis adapters are for node-redis; its in-process LRU is used here.
-  const lru = new LRUCache<string, never>({ max: 10_000 })
-  get = (key) => cachified({ key, cache: lru as never, getFreshValue: loader(key), ttl: 3_600_000 })
+  // cachified with its Redis tier (cachified-redis-adapter, written for node-redis: a small shim
+  // maps its three calls onto the same ioredis cluster client).
+  const shim = {
+    get: (k: string) => redis.get(k),
+    del: (k: string) => redis.del(k),
+    set: (k: string, v: string, o?: { EXAT: number }) =>
+      o?.EXAT ? redis.set(k, v, 'EXAT', o.EXAT) : redis.set(k, v),
+  }
+  const cache = redisCacheAdapter(shim)
+  get = (key) => cachified({ key, cache, getFreshValue: loader(key), ttl: 3_600_000 })
 }
 
 const latencies: number[] = []
