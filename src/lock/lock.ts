@@ -175,7 +175,10 @@ export function createLock(options: LockOptions): Lock {
       () => {
         lock.extend(ttlMs).then(
           (held) => {
-            if (!held && !controller.signal.aborted) controller.abort(new LockLostError(name))
+            if (!held && !controller.signal.aborted) {
+              clearInterval(watchdog) // lost: nothing left to extend
+              controller.abort(new LockLostError(name))
+            }
           },
           () => {}, // a transient tier-2 failure: the next tick tries again, within the ttl
         )
