@@ -38,6 +38,18 @@ export interface Cache {
   get<T>(key: string): Promise<T | null | undefined>
   /** Writes a value to both tiers (`null` writes a null marker). */
   set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void>
+  /**
+   * Delete-after-write (cache aside): runs `writer` (the source-of-truth update) first; if it
+   * throws, nothing in the cache changes. Then each key becomes a tombstone with a bumped fence in
+   * one tier-2 round trip (a reader that loaded before the write cannot put its old value back),
+   * and this instance's L1 drops the keys. A failed invalidation is retried in the background.
+   * @returns what `writer` returned
+   */
+  write<R>(
+    keyOrKeys: string | string[],
+    writer: () => R | Promise<R>,
+    options?: { doubleDelete?: Duration },
+  ): Promise<R>
   /** Removes keys from both tiers. */
   delete(keyOrKeys: string | string[]): Promise<void>
   /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */

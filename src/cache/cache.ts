@@ -4,6 +4,7 @@
  */
 
 import { backoffDelay, sleep } from '../backoff.js'
+import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
 import type { Guard, GuardOptions } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
@@ -297,6 +298,22 @@ class CacheView implements Cache {
     const full = this.#key(key)
     const found = value !== null && value !== undefined
     await this.#core.write(full, value, freshTime(this.#core.options, found, options), 0, options?.tags)
+  }
+
+  async write<R>(
+    keyOrKeys: string | string[],
+    writer: () => R | Promise<R>,
+    options?: { doubleDelete?: Duration },
+  ): Promise<R> {
+    const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
+    // The source of truth first: if it throws, the cache is left as it was.
+    const result = await writer()
+    const second =
+      options?.doubleDelete === undefined
+        ? this.#core.options.doubleDeleteMs
+        : parseDuration(options.doubleDelete, 'doubleDelete')
+    await this.#core.invalidate(keys, second)
+    return result
   }
 
   async delete(keyOrKeys: string | string[]): Promise<void> {

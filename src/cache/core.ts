@@ -3,6 +3,7 @@
  * circuit breaker, in-process single flight, background work, counters and events.
  */
 import { LRUCache } from 'lru-cache'
+import { sleep } from '../backoff.js'
 import { createGuard, type Guard, type GuardOptions } from '../guard/guard.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
@@ -19,6 +20,9 @@ export interface L1Entry {
   nullMarker: boolean
   size: number
 }
+
+/** Delays between retries of an invalidation that failed (the last repeats). */
+const INVALIDATION_RETRY_MS = [1000, 5000, 30_000]
 
 /** A tier-2 call that took longer than `timeouts.l2`. */
 class TierTwoTimeout extends Error {
@@ -77,6 +81,49 @@ export class CacheCore {
       options.now,
       (state) => onEvent?.({ type: 'circuit', state }),
     )
+  }
+
+  /** Invalidations waiting for tier 2 to come back (tier-2 keys), with their retry timers. */
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>()
+
+  /**
+   * Delete-after-write: tombstones the keys in tier 2 (bumped fences, one round trip), then drops
+   * them from this instance's L1. If tier 2 is away the L1 copies go at once and the tombstones
+   * are retried in the background (1 s, 5 s, then every 30 s) while the process lives. A second
+   * invalidation follows after `doubleDeleteMs` when asked.
+   */
+  async invalidate(keys: string[], doubleDeleteMs: number | undefined): Promise<void> {
+    const tierKeys = keys.map((k) => this.tierKey(k))
+    const once = () =>
+      this.tierTwo('set', () =>
+        this.store.invalidate(tierKeys, this.options.tombstoneTtlMs).then(() => true as const),
+      )
+    const done = await once()
+    for (const key of keys) this.l1.delete(key)
+    if (done !== true) this.#retryInvalidation(once, 0)
+    if (doubleDeleteMs !== undefined) {
+      this.background(
+        sleep(doubleDeleteMs).then(async () => (await once()) ?? this.#retryInvalidation(once, 0)),
+      )
+    }
+  }
+
+  #retryInvalidation(once: () => Promise<true | undefined>, attempt: number): void {
+    const delay = INVALIDATION_RETRY_MS[Math.min(attempt, INVALIDATION_RETRY_MS.length - 1)]!
+    const timer = setTimeout(async () => {
+      this.#retries.delete(timer)
+      const done = await once()
+      this.emit(() => ({ type: 'invalidationRetry', attempt: attempt + 1, succeeded: done === true }))
+      if (done !== true) this.#retryInvalidation(once, attempt + 1)
+    }, delay)
+    // A retry must not keep a finished process alive (Node); other runtimes have no unref.
+    ;(timer as { unref?: () => void }).unref?.()
+    this.#retries.add(timer)
+  }
+
+  /** Invalidations still waiting for tier 2. */
+  get pendingInvalidations(): number {
+    return this.#retries.size
   }
 
   /** Consecutive failed background refreshes per key (their backoff doubles); cleared by a load. */
@@ -154,22 +201,30 @@ export class CacheCore {
     if (tags?.length) envelope.t = tags
     if (hot) envelope.h = 1
     const text = encodeEnvelope(key, envelope)
-    this.fillL1(key, nullMarker ? null : value, nullMarker, utf8Length(text), fresh)
+    const size = utf8Length(text)
     // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt; a hot
     // key never expires (it is refreshed in place).
     const ttl = hot ? Number.POSITIVE_INFINITY : fresh + this.options.graceMs
     const tierKey = this.tierKey(key)
-    const stored = fenced
-      ? this.tierTwo('set', () => this.store.fill(tierKey, text, ttl, fenced.fence, fenced.token)).then(
-          (written) => {
-            // The fence moved while we loaded (a write invalidated the key): our value is older.
-            if (written === false) {
-              this.counters.fillsRefused++
-              this.emit(() => ({ type: 'fillRefused', key }))
-            }
-          },
-        )
-      : this.tierTwo('set', () => this.store.set(tierKey, text, ttl))
+    let stored: Promise<unknown>
+    if (fenced) {
+      // A fenced fill reaches L1 only once tier 2 accepted it: if a write moved the fence while we
+      // loaded, our value is older than that write, and no later read here may be served it.
+      stored = this.tierTwo('set', () =>
+        this.store.fill(tierKey, text, ttl, fenced.fence, fenced.token),
+      ).then((written) => {
+        if (written === false) {
+          this.counters.fillsRefused++
+          this.emit(() => ({ type: 'fillRefused', key }))
+        } else {
+          // Accepted, or tier 2 is away (fail open: keep serving what we loaded from L1).
+          this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
+        }
+      })
+    } else {
+      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
+      stored = this.tierTwo('set', () => this.store.set(tierKey, text, ttl))
+    }
     this.background(stored)
     return stored
   }
@@ -233,6 +288,7 @@ export class CacheCore {
       rebuildWaits: c.waits,
       rebuildWaitTimeouts: c.waitTimeouts,
       fillsRefused: c.fillsRefused,
+      pendingInvalidations: this.#retries.size,
       earlyRefreshes: c.earlyRefreshes,
       refreshErrors: c.refreshErrors,
       circuit: this.breaker.state,

@@ -34,6 +34,8 @@ export type CacheEvent =
   | { type: 'earlyRefresh'; key: string }
   /** A fill was refused: the key's fence moved while it was loaded (its value would be older). */
   | { type: 'fillRefused'; key: string }
+  /** A failed invalidation was retried (after 1 s, 5 s, then every 30 s) until tier 2 took it. */
+  | { type: 'invalidationRetry'; attempt: number; succeeded: boolean }
   /** L1 dropped an entry (`evict`: the bounds; `expire`: its TTL; `delete`, `set`: replaced or removed). */
   | { type: 'evict'; key: string; reason: string }
 
@@ -53,6 +55,8 @@ export interface CacheStats {
   rebuildWaits: number
   rebuildWaitTimeouts: number
   fillsRefused: number
+  /** Invalidations (writes) waiting for tier 2 to come back. */
+  pendingInvalidations: number
   /** Refreshes started early by XFetch. */
   earlyRefreshes: number
   /** Background refreshes whose loader failed (the stale value kept being served). */

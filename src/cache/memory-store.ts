@@ -63,6 +63,14 @@ export class MemoryStore implements TierTwoStore {
     return true
   }
 
+  async invalidate(keys: string[], ttlMs: number): Promise<void> {
+    for (const key of keys) {
+      const [current] = await this.getMany([key])
+      const fence = (decodeEnvelope(current)?.c ?? 0) + 1
+      await this.set(key, `tc1:${JSON.stringify({ n: 1, f: 0, d: 0, c: fence })}`, ttlMs)
+    }
+  }
+
   async holdLock(key: string, token: string, ms: number): Promise<boolean> {
     if (this.#lockHolder(key) !== token) return false
     this.#locks.set(key, { token, expiresAt: this.#now() + ms })

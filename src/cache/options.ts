@@ -65,6 +65,13 @@ export interface CacheOptions {
     /** After `wait`: run the loader anyway (fail open) or throw `RebuildTimeoutError`. @default 'load' */
     onWaitTimeout?: 'load' | 'throw'
   }
+  /** Writes (`cache.write`). */
+  writes?: {
+    /** How long a tombstone lives: longer than your slowest loader, so a late fill is still refused. @default '1m' */
+    tombstoneTtl?: Duration
+    /** A second invalidation this long after each write (sources that are themselves eventually consistent). @default none */
+    doubleDelete?: Duration
+  }
   /** Returns false for keys that cannot exist: they answer null at once, touching nothing. */
   validate?: (key: string) => boolean
   /** Wall clock (injected in tests). @default Date */
@@ -91,6 +98,8 @@ export interface ResolvedOptions {
   breakerFailures: number
   breakerCooldownMs: number
   xfetchBeta: number
+  tombstoneTtlMs: number
+  doubleDeleteMs: number | undefined
   lockTtlMs: number
   lockWaitMs: number
   onWaitTimeout: 'load' | 'throw'
@@ -114,6 +123,7 @@ const DEFAULT_L2_TIMEOUT: Duration = '100ms'
 const DEFAULT_BREAKER_FAILURES = 5
 const DEFAULT_BREAKER_COOLDOWN: Duration = '5s'
 const DEFAULT_LOCK_TTL: Duration = '10s'
+const DEFAULT_TOMBSTONE_TTL: Duration = '1m'
 const DEFAULT_LOCK_WAIT: Duration = '5s'
 
 function positiveInteger(value: unknown, option: string): number {
@@ -161,6 +171,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     breaker = {},
     rebuild = {},
     xfetchBeta = 1,
+    writes = {},
     validate,
     clock,
     random = Math.random,
@@ -196,6 +207,11 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     breakerFailures: positiveInteger(breaker.failures ?? DEFAULT_BREAKER_FAILURES, 'breaker.failures'),
     breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
     xfetchBeta: nonNegativeNumber(xfetchBeta, 'xfetchBeta'),
+    tombstoneTtlMs: positiveDuration(writes.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL, 'writes.tombstoneTtl'),
+    doubleDeleteMs:
+      writes.doubleDelete === undefined
+        ? undefined
+        : positiveDuration(writes.doubleDelete, 'writes.doubleDelete'),
     lockTtlMs: positiveDuration(rebuild.lockTtl ?? DEFAULT_LOCK_TTL, 'rebuild.lockTtl'),
     lockWaitMs: parseDuration(rebuild.wait ?? DEFAULT_LOCK_WAIT, 'rebuild.wait'),
     onWaitTimeout: onWaitTimeout(rebuild.onWaitTimeout),

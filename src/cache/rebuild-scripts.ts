@@ -56,6 +56,24 @@ return 0
 `
 
 /**
+ * Tombstone (delete-after-write). KEYS: 1 the entry. ARGV: 1 ttl ms. Replaces the entry by a
+ * tombstone whose fence is one more than the entry's: long past its fresh time (f = 0), so the
+ * next reader rebuilds, and a fill that read the old fence is refused (the lease idea of memcache
+ * at Facebook, NSDI 2013). → the new fence
+ */
+export const TOMBSTONE = `
+local current = redis.call('GET', KEYS[1])
+local fence = 0
+if current then
+  local ok, env = pcall(cjson.decode, string.sub(current, 5))
+  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
+end
+fence = fence + 1
+redis.call('SET', KEYS[1], 'tc1:{"n":1,"f":0,"d":0,"c":' .. fence .. '}', 'PX', ARGV[1])
+return fence
+`
+
+/**
  * Keep a rebuild lock for ARGV[2] ms from now, if still held with token ARGV[1] (a failed refresh
  * holds it as a fleet-wide backoff). → 1 held, 0 not ours.
  */

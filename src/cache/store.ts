@@ -35,6 +35,11 @@ export interface TierTwoStore {
   fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean>
   /** Releases the rebuild lock held with `token` (a load failed); false when it was not ours. */
   unlock(key: string, token: string): Promise<boolean>
+  /**
+   * Replaces each entry by a tombstone with a bumped fence that lives `ttlMs` (delete-after-write):
+   * the next reader rebuilds, and a fill that read the old fence is refused. One round trip.
+   */
+  invalidate(keys: string[], ttlMs: number): Promise<void>
   /** Keeps the rebuild lock held with `token` for `ms` from now (a backoff); false when it was not ours. */
   holdLock(key: string, token: string, ms: number): Promise<boolean>
 }

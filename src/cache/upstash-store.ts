@@ -3,7 +3,7 @@
  * Lambda, Workers and Vercel Edge, against Upstash or against tiercache's own proxy.
  */
 import { Redis } from '@upstash/redis'
-import { FILL, HOLD, READ_OR_LOCK, rebuildLockKey, UNLOCK } from './rebuild-scripts.js'
+import { FILL, HOLD, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from './rebuild-scripts.js'
 import type { ReadOrLock, TierTwoStore } from './store.js'
 
 /** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
@@ -28,6 +28,7 @@ export class UpstashStore implements TierTwoStore {
   readonly #fillScript: ScriptRunner<number>
   readonly #unlockScript: ScriptRunner<number>
   readonly #holdScript: ScriptRunner<number>
+  readonly #tombstoneScript: ScriptRunner<number>
 
   constructor(connection: RedisConnection) {
     this.redis =
@@ -43,6 +44,7 @@ export class UpstashStore implements TierTwoStore {
     this.#fillScript = this.redis.createScript<number>(FILL)
     this.#unlockScript = this.redis.createScript<number>(UNLOCK)
     this.#holdScript = this.redis.createScript<number>(HOLD)
+    this.#tombstoneScript = this.redis.createScript<number>(TOMBSTONE)
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
@@ -91,5 +93,12 @@ export class UpstashStore implements TierTwoStore {
         await this.#holdScript.exec([key, rebuildLockKey(key)], [token, String(Math.max(1, Math.round(ms)))]),
       ) === 1
     )
+  }
+
+  async invalidate(keys: string[], ttlMs: number): Promise<void> {
+    // One script per key (each in its own slot), sent together: the client's auto-pipelining
+    // makes them one /pipeline request, and the proxy runs them on their nodes in parallel.
+    const ttl = String(Math.max(1, Math.round(ttlMs)))
+    await Promise.all(keys.map((key) => this.#tombstoneScript.exec([key], [ttl])))
   }
 }

@@ -102,6 +102,19 @@ export function storeContract(name: string, target: () => ContractTarget) {
       })
     })
 
+    it('invalidate: each key becomes a tombstone with a bumped fence (absent keys too), in one call', async () => {
+      const { store } = target()
+      const now = Date.now()
+      await store.set(k('w1'), `tc1:${JSON.stringify({ v: 'old', f: now + 60_000, d: 0, c: 4 })}`, 60_000)
+      await store.invalidate([k('w1'), k('{other}w2')], 60_000)
+      const [w1, w2] = await store.getMany([k('w1'), k('{other}w2')])
+      expect(JSON.parse(w1!.slice(4))).toEqual({ n: 1, f: 0, d: 0, c: 5 })
+      expect(JSON.parse(w2!.slice(4))).toEqual({ n: 1, f: 0, d: 0, c: 1 })
+      // The next reader rebuilds (a tombstone is never fresh) and must fill with the new fence.
+      expect(await store.readOrLock(k('w1'), 'r', 5000, now)).toMatchObject({ locked: true, fence: 5 })
+      await store.invalidate([], 60_000)
+    })
+
     it('forgets an entry once its TTL has passed', async () => {
       const { store, elapse } = target()
       await store.set(k('short'), 'tc1:x', 150)

@@ -37,6 +37,7 @@ describe('public types', () => {
       fill: async () => true,
       unlock: async () => true,
       holdLock: async () => true,
+      invalidate: async () => {},
     }
     expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
     // @ts-expect-error: a TTL must be a number or a duration string with a unit

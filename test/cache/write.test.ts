@@ -1,0 +1,143 @@
+/**
+ * Delete-after-write with fenced fills: the source first, then tombstones with bumped fences, so a
+ * reader that loaded before the write cannot put its old value back, whatever the timing.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
+import { createCache } from '../../src/cache/cache.js'
+import { MemoryStore } from '../../src/cache/memory-store.js'
+import type { TierTwoStore } from '../../src/cache/store.js'
+import { UpstashStore } from '../../src/cache/upstash-store.js'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { ManualClock, seededRandom } from '../helpers/clock.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+/** A database row the tests read and write. */
+function database(initial: string) {
+  let row = initial
+  return { read: () => row, write: (value: string) => void (row = value) }
+}
+
+async function forcedRace(store: TierTwoStore, key: string, delays: () => number) {
+  const reader = createCache({ redis: store, timeouts: { l2: '2s' } })
+  const writer = createCache({ redis: store, timeouts: { l2: '2s' } })
+  const db = database('old')
+  let readRow!: () => void
+  const rowRead = new Promise<void>((r) => (readRow = r))
+  let release!: () => void
+  const held = new Promise<void>((r) => (release = r))
+  // The reader misses and reads the old row; its loader is held before it returns.
+  const reading = reader.getOrLoad(key, async () => {
+    const row = db.read()
+    readRow()
+    await held
+    return row
+  })
+  await rowRead
+  await new Promise((r) => setTimeout(r, delays()))
+  await writer.write(key, () => db.write('new')) // the write completes while the reader holds the old row
+  await new Promise((r) => setTimeout(r, delays()))
+  release()
+  expect(await reading).toBe('old') // the reader's own read began before the write
+  await reader.settled()
+  expect(reader.stats().fillsRefused).toBe(1)
+  // Every read that begins now sees the new value, on either instance.
+  expect(await reader.getOrLoad(key, async () => db.read())).toBe('new')
+  expect(await writer.getOrLoad(key, async () => db.read())).toBe('new')
+}
+
+describe('write', () => {
+  it('runs the writer first; if it throws, the cache is left as it was', async () => {
+    const cache = createCache()
+    await cache.set('k', 'cached')
+    await expect(
+      cache.write('k', () => {
+        throw new Error('constraint violated')
+      }),
+    ).rejects.toThrowError('constraint violated')
+    expect(cache.peek('k')).toBe('cached')
+    expect(await cache.get('k')).toBe('cached')
+  })
+
+  it('returns what the writer returned; the next read loads the new value', async () => {
+    const cache = createCache()
+    const db = database('v1')
+    expect(await cache.getOrLoad('k', async () => db.read())).toBe('v1')
+    await cache.settled()
+    expect(await cache.write(['k'], () => (db.write('v2'), 'done'))).toBe('done')
+    expect(cache.peek('k')).toBeUndefined()
+    expect(await cache.getOrLoad('k', async () => db.read())).toBe('v2')
+  })
+
+  it('the race, forced: a slow reader cannot put the old value back (in-memory tier 2)', async () => {
+    await forcedRace(new MemoryStore(), 'race', () => 0)
+  })
+
+  it('tier 2 down during a write: the write returns, L1 drops the key, the tombstone lands when tier 2 is back', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    const clock = new ManualClock()
+    const inner = new MemoryStore(clock.now)
+    let down = false
+    const store = new Proxy(inner, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver)
+        if (typeof value !== 'function') return value
+        return async (...args: unknown[]) => {
+          if (down) throw new Error('tier 2 unreachable')
+          return value.apply(target, args)
+        }
+      },
+    })
+    const events: string[] = []
+    const cache = createCache({
+      redis: store,
+      clock,
+      random: seededRandom(),
+      onEvent: (e) => events.push(e.type),
+      breaker: { failures: 100 },
+    })
+    await cache.set('k', 'old')
+    down = true
+    await cache.write('k', () => {})
+    expect(cache.peek('k')).toBeUndefined()
+    expect(cache.stats().pendingInvalidations).toBe(1)
+    expect((await inner.getMany(['tc:k']))[0]).toContain('"old"') // not yet invalidated
+    await vi.advanceTimersByTimeAsync(1000) // first retry: still down
+    expect(cache.stats().pendingInvalidations).toBe(1)
+    down = false
+    await vi.advanceTimersByTimeAsync(5000) // second retry: lands
+    expect(cache.stats().pendingInvalidations).toBe(0)
+    expect((await inner.getMany(['tc:k']))[0]).toContain('"c":1')
+    expect(events.filter((e) => e === 'invalidationRetry')).toHaveLength(2)
+  })
+
+  it('doubleDelete invalidates a second time after the delay', async () => {
+    const store = new MemoryStore()
+    const cache = createCache({ redis: store })
+    await cache.write('k', () => {}, { doubleDelete: '30ms' })
+    expect((await store.getMany(['tc:k']))[0]).toContain('"c":1')
+    await cache.settled()
+    expect((await store.getMany(['tc:k']))[0]).toContain('"c":2')
+  })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('write on the real cluster through the proxy', () => {
+  let proxy: RunningProxy
+  beforeAll(async () => {
+    proxy = await startTestProxy({ redis: inject('clusterUrl') })
+  })
+  afterAll(() => proxy.close('1s'))
+
+  it('the race, forced, repeated with random delays: never an old value after the write', {
+    timeout: 60_000,
+  }, async () => {
+    const random = seededRandom(11)
+    for (let i = 0; i < 20; i++) {
+      const store = new UpstashStore({ url: proxy.url, token: TOKENS.standard })
+      await forcedRace(store, `race:${Date.now()}:${i}`, () => Math.floor(random() * 20))
+    }
+  })
+})
