@@ -9,6 +9,7 @@ import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
 import type { Guard, GuardOptions } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
+import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
@@ -318,8 +319,9 @@ class CacheView implements Cache {
 
   async delete(keyOrKeys: string | string[]): Promise<void> {
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
-    for (const key of keys) this.#core.l1.delete(key)
-    await this.#core.tierTwo('delete', () => this.#core.store.delete(keys.map((k) => this.#core.tierKey(k))))
+    // A tombstone, not a plain DEL: with the key simply gone, a reader that read it before could
+    // still fill its old value back (its fence would match an absent key's).
+    await this.#core.invalidate(keys, undefined)
   }
 
   async getMany<T>(
@@ -342,10 +344,16 @@ class CacheView implements Cache {
     })
     if (missing.length === 0) return results
     // One tier-2 round trip for every L1 miss.
-    const texts =
-      (await core.tierTwo('get', () => core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))))) ?? []
+    const answer = await core.tierTwo('get', () =>
+      core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))),
+    )
+    const tierTwoAnswered = answer !== undefined
+    const texts = answer ?? []
     const toLoad: number[] = []
+    // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
+    const fences = new Map<number, number>()
     missing.forEach((i, j) => {
+      fences.set(i, decodeEnvelope(texts[j])?.c ?? 0)
       // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
       const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
       const reload: Reload | undefined = one && ((f) => this.#refresh(fulls[i]!, keys[i]!, one, options, f))
@@ -357,7 +365,17 @@ class CacheView implements Cache {
         toLoad.push(i)
       }
     })
-    if (loadMany && toLoad.length > 0) await this.#loadBatch(toLoad, keys, fulls, loadMany, options, results)
+    if (loadMany && toLoad.length > 0) {
+      await this.#loadBatch(
+        toLoad,
+        keys,
+        fulls,
+        loadMany,
+        options,
+        results,
+        tierTwoAnswered ? fences : undefined,
+      )
+    }
     return results
   }
 
@@ -368,6 +386,7 @@ class CacheView implements Cache {
     loadMany: BatchLoader<T>,
     options: WriteOptions | undefined,
     results: Array<T | null | undefined>,
+    fences?: Map<number, number>,
   ): Promise<void> {
     const core = this.#core
     const wanted = indexes.map((i) => keys[i]!)
@@ -394,12 +413,17 @@ class CacheView implements Cache {
       const found = value !== null && value !== undefined
       core.counters.loads++
       core.emit(() => ({ type: 'load', key: fulls[i]!, ms, found }))
+      // Compare-on-fence without a lock (empty token: nothing to release); unfenced when tier 2
+      // did not answer the read (fail open).
+      const fence = fences?.get(i)
+      const fenced = fence === undefined ? undefined : { fence, token: '' }
       core.write(
         fulls[i]!,
         found ? value : null,
         freshTime(this.#core.options, found, options),
         ms,
         options?.tags,
+        fenced,
       )
       results[i] = found ? value : null
     })

@@ -17,6 +17,11 @@ export class MemoryStore implements TierTwoStore {
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
+    return this.#read(keys)
+  }
+
+  // Internal reads do not go through getMany: a subclass counting round trips counts the cache's only.
+  #read(keys: string[]): Array<string | undefined> {
     const now = this.#now()
     return keys.map((key) => {
       const entry = this.#entries.get(key)
@@ -38,7 +43,7 @@ export class MemoryStore implements TierTwoStore {
   }
 
   async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
-    const [text] = await this.getMany([key])
+    const [text] = this.#read([key])
     const envelope = decodeEnvelope(text)
     const fresh = envelope !== undefined && envelope.f > now
     let locked = false
@@ -51,7 +56,7 @@ export class MemoryStore implements TierTwoStore {
 
   async fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean> {
     await this.unlock(key, token)
-    const [current] = await this.getMany([key])
+    const [current] = this.#read([key])
     if ((decodeEnvelope(current)?.c ?? 0) !== fence) return false
     await this.set(key, value, ttlMs)
     return true
@@ -65,7 +70,7 @@ export class MemoryStore implements TierTwoStore {
 
   async invalidate(keys: string[], ttlMs: number): Promise<void> {
     for (const key of keys) {
-      const [current] = await this.getMany([key])
+      const [current] = this.#read([key])
       const fence = (decodeEnvelope(current)?.c ?? 0) + 1
       await this.set(key, `tc1:${JSON.stringify({ n: 1, f: 0, d: 0, c: fence })}`, ttlMs)
     }

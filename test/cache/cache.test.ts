@@ -19,10 +19,15 @@ import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 /** A memory store that counts round trips. */
 class CountingStore extends MemoryStore {
-  calls = { getMany: 0, set: 0, delete: 0 }
+  // Tier-2 round trips that read: plain reads and the miss path's read-or-lock.
+  calls = { reads: 0, set: 0, delete: 0 }
   override async getMany(keys: string[]) {
-    this.calls.getMany++
+    this.calls.reads++
     return super.getMany(keys)
+  }
+  override async readOrLock(key: string, token: string, lockTtlMs: number, now: number) {
+    this.calls.reads++
+    return super.readOrLock(key, token, lockTtlMs, now)
   }
   override async set(key: string, value: string, ttlMs: number) {
     this.calls.set++
@@ -55,12 +60,12 @@ describe('getOrLoad', () => {
     expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
     await cache.settled()
     expect(loader).toHaveBeenCalledTimes(1)
-    const reads = store.calls.getMany
+    const reads = store.calls.reads
     expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
-    expect(store.calls.getMany).toBe(reads) // L1 hit: no tier-2 call
+    expect(store.calls.reads).toBe(reads) // L1 hit: no tier-2 call
     clock.advance(6000) // past l1.ttl (5 s ± 10 %), still fresh in tier 2
     expect(await cache.getOrLoad('user:1', loader)).toEqual({ id: 'user:1', name: 'Ada' })
-    expect(store.calls.getMany).toBe(reads + 1)
+    expect(store.calls.reads).toBe(reads + 1)
     expect(loader).toHaveBeenCalledTimes(1)
     expect(cache.stats().hits).toEqual({ l1: 1, l2: 1 })
   })
@@ -199,7 +204,7 @@ describe('the rest of the API', () => {
     clock.advance(10_000) // m1, m2 now only in tier 2
     await cache.set('m3', 'three') // in L1
     const loadMany = vi.fn(async (keys: string[]) => keys.map((k) => (k === 'm5' ? null : `loaded ${k}`)))
-    const reads = store.calls.getMany
+    const reads = store.calls.reads
     expect(await cache.getMany(['m1', 'm2', 'm3', 'm4', 'm5'], loadMany)).toEqual([
       'one',
       'two',
@@ -207,7 +212,7 @@ describe('the rest of the API', () => {
       'loaded m4',
       null,
     ])
-    expect(store.calls.getMany).toBe(reads + 1)
+    expect(store.calls.reads).toBe(reads + 1)
     expect(loadMany).toHaveBeenCalledWith(['m4', 'm5'])
     expect(await cache.getMany(['m4', 'm5', 'm6'])).toEqual(['loaded m4', null, undefined])
     await expect(cache.getMany(['x1', 'x2'], async () => ['only one'])).rejects.toThrowError(
@@ -231,7 +236,7 @@ describe('the rest of the API', () => {
     expect(await cache.getOrLoad('user:abc', loader)).toBeNull()
     expect(await cache.get('user:abc')).toBeNull()
     expect(loader).not.toHaveBeenCalled()
-    expect(store.calls.getMany).toBe(0)
+    expect(store.calls.reads).toBe(0)
     expect(cache.stats().rejected).toBe(2)
   })
 

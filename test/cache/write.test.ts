@@ -72,6 +72,52 @@ describe('write', () => {
     await forcedRace(new MemoryStore(), 'race', () => 0)
   })
 
+  it('delete leaves a fenced tombstone too: a reader that loaded before it cannot fill its value back', async () => {
+    const store = new MemoryStore()
+    const reader = createCache({ redis: store })
+    const other = createCache({ redis: store })
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let started!: () => void
+    const loading = new Promise<void>((r) => (started = r))
+    const reading = reader.getOrLoad('k', async () => {
+      started()
+      await held
+      return 'before the delete'
+    })
+    await loading
+    await other.delete('k')
+    release()
+    await reading
+    await reader.settled()
+    expect(reader.stats().fillsRefused).toBe(1)
+    expect(await other.get('k')).toBeUndefined()
+  })
+
+  it('getMany batch loads are fenced as well', async () => {
+    const store = new MemoryStore()
+    const reader = createCache({ redis: store })
+    const writer = createCache({ redis: store })
+    const db = database('old')
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let started!: () => void
+    const loading = new Promise<void>((r) => (started = r))
+    const reading = reader.getMany(['a'], async () => {
+      const row = db.read()
+      started()
+      await held
+      return [row]
+    })
+    await loading
+    await writer.write('a', () => db.write('new'))
+    release()
+    expect(await reading).toEqual(['old'])
+    await reader.settled()
+    expect(reader.stats().fillsRefused).toBe(1)
+    expect(await reader.getMany(['a'], async () => [db.read()])).toEqual(['new'])
+  })
+
   it('tier 2 down during a write: the write returns, L1 drops the key, the tombstone lands when tier 2 is back', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] })
     const clock = new ManualClock()
