@@ -275,7 +275,7 @@ class CacheView implements Cache {
       freshTime(this.#core.options, found, options),
       ms,
       options?.tags,
-      fenced,
+      fenced ?? 'local',
       hot,
     )
     return found ? (value as T) : null
@@ -416,7 +416,7 @@ class CacheView implements Cache {
       // Compare-on-fence without a lock (empty token: nothing to release); unfenced when tier 2
       // did not answer the read (fail open).
       const fence = fences?.get(i)
-      const fenced = fence === undefined ? undefined : { fence, token: '' }
+      const fenced = fence === undefined ? ('local' as const) : { fence, token: '' }
       core.write(
         fulls[i]!,
         found ? value : null,

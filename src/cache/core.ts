@@ -179,8 +179,9 @@ export class CacheCore {
   /**
    * Builds, encodes and stores an entry in both tiers; the tier-2 write goes on in the background.
    * @param freshMs fresh time before jitter
-   * @param fenced the rebuild lock this write holds: the write is then a compare-on-fence fill
-   *   that also releases the lock
+   * @param fenced the fence (and rebuild lock) this write holds: the write is then a
+   *   compare-on-fence fill that also releases the lock; `'local'`: L1 only (a load that could not
+   *   read tier 2 must not write over what another writer put there); absent: an explicit `set`
    * @returns the tier-2 write, for callers that wait for it (`set`); it never rejects
    * @throws {UnserializableValueError} when the value cannot round-trip
    */
@@ -190,13 +191,14 @@ export class CacheCore {
     freshMs: number,
     loadMs: number,
     tags: string[] | undefined,
-    fenced?: { fence: number; token: string },
+    fenced?: { fence: number; token: string } | 'local',
     hot = false,
   ): Promise<unknown> {
     const nullMarker = value === null || value === undefined
     const fresh = jittered(freshMs, this.options.jitter, this.options.random)
-    const c = fenced?.fence ?? 0
-    const envelope: Envelope = nullMarker ? { n: 1, f: 0, d: loadMs, c } : { v: value, f: 0, d: loadMs, c }
+    // The fence first: stores replace `tc1:{"c":<n>,` without re-encoding the value (see PUT).
+    const c = typeof fenced === 'object' ? fenced.fence : 0
+    const envelope: Envelope = nullMarker ? { c, n: 1, f: 0, d: loadMs } : { c, v: value, f: 0, d: loadMs }
     envelope.f = this.options.now() + fresh
     if (tags?.length) envelope.t = tags
     if (hot) envelope.h = 1
@@ -207,6 +209,10 @@ export class CacheCore {
     const ttl = hot ? Number.POSITIVE_INFINITY : fresh + this.options.graceMs
     const tierKey = this.tierKey(key)
     let stored: Promise<unknown>
+    if (fenced === 'local') {
+      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
+      return Promise.resolve()
+    }
     if (fenced) {
       // A fenced fill reaches L1 only once tier 2 accepted it: if a write moved the fence while we
       // loaded, our value is older than that write, and no later read here may be served it.
@@ -222,8 +228,10 @@ export class CacheCore {
         }
       })
     } else {
+      // An explicit write (`set`): it bumps the fence, so a reader that read before it cannot
+      // put an older value over it.
       this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
-      stored = this.tierTwo('set', () => this.store.set(tierKey, text, ttl))
+      stored = this.tierTwo('set', () => this.store.put(tierKey, text, ttl))
     }
     this.background(stored)
     return stored

@@ -68,6 +68,12 @@ export class MemoryStore implements TierTwoStore {
     return true
   }
 
+  async put(key: string, value: string, ttlMs: number): Promise<void> {
+    const [current] = this.#read([key])
+    const fence = (decodeEnvelope(current)?.c ?? 0) + 1
+    await this.set(key, value.replace(/^tc1:\{"c":-?\d+,/, `tc1:{"c":${fence},`), ttlMs)
+  }
+
   async invalidate(keys: string[], ttlMs: number): Promise<void> {
     for (const key of keys) {
       const [current] = this.#read([key])

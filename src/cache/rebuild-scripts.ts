@@ -74,6 +74,29 @@ return fence
 `
 
 /**
+ * Put (an explicit write, `cache.set`). KEYS: 1 the entry. ARGV: 1 the entry's text, which starts
+ * `tc1:{"c":<n>,` (the fence first, so it can be replaced without re-encoding the value), 2 ttl ms
+ * (0: no expiry). Writes it with the fence bumped past the current entry's: a fill that read an
+ * older fence is refused. → the new fence
+ */
+export const PUT = `
+local current = redis.call('GET', KEYS[1])
+local fence = 0
+if current then
+  local ok, env = pcall(cjson.decode, string.sub(current, 5))
+  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
+end
+fence = fence + 1
+local text = string.gsub(ARGV[1], '^tc1:{"c":%-?%d+,', 'tc1:{"c":' .. fence .. ',', 1)
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], text, 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], text)
+end
+return fence
+`
+
+/**
  * Keep a rebuild lock for ARGV[2] ms from now, if still held with token ARGV[1] (a failed refresh
  * holds it as a fleet-wide backoff). → 1 held, 0 not ours.
  */

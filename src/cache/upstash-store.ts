@@ -3,7 +3,7 @@
  * Lambda, Workers and Vercel Edge, against Upstash or against tiercache's own proxy.
  */
 import { Redis } from '@upstash/redis'
-import { FILL, HOLD, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from './rebuild-scripts.js'
+import { FILL, HOLD, PUT, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from './rebuild-scripts.js'
 import type { ReadOrLock, TierTwoStore } from './store.js'
 
 /** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
@@ -29,6 +29,7 @@ export class UpstashStore implements TierTwoStore {
   readonly #unlockScript: ScriptRunner<number>
   readonly #holdScript: ScriptRunner<number>
   readonly #tombstoneScript: ScriptRunner<number>
+  readonly #putScript: ScriptRunner<number>
 
   constructor(connection: RedisConnection) {
     this.redis =
@@ -45,6 +46,7 @@ export class UpstashStore implements TierTwoStore {
     this.#unlockScript = this.redis.createScript<number>(UNLOCK)
     this.#holdScript = this.redis.createScript<number>(HOLD)
     this.#tombstoneScript = this.redis.createScript<number>(TOMBSTONE)
+    this.#putScript = this.redis.createScript<number>(PUT)
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
@@ -100,5 +102,10 @@ export class UpstashStore implements TierTwoStore {
     // makes them one /pipeline request, and the proxy runs them on their nodes in parallel.
     const ttl = String(Math.max(1, Math.round(ttlMs)))
     await Promise.all(keys.map((key) => this.#tombstoneScript.exec([key], [ttl])))
+  }
+
+  async put(key: string, value: string, ttlMs: number): Promise<void> {
+    const ttl = Number.isFinite(ttlMs) ? String(Math.max(1, Math.round(ttlMs))) : '0' // 0: no expiry
+    await this.#putScript.exec([key], [value, ttl])
   }
 }

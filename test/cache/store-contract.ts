@@ -115,6 +115,41 @@ export function storeContract(name: string, target: () => ContractTarget) {
       await store.invalidate([], 60_000)
     })
 
+    it('put bumps the fence past the current entry, keeping the value text as given', async () => {
+      const { store } = target()
+      const now = Date.now()
+      const miss = await store.readOrLock(k('put'), 'slow-reader', 5000, now)
+      expect(miss).toMatchObject({ locked: true, fence: 0 })
+      await store.put(
+        k('put'),
+        `tc1:${JSON.stringify({ c: 0, v: { note: '{"c":0, inside}' }, f: now + 60_000, d: 0 })}`,
+        60_000,
+      )
+      const [text] = await store.getMany([k('put')])
+      expect(JSON.parse(text!.slice(4))).toEqual({
+        c: 1,
+        v: { note: '{"c":0, inside}' },
+        f: now + 60_000,
+        d: 0,
+      })
+      // The slow reader read fence 0 before the put: its fill is refused.
+      expect(
+        await store.fill(
+          k('put'),
+          `tc1:${JSON.stringify({ c: 0, v: 'old', f: now + 60_000, d: 0 })}`,
+          60_000,
+          0,
+          'slow-reader',
+        ),
+      ).toBe(false)
+      await store.put(
+        k('put'),
+        `tc1:${JSON.stringify({ c: 0, n: 1, f: now + 60_000, d: 0 })}`,
+        Number.POSITIVE_INFINITY,
+      )
+      expect((await store.getMany([k('put')]))[0]).toContain('"c":2')
+    })
+
     it('forgets an entry once its TTL has passed', async () => {
       const { store, elapse } = target()
       await store.set(k('short'), 'tc1:x', 150)

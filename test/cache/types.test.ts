@@ -38,6 +38,7 @@ describe('public types', () => {
       unlock: async () => true,
       holdLock: async () => true,
       invalidate: async () => {},
+      put: async () => {},
     }
     expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
     // @ts-expect-error: a TTL must be a number or a duration string with a unit

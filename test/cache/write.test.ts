@@ -14,7 +14,12 @@ import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 /** A database row the tests read and write. */
 function database(initial: string) {
   let row = initial
-  return { read: () => row, write: (value: string) => void (row = value) }
+  return {
+    read: () => row,
+    write: (value: string) => {
+      row = value
+    },
+  }
 }
 
 async function forcedRace(store: TierTwoStore, key: string, delays: () => number) {
@@ -63,7 +68,11 @@ describe('write', () => {
     const db = database('v1')
     expect(await cache.getOrLoad('k', async () => db.read())).toBe('v1')
     await cache.settled()
-    expect(await cache.write(['k'], () => (db.write('v2'), 'done'))).toBe('done')
+    const done = await cache.write(['k'], () => {
+      db.write('v2')
+      return 'done'
+    })
+    expect(done).toBe('done')
     expect(cache.peek('k')).toBeUndefined()
     expect(await cache.getOrLoad('k', async () => db.read())).toBe('v2')
   })
@@ -92,6 +101,29 @@ describe('write', () => {
     await reader.settled()
     expect(reader.stats().fillsRefused).toBe(1)
     expect(await other.get('k')).toBeUndefined()
+  })
+
+  it('a set() after a write is not overwritten by a reader that read before both', async () => {
+    const store = new MemoryStore()
+    const reader = createCache({ redis: store })
+    const other = createCache({ redis: store })
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let started!: () => void
+    const loading = new Promise<void>((r) => (started = r))
+    const reading = reader.getOrLoad('k', async () => {
+      started()
+      await held
+      return 'read before'
+    })
+    await loading
+    await other.write('k', () => {})
+    await other.set('k', 'set after the write')
+    release()
+    await reading
+    await reader.settled()
+    expect(reader.stats().fillsRefused).toBe(1)
+    expect(await createCache({ redis: store }).get('k')).toBe('set after the write')
   })
 
   it('getMany batch loads are fenced as well', async () => {
@@ -152,7 +184,7 @@ describe('write', () => {
     down = false
     await vi.advanceTimersByTimeAsync(5000) // second retry: lands
     expect(cache.stats().pendingInvalidations).toBe(0)
-    expect((await inner.getMany(['tc:k']))[0]).toContain('"c":1')
+    expect((await inner.getMany(['tc:k']))[0]).toContain('"c":2') // set() wrote fence 1, the tombstone bumps it
     expect(events.filter((e) => e === 'invalidationRetry')).toHaveLength(2)
   })
 
