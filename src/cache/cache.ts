@@ -138,7 +138,7 @@ class CacheView implements Cache {
       core.store.readOrLock(core.tierKey(full), token, core.options.lockTtlMs, core.options.now()),
     )
     if (seen === undefined) {
-      // Tier 2 failed or timed out: fail open, the loader answers (its write is attempted, unfenced).
+      // Tier 2 failed or timed out: fail open, the loader answers; its value stays in L1 only.
       this.#countMiss(full)
       return this.#runLoader(full, key, loader, options)
     }
