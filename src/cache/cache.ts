@@ -13,19 +13,10 @@ import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
+import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
 import { type Fenced, freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
-
-/**
- * How a caller that lost the rebuild race polls for the fill: backoff from 10 ms, capped at 100 ms.
- * In-process single flight means one poller per instance and key; the cap trades a little tier-2
- * traffic for latency (measured with bench/stampede: a 200 ms cap added ~75 ms to p50).
- */
-/** The longest a hot key's failing refresh is held back (it has no grace to bound it). */
-const HOT_KEY_MAX_BACKOFF_MS = 3_600_000
-const POLL_BASE_MS = 10
-const POLL_MAX_MS = 100
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024

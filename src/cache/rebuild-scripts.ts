@@ -4,6 +4,14 @@
  * `tc1:` + JSON; `f` is fresh-until (ms), `c` the fence number.
  */
 
+/** Lua: the entry's current fence (0 when absent or unreadable) into `fence`, its text into `current`. */
+const ENTRY_FENCE = `local current = redis.call('GET', KEYS[1])
+local fence = 0
+if current then
+  local ok, env = pcall(cjson.decode, string.sub(current, 5))
+  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
+end`
+
 /**
  * Read, and lock on a miss, in one round trip. ARGV: 1 token, 2 lock ttl ms, 3 now ms.
  * When the entry is absent or past its fresh time, tries `SET lock token NX PX ttl`.
@@ -34,12 +42,7 @@ return {text or false, locked, fence}
  */
 export const FILL = `
 if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
-local current = redis.call('GET', KEYS[1])
-local fence = 0
-if current then
-  local ok, env = pcall(cjson.decode, string.sub(current, 5))
-  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
-end
+${ENTRY_FENCE}
 if fence ~= tonumber(ARGV[3]) then return 0 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -62,12 +65,7 @@ return 0
  * at Facebook, NSDI 2013). → the new fence
  */
 export const TOMBSTONE = `
-local current = redis.call('GET', KEYS[1])
-local fence = 0
-if current then
-  local ok, env = pcall(cjson.decode, string.sub(current, 5))
-  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
-end
+${ENTRY_FENCE}
 fence = fence + 1
 redis.call('SET', KEYS[1], 'tc1:{"n":1,"f":0,"d":0,"c":' .. fence .. '}', 'PX', ARGV[1])
 return fence
@@ -80,12 +78,7 @@ return fence
  * older fence is refused. → the new fence
  */
 export const PUT = `
-local current = redis.call('GET', KEYS[1])
-local fence = 0
-if current then
-  local ok, env = pcall(cjson.decode, string.sub(current, 5))
-  if ok and type(env) == 'table' then fence = tonumber(env.c) or 0 end
-end
+${ENTRY_FENCE}
 fence = fence + 1
 local text = string.gsub(ARGV[1], '^tc1:{"c":%-?%d+,', 'tc1:{"c":' .. fence .. ',', 1)
 if tonumber(ARGV[2]) > 0 then

@@ -22,22 +22,29 @@ function database(initial: string) {
   }
 }
 
+/** A loader that signals once it has read its value (`started`), then waits for `release()`. */
+function heldLoader<T>(read: () => T) {
+  let release!: () => void
+  const held = new Promise<void>((r) => (release = r))
+  let signal!: () => void
+  const started = new Promise<void>((r) => (signal = r))
+  const loader = async () => {
+    const value = read()
+    signal()
+    await held
+    return value
+  }
+  return { loader, started, release }
+}
+
 async function forcedRace(store: TierTwoStore, key: string, delays: () => number) {
   const reader = createCache({ redis: store, timeouts: { l2: '2s' } })
   const writer = createCache({ redis: store, timeouts: { l2: '2s' } })
   const db = database('old')
-  let readRow!: () => void
-  const rowRead = new Promise<void>((r) => (readRow = r))
-  let release!: () => void
-  const held = new Promise<void>((r) => (release = r))
   // The reader misses and reads the old row; its loader is held before it returns.
-  const reading = reader.getOrLoad(key, async () => {
-    const row = db.read()
-    readRow()
-    await held
-    return row
-  })
-  await rowRead
+  const { loader, started, release } = heldLoader(() => db.read())
+  const reading = reader.getOrLoad(key, loader)
+  await started
   await new Promise((r) => setTimeout(r, delays()))
   await writer.write(key, () => db.write('new')) // the write completes while the reader holds the old row
   await new Promise((r) => setTimeout(r, delays()))
@@ -85,16 +92,9 @@ describe('write', () => {
     const store = new MemoryStore()
     const reader = createCache({ redis: store })
     const other = createCache({ redis: store })
-    let release!: () => void
-    const held = new Promise<void>((r) => (release = r))
-    let started!: () => void
-    const loading = new Promise<void>((r) => (started = r))
-    const reading = reader.getOrLoad('k', async () => {
-      started()
-      await held
-      return 'before the delete'
-    })
-    await loading
+    const { loader, started, release } = heldLoader(() => 'before the delete')
+    const reading = reader.getOrLoad('k', loader)
+    await started
     await other.delete('k')
     release()
     await reading
@@ -107,16 +107,9 @@ describe('write', () => {
     const store = new MemoryStore()
     const reader = createCache({ redis: store })
     const other = createCache({ redis: store })
-    let release!: () => void
-    const held = new Promise<void>((r) => (release = r))
-    let started!: () => void
-    const loading = new Promise<void>((r) => (started = r))
-    const reading = reader.getOrLoad('k', async () => {
-      started()
-      await held
-      return 'read before'
-    })
-    await loading
+    const { loader, started, release } = heldLoader(() => 'read before')
+    const reading = reader.getOrLoad('k', loader)
+    await started
     await other.write('k', () => {})
     await other.set('k', 'set after the write')
     release()
@@ -131,17 +124,9 @@ describe('write', () => {
     const reader = createCache({ redis: store })
     const writer = createCache({ redis: store })
     const db = database('old')
-    let release!: () => void
-    const held = new Promise<void>((r) => (release = r))
-    let started!: () => void
-    const loading = new Promise<void>((r) => (started = r))
-    const reading = reader.getMany(['a'], async () => {
-      const row = db.read()
-      started()
-      await held
-      return [row]
-    })
-    await loading
+    const { loader, started, release } = heldLoader(() => [db.read()])
+    const reading = reader.getMany(['a'], loader)
+    await started
     await writer.write('a', () => db.write('new'))
     release()
     expect(await reading).toEqual(['old'])
