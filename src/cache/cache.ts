@@ -44,7 +44,11 @@ export function createCache(options: CacheOptions = {}): Cache {
 
 function isStore(value: unknown): value is TierTwoStore {
   const v = value as Partial<TierTwoStore>
-  return typeof v.getMany === 'function' && typeof v.set === 'function' && typeof v.delete === 'function'
+  return (
+    typeof v.getMany === 'function' &&
+    typeof v.readOrLock === 'function' &&
+    typeof v.invalidate === 'function'
+  )
 }
 
 class CacheView implements Cache {
@@ -275,7 +279,7 @@ class CacheView implements Cache {
   async get<T>(key: string): Promise<T | null | undefined> {
     const full = this.#key(key)
     if (this.#rejected(key)) return null
-    const entry = this.#core.l1.get(full)
+    const entry = this.#l1.get(full)
     if (entry !== undefined) return this.#hitL1(full, entry) as T | null
     const core = this.#core
     const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
@@ -327,7 +331,7 @@ class CacheView implements Cache {
     fulls.forEach((full, i) => {
       if (this.#rejected(keys[i]!)) results[i] = null
       else {
-        const entry = core.l1.get(full)
+        const entry = this.#l1.get(full)
         if (entry !== undefined) results[i] = this.#hitL1(full, entry) as T | null
         else if (options?.guard && this.#guarded(full, keys[i]!, options.guard)) results[i] = null
         else missing.push(i)

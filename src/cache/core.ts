@@ -95,7 +95,7 @@ export class CacheCore {
   async invalidate(keys: string[], doubleDeleteMs: number | undefined): Promise<void> {
     const tierKeys = keys.map((k) => this.tierKey(k))
     const once = () =>
-      this.tierTwo('set', () =>
+      this.tierTwo('delete', () =>
         this.store.invalidate(tierKeys, this.options.tombstoneTtlMs).then(() => true as const),
       )
     const done = await once()

@@ -38,10 +38,6 @@ export class MemoryStore implements TierTwoStore {
     this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs })
   }
 
-  async delete(keys: string[]): Promise<void> {
-    for (const key of keys) this.#entries.delete(key)
-  }
-
   async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
     const [text] = this.#read([key])
     const envelope = decodeEnvelope(text)
@@ -96,10 +92,5 @@ export class MemoryStore implements TierTwoStore {
       return undefined
     }
     return lock.token
-  }
-
-  /** Entries held now, expired ones included until they are read (for tests and stats). */
-  get size(): number {
-    return this.#entries.size
   }
 }

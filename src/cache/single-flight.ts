@@ -14,9 +14,4 @@ export class SingleFlight<T> {
     this.#running.set(key, promise)
     return promise
   }
-
-  /** Runs under way now. */
-  get size(): number {
-    return this.#running.size
-  }
 }

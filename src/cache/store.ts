@@ -26,8 +26,6 @@ export interface TierTwoStore {
    * fill that read an older fence is refused. The text starts `tc1:{"c":<n>,`; the store replaces n.
    */
   put(key: string, value: string, ttlMs: number): Promise<void>
-  /** Removes entries (absent ones are ignored), in one round trip. */
-  delete(keys: string[]): Promise<void>
   /**
    * Reads an entry and, when it is absent or past its fresh time (`now`), tries to take the key's
    * rebuild lock (`token`, held `lockTtlMs`): the fleet-wide single flight, in one round trip.

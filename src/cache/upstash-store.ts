@@ -7,7 +7,7 @@ import { FILL, HOLD, PUT, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from
 import type { ReadOrLock, TierTwoStore } from './store.js'
 
 /** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
-interface ScriptRunner<T> {
+export interface ScriptRunner<T> {
   exec(keys: string[], args: string[]): Promise<T>
 }
 
@@ -59,10 +59,6 @@ export class UpstashStore implements TierTwoStore {
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     if (Number.isFinite(ttlMs)) await this.redis.set(key, value, { px: Math.max(1, Math.round(ttlMs)) })
     else await this.redis.set(key, value) // a hot key: it never expires, it is refreshed in place
-  }
-
-  async delete(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys)
   }
 
   async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {

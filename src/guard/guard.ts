@@ -9,6 +9,7 @@
  * filter is rebuilt from the source of truth (`rebuild`): an id never added answers "absent".
  */
 import type { Redis } from '@upstash/redis'
+import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { BloomFilter, bloomSize } from './bloom-filter.js'
@@ -64,10 +65,6 @@ export interface GuardHooks {
 const MAX_NAME_LENGTH = 200
 const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
 const BUILDING_MARKER_TTL_MS = 3_600_000
-
-interface ScriptRunner<T> {
-  exec(keys: string[], args: string[]): Promise<T>
-}
 
 /**
  * Creates a guard. With a Redis client its state is shared by every instance; without one (the

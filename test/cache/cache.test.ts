@@ -20,7 +20,7 @@ import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 /** A memory store that counts round trips. */
 class CountingStore extends MemoryStore {
   // Tier-2 round trips that read: plain reads and the miss path's read-or-lock.
-  calls = { reads: 0, set: 0, delete: 0 }
+  calls = { reads: 0, set: 0 }
   override async getMany(keys: string[]) {
     this.calls.reads++
     return super.getMany(keys)
@@ -32,10 +32,6 @@ class CountingStore extends MemoryStore {
   override async set(key: string, value: string, ttlMs: number) {
     this.calls.set++
     return super.set(key, value, ttlMs)
-  }
-  override async delete(keys: string[]) {
-    this.calls.delete++
-    return super.delete(keys)
   }
 }
 
@@ -312,7 +308,6 @@ describe('fail open', () => {
   const erroring: TierTwoStore = {
     getMany: explode,
     set: explode,
-    delete: explode,
     readOrLock: explode,
     fill: explode,
     unlock: explode,
@@ -339,7 +334,6 @@ describe('fail open', () => {
     const hanging: TierTwoStore = {
       getMany: never,
       set: never,
-      delete: never,
       readOrLock: never,
       fill: never,
       unlock: never,
@@ -379,7 +373,6 @@ describe('fail open', () => {
         return keys.map(() => undefined)
       },
       set: call,
-      delete: call,
       readOrLock: async () => {
         await call()
         return { text: undefined, locked: true, fence: 0 }

@@ -32,7 +32,6 @@ describe('public types', () => {
     const store: TierTwoStore = {
       getMany: async (keys) => keys.map(() => undefined),
       set: async () => {},
-      delete: async () => {},
       readOrLock: async () => ({ text: undefined, locked: true, fence: 0 }),
       fill: async () => true,
       unlock: async () => true,
