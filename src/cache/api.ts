@@ -24,7 +24,10 @@ export interface WriteOptions {
   refresh?: Duration
   /** Fresh time of a null marker (default: the cache's `nullTtl`). */
   nullTtl?: Duration
-  /** Tags stored with the entry. */
+  /**
+   * Tags of the entry: `invalidateTags` (or a `write` with these tags) makes it stop being served,
+   * on every instance, by a version checked on read (no key scan).
+   */
   tags?: string[]
   /** A guard that answers "definitely absent" for ids that exist nowhere (the key is the id). */
   guard?: Guard
@@ -42,14 +45,28 @@ export interface Cache {
    * Delete-after-write (cache aside): runs `writer` (the source-of-truth update) first; if it
    * throws, nothing in the cache changes. Then each key becomes a tombstone with a bumped fence in
    * one tier-2 round trip (a reader that loaded before the write cannot put its old value back),
-   * and this instance's L1 drops the keys. A failed invalidation is retried in the background.
+   * then the keys (and `tags`, whose versions are bumped) go to the invalidation stream that every
+   * instance's L1 follows, and this instance's L1 drops them at once. A failed invalidation is
+   * retried in the background.
    * @returns what `writer` returned
    */
   write<R>(
     keyOrKeys: string | string[],
     writer: () => R | Promise<R>,
-    options?: { doubleDelete?: Duration },
+    options?: { tags?: string[]; doubleDelete?: Duration },
   ): Promise<R>
+  /**
+   * Everything written with one of these tags stops being served, on every instance within
+   * `maxStaleness`: the tags' versions are bumped (an entry remembers the versions it was loaded
+   * under), so no key is scanned.
+   */
+  invalidateTags(tagOrTags: string | string[]): Promise<void>
+  /**
+   * Empties a namespace view (`cache.namespace(name).clear()`) by bumping its version: every
+   * entry under it, nested namespaces included, stops being served. No KEYS or SCAN.
+   * @throws {InvalidOptionError} on the root view, which has no namespace version
+   */
+  clear(): Promise<void>
   /** Removes keys from both tiers. */
   delete(keyOrKeys: string | string[]): Promise<void>
   /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */
@@ -66,7 +83,10 @@ export interface Cache {
   guard(name: string, options: GuardOptions): Guard
   /** A view whose keys are prefixed with `name:` (sharing L1, tier 2 and counters). */
   namespace(name: string): Cache
-  /** Synchronous, L1 only: the value, `null` for a null marker, `undefined` when L1 does not have it. */
+  /**
+   * Synchronous, L1 only: the value, `null` for a null marker, `undefined` when L1 does not have it
+   * (or cannot vouch for it: a stream sync is due, and starts in the background).
+   */
   peek<T>(key: string): T | null | undefined
   /** Counters: hits by tier, misses, loads, null hits, stale served, tier-2 errors, L1 size. */
   stats(): CacheStats

@@ -5,17 +5,18 @@
 
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
 import type { Guard, GuardOptions } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
-import { CacheCore } from './core.js'
+import { CacheCore, type L1Entry } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
+import { OWN_WRITE } from './l1-sync.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
-import { type Fenced, freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
+import { type Fenced, freshTime, type Reload, serveFromTierTwo, tagsOfText } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
@@ -39,7 +40,10 @@ export function createCache(options: CacheOptions = {}): Cache {
   // Views keep keys relative to the cache's namespace: L1 is keyed by them (the root view uses
   // the caller's string as is, no concatenation to hash on the hit path), and the namespace is
   // added where a key goes to tier 2.
-  return new CacheView(new CacheCore(resolved, store), '')
+  // The private in-memory store has no other writer: no invalidation stream to read.
+  // (nor with `maxStaleness: Infinity`, coherence turned off).
+  const shared = options.redis !== undefined && resolved.maxStalenessMs !== Number.POSITIVE_INFINITY
+  return new CacheView(new CacheCore(resolved, store, shared), '')
 }
 
 function isStore(value: unknown): value is TierTwoStore {
@@ -56,13 +60,33 @@ class CacheView implements Cache {
   readonly #prefix: string
   /** The core's L1, held directly: one indirection less on the hit path. */
   readonly #l1: CacheCore['l1']
+  readonly #sync: CacheCore['sync']
   readonly #maxKeyLength: number
+  /** The version tags of this view's namespace and of each enclosing one (`clear()` bumps the first). */
+  readonly #namespaceTags: string[]
 
-  constructor(core: CacheCore, prefix: string) {
+  constructor(core: CacheCore, prefix: string, parentTags: string[] = []) {
     this.#core = core
     this.#prefix = prefix
     this.#l1 = core.l1
+    this.#sync = core.sync
     this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
+    this.#namespaceTags = prefix === '' ? [] : [...parentTags, namespaceTag(prefix)]
+  }
+
+  /** The version tags an entry written through this view carries: its namespaces' and the caller's. */
+  #tagsFor(options: { tags?: string[] } | undefined): string[] | undefined {
+    const own = options?.tags
+    if (own === undefined || own.length === 0)
+      return this.#namespaceTags.length > 0 ? this.#namespaceTags : undefined
+    return [...this.#namespaceTags, ...own.map((tag) => userTag(tag))]
+  }
+
+  /** Whether an L1 entry may be served now: the last sync is recent enough, and its tags are current. */
+  #servable(entry: L1Entry): boolean {
+    const sync = this.#sync
+    if (sync.shared && sync.ensure(this.#core.options.now()) !== undefined) return false
+    return entry.tags === undefined || sync.current(entry.tags) === true
   }
 
   #key(key: unknown): string {
@@ -104,11 +128,40 @@ class CacheView implements Cache {
       // It returns a promise: a bad key rejects it (a `.catch()` must see it), it does not throw.
       return Promise.reject(error)
     }
-    // The hot path: an L1 hit does no I/O and no await.
+    // The hot path: an L1 hit does no I/O and no await (while the last sync is recent enough).
     const entry = this.#l1.get(full)
-    if (entry !== undefined) return Promise.resolve(this.#hitL1(full, entry) as T | null)
+    if (entry !== undefined) {
+      if ((!this.#sync.shared && entry.tags === undefined) || this.#servable(entry))
+        return Promise.resolve(this.#hitL1(full, entry) as T | null)
+      return this.#afterSync(full, key, loader, options)
+    }
     if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
     return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
+  }
+
+  /** An L1 hit that needs a stream sync (or whose tags moved) first: sync, then look again. */
+  async #afterSync<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    options?: WriteOptions,
+  ): Promise<T | null> {
+    await this.#sync.ensure(this.#core.options.now())
+    const entry = this.#l1.get(full)
+    if (entry !== undefined) {
+      if (entry.tags === undefined || this.#sync.current(entry.tags) === true)
+        return this.#hitL1(full, entry) as T | null
+      this.#l1.delete(full) // written under a tag version that has moved on
+    }
+    if (options?.guard && this.#guarded(full, key, options.guard)) return null
+    return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
+  }
+
+  /** Learns the versions of an entry's tags when this instance does not know them yet. */
+  async #learnTagsOf(texts: Array<string | undefined>): Promise<void> {
+    const tags = new Set<string>()
+    for (const text of texts) for (const tag of Object.keys(tagsOfText(text) ?? {})) tags.add(tag)
+    if (tags.size > 0) await this.#sync.learn([...tags])
   }
 
   #hitL1(full: string, entry: { value: unknown; nullMarker: boolean }): unknown {
@@ -128,20 +181,37 @@ class CacheView implements Cache {
    */
   async #load<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
     const core = this.#core
+    const sync = this.#sync
+    const tags = this.#tagsFor(options)
+    if (tags) await sync.learn(tags)
+    // A sync that is due goes out with the read (the client pipelines them into one request).
+    const syncing = sync.ensure(core.options.now())
+    const startGen = sync.gen
     const token = globalThis.crypto.randomUUID()
-    const seen = await core.tierTwo('get', () =>
-      core.store.readOrLock(core.tierKey(full), token, core.options.lockTtlMs, core.options.now()),
-    )
+    const tierKey = core.tierKey(full)
+    const read = (now: number) =>
+      core.tierTwo('get', () =>
+        core.store.readOrLock(tierKey, token, core.options.lockTtlMs, now, tags && sync.versionsOf(tags)),
+      )
+    let [seen] = await Promise.all([read(core.options.now()), syncing])
     if (seen === undefined) {
       // Tier 2 failed or timed out: fail open, the loader answers; its value stays in L1 only.
       this.#countMiss(full)
       return this.#runLoader(full, key, loader, options)
+    }
+    const entryTags = tagsOfText(seen.text)
+    if (entryTags) {
+      await this.#learnTagsOf([seen.text])
+      // Invalidated by a tag since it was written, though fresh by its time: take the lock now.
+      if (!seen.locked && sync.current(entryTags) !== true)
+        seen = (await read(Number.MAX_SAFE_INTEGER)) ?? seen
     }
     const fenced = seen.locked ? { fence: seen.fence, token } : undefined
     const served = serveFromTierTwo<T>(
       this.#core,
       full,
       seen.text,
+      startGen,
       (f) => this.#refresh(full, key, loader, options, f),
       fenced,
     )
@@ -206,11 +276,20 @@ class CacheView implements Cache {
         ),
       )
       const token = globalThis.crypto.randomUUID()
+      const startGen = this.#sync.gen
+      const tags = this.#tagsFor(options)
       const seen = await core.tierTwo('get', () =>
-        core.store.readOrLock(core.tierKey(full), token, lockTtlMs, core.options.now()),
+        core.store.readOrLock(
+          core.tierKey(full),
+          token,
+          lockTtlMs,
+          core.options.now(),
+          tags && this.#sync.versionsOf(tags),
+        ),
       )
       if (seen === undefined) break
-      const served = serveFromTierTwo<T>(this.#core, full, seen.text)
+      await this.#learnTagsOf([seen.text])
+      const served = serveFromTierTwo<T>(this.#core, full, seen.text, startGen)
       if (served) return served.value
       if (seen.locked) return this.#runLoader(full, key, loader, options, { fence: seen.fence, token })
     }
@@ -224,11 +303,16 @@ class CacheView implements Cache {
     full: string,
     key: string,
     loader: Loader<T>,
-    options?: WriteOptions,
+    options: WriteOptions | undefined,
     fenced?: Fenced,
     refreshing = false,
   ): Promise<T | null> {
     const core = this.#core
+    // The loader reads the source after every sync so far: only a later one can make it old.
+    const startGen = this.#sync.gen
+    // The tag versions before the load: if a tag moves while it runs, the value is older than that.
+    const tags = this.#tagsFor(options)
+    const versions = tags && this.#sync.versionsOf(tags)
     const started = core.options.now()
     let value: T | null | undefined
     try {
@@ -269,7 +353,8 @@ class CacheView implements Cache {
       found ? value : null,
       freshTime(this.#core.options, found, options),
       ms,
-      options?.tags,
+      versions,
+      startGen,
       fenced ?? 'local',
       hot,
     )
@@ -279,11 +364,19 @@ class CacheView implements Cache {
   async get<T>(key: string): Promise<T | null | undefined> {
     const full = this.#key(key)
     if (this.#rejected(key)) return null
-    const entry = this.#l1.get(full)
-    if (entry !== undefined) return this.#hitL1(full, entry) as T | null
+    const sync = this.#sync
     const core = this.#core
+    if (sync.shared) await sync.ensure(core.options.now())
+    const entry = this.#l1.get(full)
+    if (entry !== undefined) {
+      if (entry.tags === undefined || sync.current(entry.tags) === true)
+        return this.#hitL1(full, entry) as T | null
+      this.#l1.delete(full)
+    }
+    const startGen = sync.gen
     const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
-    const served = serveFromTierTwo<T>(this.#core, full, text)
+    await this.#learnTagsOf([text])
+    const served = serveFromTierTwo<T>(this.#core, full, text, startGen)
     if (served) return served.value
     core.counters.misses++
     core.emit(() => ({ type: 'miss', key: full }))
@@ -293,23 +386,49 @@ class CacheView implements Cache {
   async set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void> {
     const full = this.#key(key)
     const found = value !== null && value !== undefined
-    await this.#core.write(full, value, freshTime(this.#core.options, found, options), 0, options?.tags)
+    const tags = this.#tagsFor(options)
+    if (tags) await this.#sync.learn(tags)
+    await this.#core.write(
+      full,
+      value,
+      freshTime(this.#core.options, found, options),
+      0,
+      tags && this.#sync.versionsOf(tags),
+      OWN_WRITE,
+    )
   }
 
   async write<R>(
     keyOrKeys: string | string[],
     writer: () => R | Promise<R>,
-    options?: { doubleDelete?: Duration },
+    options?: { tags?: string[]; doubleDelete?: Duration },
   ): Promise<R> {
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
+    const tags = checkTags(options?.tags ?? [])
     // The source of truth first: if it throws, the cache is left as it was.
     const result = await writer()
     const second =
       options?.doubleDelete === undefined
         ? this.#core.options.doubleDeleteMs
         : parseDuration(options.doubleDelete, 'doubleDelete')
-    await this.#core.invalidate(keys, second)
+    await this.#core.invalidate(keys, second, tags.map(userTag))
     return result
+  }
+
+  async invalidateTags(tagOrTags: string | string[]): Promise<void> {
+    const tags = checkTags(Array.isArray(tagOrTags) ? tagOrTags : [tagOrTags])
+    await this.#core.invalidate([], undefined, tags.map(userTag))
+  }
+
+  async clear(): Promise<void> {
+    const own = this.#namespaceTags.at(-1)
+    if (own === undefined) {
+      throw new InvalidOptionError(
+        'namespace',
+        'clear() empties a namespace view: call it on cache.namespace(name) (the root view has no namespace version)',
+      )
+    }
+    await this.#core.invalidate([], undefined, [own])
   }
 
   async delete(keyOrKeys: string | string[]): Promise<void> {
@@ -326,24 +445,31 @@ class CacheView implements Cache {
   ): Promise<Array<T | null | undefined>> {
     const core = this.#core
     const fulls = keys.map((k) => this.#key(k))
+    const sync = this.#sync
+    if (sync.shared) await sync.ensure(core.options.now())
+    const tags = this.#tagsFor(options)
+    if (tags) await sync.learn(tags)
     const results: Array<T | null | undefined> = new Array(keys.length)
     const missing: number[] = []
     fulls.forEach((full, i) => {
       if (this.#rejected(keys[i]!)) results[i] = null
       else {
         const entry = this.#l1.get(full)
-        if (entry !== undefined) results[i] = this.#hitL1(full, entry) as T | null
+        if (entry !== undefined && (entry.tags === undefined || sync.current(entry.tags) === true))
+          results[i] = this.#hitL1(full, entry) as T | null
         else if (options?.guard && this.#guarded(full, keys[i]!, options.guard)) results[i] = null
         else missing.push(i)
       }
     })
     if (missing.length === 0) return results
     // One tier-2 round trip for every L1 miss.
+    const startGen = sync.gen
     const answer = await core.tierTwo('get', () =>
       core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))),
     )
     const tierTwoAnswered = answer !== undefined
     const texts = answer ?? []
+    await this.#learnTagsOf(texts)
     const toLoad: number[] = []
     // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
     const fences = new Map<number, number>()
@@ -352,7 +478,7 @@ class CacheView implements Cache {
       // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
       const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
       const reload: Reload | undefined = one && ((f) => this.#refresh(fulls[i]!, keys[i]!, one, options, f))
-      const served = serveFromTierTwo<T>(this.#core, fulls[i]!, texts[j], reload)
+      const served = serveFromTierTwo<T>(this.#core, fulls[i]!, texts[j], startGen, reload)
       if (served) results[i] = served.value
       else {
         core.counters.misses++
@@ -384,7 +510,10 @@ class CacheView implements Cache {
     fences?: Map<number, number>,
   ): Promise<void> {
     const core = this.#core
+    const startGen = this.#sync.gen // as in #runLoader
     const wanted = indexes.map((i) => keys[i]!)
+    const tags = this.#tagsFor(options)
+    const versions = tags && this.#sync.versionsOf(tags)
     const started = core.options.now()
     let values: Array<T | null | undefined>
     try {
@@ -417,7 +546,8 @@ class CacheView implements Cache {
         found ? value : null,
         freshTime(this.#core.options, found, options),
         ms,
-        options?.tags,
+        versions,
+        startGen,
         fenced,
       )
       results[i] = found ? value : null
@@ -431,12 +561,14 @@ class CacheView implements Cache {
   namespace(name: string): Cache {
     if (typeof name !== 'string' || name.length === 0)
       throw new InvalidKeyError(name, 'a namespace must be a non-empty string')
-    return new CacheView(this.#core, `${this.#prefix}${name}:`)
+    return new CacheView(this.#core, `${this.#prefix}${name}:`, this.#namespaceTags)
   }
 
   peek<T>(key: string): T | null | undefined {
     const entry = this.#l1.get(this.#key(key))
-    if (entry === undefined) return undefined
+    // Synchronous: when a sync is due it starts in the background and peek answers "not in L1".
+    if (entry === undefined || ((this.#sync.shared || entry.tags !== undefined) && !this.#servable(entry)))
+      return undefined
     return (entry.nullMarker ? null : entry.value) as T | null
   }
 
@@ -447,4 +579,26 @@ class CacheView implements Cache {
   settled(): Promise<void> {
     return this.#core.settled()
   }
+}
+
+/** The version tag of a namespace view (`clear()` bumps it). */
+function namespaceTag(prefix: string): string {
+  return `n:${prefix}`
+}
+
+/** The version tag of a caller's tag (kept apart from namespace tags). */
+function userTag(tag: string): string {
+  return `t:${tag}`
+}
+
+/**
+ * Checks tags given to writes and invalidations.
+ * @throws {InvalidOptionError} naming `tags` when one is not a non-empty string
+ */
+function checkTags(tags: unknown[]): string[] {
+  for (const tag of tags) {
+    if (typeof tag !== 'string' || tag.length === 0)
+      throw new InvalidOptionError('tags', `must be non-empty strings, got ${JSON.stringify(tag)}`)
+  }
+  return tags as string[]
 }

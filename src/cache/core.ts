@@ -9,9 +9,11 @@ import { CircuitBreaker } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import type { CacheEvent, CacheStats } from './events.js'
 import { jittered } from './jitter.js'
+import { L1Sync, OWN_WRITE } from './l1-sync.js'
 import type { ResolvedOptions } from './options.js'
 import { SingleFlight } from './single-flight.js'
 import type { TierTwoStore } from './store.js'
+import { syncKeys } from './sync-scripts.js'
 import { UpstashStore } from './upstash-store.js'
 
 /** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
@@ -19,6 +21,8 @@ export interface L1Entry {
   value: unknown
   nullMarker: boolean
   size: number
+  /** Versions of the entry's tags when it was loaded (absent: no tags). */
+  tags?: Record<string, number>
 }
 
 /** Delays between retries of an invalidation that failed (the last repeats). */
@@ -51,14 +55,24 @@ export class CacheCore {
     waits: 0,
     waitTimeouts: 0,
     fillsRefused: 0,
+    syncDrops: 0,
+    syncResets: 0,
     earlyRefreshes: 0,
     refreshErrors: 0,
   }
   readonly #pending = new Set<Promise<unknown>>()
 
+  /** This instance's cursor on the invalidation stream, and the tag versions it knows. */
+  readonly sync: L1Sync
+
+  /**
+   * @param shared whether other instances can write this tier 2 (false for the cache's private
+   *   in-memory store: no stream to read)
+   */
   constructor(
     readonly options: ResolvedOptions,
     readonly store: TierTwoStore,
+    shared = true,
   ) {
     const { onEvent } = options
     this.l1 = new LRUCache<string, L1Entry>({
@@ -81,26 +95,53 @@ export class CacheCore {
       options.now,
       (state) => onEvent?.({ type: 'circuit', state }),
     )
+    this.sync = new L1Sync({
+      store,
+      keys: syncKeys(options.prefix),
+      l1: this.l1,
+      now: options.now,
+      maxStalenessMs: options.maxStalenessMs,
+      batch: options.syncReadCount,
+      shared,
+      tierTwo: (call) => this.tierTwo('sync', call),
+      onSync: (dropped, reset) => {
+        this.counters.syncDrops += dropped
+        if (reset) this.counters.syncResets++
+        this.emit(() => ({ type: 'sync', dropped, reset }))
+      },
+    })
   }
 
   /** Invalidations waiting for tier 2 to come back (tier-2 keys), with their retry timers. */
   readonly #retries = new Set<ReturnType<typeof setTimeout>>()
 
   /**
-   * Delete-after-write: tombstones the keys in tier 2 (bumped fences, one round trip), then drops
-   * them from this instance's L1. If tier 2 is away the L1 copies go at once and the tombstones
-   * are retried in the background (1 s, 5 s, then every 30 s) while the process lives. A second
-   * invalidation follows after `doubleDeleteMs` when asked.
+   * Delete-after-write: tombstones the keys in tier 2 (bumped fences, one round trip), then
+   * appends them and the tags to the invalidation stream (bumping the tags' versions), and drops
+   * them from this instance's L1. If tier 2 is away the L1 copies go at once (and the tags stop
+   * being served here) and the whole invalidation is retried in the background (1 s, 5 s, then
+   * every 30 s) while the process lives. A second invalidation follows after `doubleDeleteMs`.
+   *
+   * Two round trips, in order, not one pipeline: a pipeline's commands for different slots run on
+   * their nodes in parallel, and a stream entry visible before its tombstone would let another
+   * instance sync, read the old value from tier 2, and keep it in L1 past the entry.
    */
-  async invalidate(keys: string[], doubleDeleteMs: number | undefined): Promise<void> {
+  async invalidate(keys: string[], doubleDeleteMs: number | undefined, tags: string[] = []): Promise<void> {
     const tierKeys = keys.map((k) => this.tierKey(k))
+    const { tombstoneTtlMs, streamMaxLength } = this.options
     const once = () =>
-      this.tierTwo('delete', () =>
-        this.store.invalidate(tierKeys, this.options.tombstoneTtlMs).then(() => true as const),
-      )
+      this.tierTwo('delete', async () => {
+        if (tierKeys.length > 0) await this.store.invalidate(tierKeys, tombstoneTtlMs)
+        const versions = await this.store.notify(this.sync.keys, streamMaxLength, keys, tags)
+        this.sync.bumped(tags, versions)
+        return true as const
+      })
     const done = await once()
-    for (const key of keys) this.l1.delete(key)
-    if (done !== true) this.#retryInvalidation(once, 0)
+    this.sync.dropLocally(keys)
+    if (done !== true) {
+      this.sync.forget(tags)
+      this.#retryInvalidation(once, 0)
+    }
     if (doubleDeleteMs !== undefined) {
       this.background(
         sleep(doubleDeleteMs).then(async () => (await once()) ?? this.#retryInvalidation(once, 0)),
@@ -170,10 +211,21 @@ export class CacheCore {
    * Keeps an entry in L1: never past its fresh time, never longer than the jittered `l1.ttl`.
    * @param freshForMs how long the entry stays fresh from now
    */
-  fillL1(key: string, value: unknown, nullMarker: boolean, size: number, freshForMs: number): void {
+  fillL1(
+    key: string,
+    value: unknown,
+    nullMarker: boolean,
+    size: number,
+    freshForMs: number,
+    startGen: number,
+    tags: Record<string, number> | undefined,
+  ): void {
     const ttl = Math.min(jittered(this.options.l1TtlMs, this.options.jitter, this.options.random), freshForMs)
-    if (ttl <= 0) return
-    this.l1.set(key, { value, nullMarker, size: Math.max(1, size) }, { ttl })
+    // Read before a sync that dropped this key: what we hold may be older than that write.
+    if (ttl <= 0 || !this.sync.mayFill(key, startGen)) return
+    const entry: L1Entry = { value, nullMarker, size: Math.max(1, size) }
+    if (tags) entry.tags = tags
+    this.l1.set(key, entry, { ttl })
   }
 
   /**
@@ -190,7 +242,8 @@ export class CacheCore {
     value: unknown,
     freshMs: number,
     loadMs: number,
-    tags: string[] | undefined,
+    tags: Record<string, number> | undefined,
+    startGen: number,
     fenced?: { fence: number; token: string } | 'local',
     hot = false,
   ): Promise<unknown> {
@@ -200,7 +253,7 @@ export class CacheCore {
     const c = typeof fenced === 'object' ? fenced.fence : 0
     const envelope: Envelope = nullMarker ? { c, n: 1, f: 0, d: loadMs } : { c, v: value, f: 0, d: loadMs }
     envelope.f = this.options.now() + fresh
-    if (tags?.length) envelope.t = tags
+    if (tags) envelope.t = tags
     if (hot) envelope.h = 1
     const text = encodeEnvelope(key, envelope)
     const size = utf8Length(text)
@@ -210,7 +263,7 @@ export class CacheCore {
     const tierKey = this.tierKey(key)
     let stored: Promise<unknown>
     if (fenced === 'local') {
-      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
+      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh, startGen, tags)
       return Promise.resolve()
     }
     if (fenced) {
@@ -224,14 +277,19 @@ export class CacheCore {
           this.emit(() => ({ type: 'fillRefused', key }))
         } else {
           // Accepted, or tier 2 is away (fail open: keep serving what we loaded from L1).
-          this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
+          this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh, startGen, tags)
         }
       })
     } else {
       // An explicit write (`set`): it bumps the fence, so a reader that read before it cannot
       // put an older value over it.
-      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh)
-      stored = this.tierTwo('set', () => this.store.put(tierKey, text, ttl))
+      // The new value is this instance's own: it may enter L1 whatever syncs ran before.
+      this.fillL1(key, nullMarker ? null : value, nullMarker, size, fresh, OWN_WRITE, tags)
+      // Then the stream, so other instances drop their copies (after the put: see `invalidate`).
+      stored = this.tierTwo('set', async () => {
+        await this.store.put(tierKey, text, ttl)
+        await this.store.notify(this.sync.keys, this.options.streamMaxLength, [key], [])
+      })
     }
     this.background(stored)
     return stored
@@ -241,7 +299,10 @@ export class CacheCore {
    * Calls tier 2 behind the circuit breaker and the timeout. Never throws: a failure or a timeout
    * is counted, emitted, and answered with undefined (the caller falls back to its loader).
    */
-  async tierTwo<T>(operation: 'get' | 'set' | 'delete', call: () => Promise<T>): Promise<T | undefined> {
+  async tierTwo<T>(
+    operation: 'get' | 'set' | 'delete' | 'sync',
+    call: () => Promise<T>,
+  ): Promise<T | undefined> {
     if (!this.breaker.allow()) return undefined
     const ms = this.options.l2TimeoutMs
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -296,6 +357,7 @@ export class CacheCore {
       rebuildWaits: c.waits,
       rebuildWaitTimeouts: c.waitTimeouts,
       fillsRefused: c.fillsRefused,
+      sync: { reads: this.sync.reads, dropped: c.syncDrops, resets: c.syncResets },
       pendingInvalidations: this.#retries.size,
       earlyRefreshes: c.earlyRefreshes,
       refreshErrors: c.refreshErrors,

@@ -22,8 +22,8 @@ export interface Envelope<T = unknown> {
   d: number
   /** Fence number the entry was written with. */
   c: number
-  /** Tags the entry was written with. */
-  t?: string[]
+  /** Tags the entry was written with, and their versions then (an older version: invalidated). */
+  t?: Record<string, number>
   /** 1 for a hot key: it never expires from tier 2 and is served stale while it is refreshed. */
   h?: 1
 }

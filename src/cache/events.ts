@@ -19,7 +19,11 @@ export type CacheEvent =
   /** A key was refused by the `validate` hook without touching anything. */
   | { type: 'rejected'; key: string }
   /** Tier 2 failed or timed out; the cache carried on without it. */
-  | { type: 'l2Error'; operation: 'get' | 'set' | 'delete' | 'guardLoad' | 'guardAdd'; error: unknown }
+  | {
+      type: 'l2Error'
+      operation: 'get' | 'set' | 'delete' | 'sync' | 'guardLoad' | 'guardAdd'
+      error: unknown
+    }
   /** A guard answered "definitely absent": null without tier 2 or the loader. */
   | { type: 'guarded'; key: string; guard: string }
   /** A guard holds more ids than its design load: false positives exceed its rate; rebuild it larger. */
@@ -36,6 +40,8 @@ export type CacheEvent =
   | { type: 'fillRefused'; key: string }
   /** A failed invalidation was retried (after 1 s, 5 s, then every 30 s) until tier 2 took it. */
   | { type: 'invalidationRetry'; attempt: number; succeeded: boolean }
+  /** A read of the invalidation stream dropped L1 keys (`reset`: the cursor fell behind, L1 was cleared). */
+  | { type: 'sync'; dropped: number; reset: boolean }
   /** L1 dropped an entry (`evict`: the bounds; `expire`: its TTL; `delete`, `set`: replaced or removed). */
   | { type: 'evict'; key: string; reason: string }
 
@@ -55,6 +61,8 @@ export interface CacheStats {
   rebuildWaits: number
   rebuildWaitTimeouts: number
   fillsRefused: number
+  /** Invalidation-stream reads, L1 keys they dropped, and L1 clears (the cursor fell behind the trimmed stream). */
+  sync: { reads: number; dropped: number; resets: number }
   /** Invalidations (writes) waiting for tier 2 to come back. */
   pendingInvalidations: number
   /** Refreshes started early by XFetch. */

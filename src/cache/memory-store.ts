@@ -3,13 +3,23 @@
  * no Redis is configured (development, demos, unit tests); it shares nothing across instances.
  */
 import { decodeEnvelope } from './envelope.js'
-import type { ReadOrLock, TierTwoStore } from './store.js'
+import type { Invalidation, InvalidationBatch, ReadOrLock, TierTwoStore } from './store.js'
+import type { SyncKeys } from './sync-scripts.js'
+
+/** One stream: its entries (ids are a counter) and the last id trimmed away (see NOTIFY). */
+interface MemoryStream {
+  entries: Array<{ id: number } & Invalidation>
+  nextId: number
+  trimmed: number
+}
 
 /** An in-memory tier 2 whose expiry follows the injected clock. */
 export class MemoryStore implements TierTwoStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>()
   readonly #locks = new Map<string, { token: string; expiresAt: number }>()
   readonly #now: () => number
+  readonly #streams = new Map<string, MemoryStream>()
+  readonly #versions = new Map<string, Map<string, number>>()
 
   /** @param now wall-clock milliseconds (injected in tests) */
   constructor(now: () => number = Date.now) {
@@ -38,10 +48,19 @@ export class MemoryStore implements TierTwoStore {
     this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs })
   }
 
-  async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
+  async readOrLock(
+    key: string,
+    token: string,
+    lockTtlMs: number,
+    now: number,
+    tagVersions?: Record<string, number>,
+  ): Promise<ReadOrLock> {
     const [text] = this.#read([key])
     const envelope = decodeEnvelope(text)
-    const fresh = envelope !== undefined && envelope.f > now
+    const fresh =
+      envelope !== undefined &&
+      envelope.f > now &&
+      Object.entries(envelope.t ?? {}).every(([tag, v]) => v >= (tagVersions?.[tag] ?? 0))
     let locked = false
     if (!fresh && this.#lockHolder(key) === undefined) {
       this.#locks.set(key, { token, expiresAt: this.#now() + lockTtlMs })
@@ -92,5 +111,61 @@ export class MemoryStore implements TierTwoStore {
       return undefined
     }
     return lock.token
+  }
+
+  async notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]> {
+    const versions = this.#tagMap(sync)
+    const bumped: Record<string, number> = {}
+    const out = tags.map((tag) => {
+      const v = (versions.get(tag) ?? 0) + 1
+      versions.set(tag, v)
+      bumped[tag] = v
+      return v
+    })
+    const stream = this.#stream(sync)
+    stream.entries.push({ id: stream.nextId++, keys: [...keys], tags: bumped })
+    const excess = stream.entries.length - bound
+    if (excess >= Math.max(1, Math.floor(bound / 10))) {
+      stream.trimmed = stream.entries[excess - 1]!.id
+      stream.entries.splice(0, excess)
+    }
+    return out
+  }
+
+  async readInvalidations(sync: SyncKeys, cursor: string, count: number): Promise<InvalidationBatch> {
+    const stream = this.#stream(sync)
+    const tail = String(stream.entries.at(-1)?.id ?? stream.trimmed)
+    if (cursor === '') return { cursor: tail, reset: false, entries: [] }
+    const at = Number(cursor)
+    if (!Number.isSafeInteger(at) || at < stream.trimmed) return { cursor: tail, reset: true, entries: [] }
+    const entries = stream.entries.filter((e) => e.id > at).slice(0, count)
+    return {
+      cursor: entries.length > 0 ? String(entries.at(-1)!.id) : cursor,
+      reset: false,
+      entries: entries.map(({ keys, tags }) => ({ keys: [...keys], tags: { ...tags } })),
+    }
+  }
+
+  async tagVersions(sync: SyncKeys, tags: string[]): Promise<number[]> {
+    const versions = this.#tagMap(sync)
+    return tags.map((tag) => versions.get(tag) ?? 0)
+  }
+
+  #stream(sync: SyncKeys): MemoryStream {
+    let stream = this.#streams.get(sync.stream)
+    if (!stream) {
+      stream = { entries: [], nextId: 1, trimmed: 0 }
+      this.#streams.set(sync.stream, stream)
+    }
+    return stream
+  }
+
+  #tagMap(sync: SyncKeys): Map<string, number> {
+    let versions = this.#versions.get(sync.versions)
+    if (!versions) {
+      versions = new Map()
+      this.#versions.set(sync.versions, versions)
+    }
+    return versions
   }
 }

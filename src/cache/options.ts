@@ -72,6 +72,21 @@ export interface CacheOptions {
     /** A second invalidation this long after each write (sources that are themselves eventually consistent). @default none */
     doubleDelete?: Duration
   }
+  /**
+   * Cross-instance L1 coherence: an L1 hit is never older than this relative to a write (on any
+   * instance) that completed before the read began. Before serving an L1 hit whose last sync is
+   * older, the instance reads the invalidation stream (one tier-2 call per `maxStaleness` at
+   * most). 0: every read checks tier 2. `Infinity`: off (one instance alone, or the L1 TTL is
+   * bound enough). @default '1s'
+   */
+  maxStaleness?: Duration
+  /** The invalidation stream. */
+  invalidations?: {
+    /** Entries kept (the stream is trimmed to this, a tenth at a time). @default 10_000 */
+    maxLength?: number
+    /** Entries read per call while syncing. @default 1000 */
+    readCount?: number
+  }
   /** Returns false for keys that cannot exist: they answer null at once, touching nothing. */
   validate?: (key: string) => boolean
   /** Wall clock (injected in tests). @default Date */
@@ -100,6 +115,9 @@ export interface ResolvedOptions {
   xfetchBeta: number
   tombstoneTtlMs: number
   doubleDeleteMs: number | undefined
+  maxStalenessMs: number
+  streamMaxLength: number
+  syncReadCount: number
   lockTtlMs: number
   lockWaitMs: number
   onWaitTimeout: 'load' | 'throw'
@@ -125,6 +143,9 @@ const DEFAULT_BREAKER_COOLDOWN: Duration = '5s'
 const DEFAULT_LOCK_TTL: Duration = '10s'
 const DEFAULT_TOMBSTONE_TTL: Duration = '1m'
 const DEFAULT_LOCK_WAIT: Duration = '5s'
+const DEFAULT_MAX_STALENESS: Duration = '1s'
+const DEFAULT_STREAM_MAX_LENGTH = 10_000
+const DEFAULT_SYNC_READ_COUNT = 1000
 
 function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -172,6 +193,8 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     rebuild = {},
     xfetchBeta = 1,
     writes = {},
+    maxStaleness = DEFAULT_MAX_STALENESS,
+    invalidations = {},
     validate,
     clock,
     random = Math.random,
@@ -212,6 +235,18 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       writes.doubleDelete === undefined
         ? undefined
         : positiveDuration(writes.doubleDelete, 'writes.doubleDelete'),
+    maxStalenessMs:
+      maxStaleness === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : parseDuration(maxStaleness, 'maxStaleness'),
+    streamMaxLength: positiveInteger(
+      invalidations.maxLength ?? DEFAULT_STREAM_MAX_LENGTH,
+      'invalidations.maxLength',
+    ),
+    syncReadCount: positiveInteger(
+      invalidations.readCount ?? DEFAULT_SYNC_READ_COUNT,
+      'invalidations.readCount',
+    ),
     lockTtlMs: positiveDuration(rebuild.lockTtl ?? DEFAULT_LOCK_TTL, 'rebuild.lockTtl'),
     lockWaitMs: parseDuration(rebuild.wait ?? DEFAULT_LOCK_WAIT, 'rebuild.wait'),
     onWaitTimeout: onWaitTimeout(rebuild.onWaitTimeout),

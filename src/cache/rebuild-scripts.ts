@@ -13,8 +13,9 @@ if current then
 end`
 
 /**
- * Read, and lock on a miss, in one round trip. ARGV: 1 token, 2 lock ttl ms, 3 now ms.
- * When the entry is absent or past its fresh time, tries `SET lock token NX PX ttl`.
+ * Read, and lock on a miss, in one round trip. ARGV: 1 token, 2 lock ttl ms, 3 now ms, 4 (optional)
+ * the current versions of tags, as a JSON object. When the entry is absent, past its fresh time
+ * or written under an older tag version, tries `SET lock token NX PX ttl`.
  * → { text or false, 1 if this caller took the lock else 0, the entry's fence (0 when absent) }
  */
 export const READ_OR_LOCK = `
@@ -25,6 +26,13 @@ if text then
   if ok and type(env) == 'table' then
     fresh = (tonumber(env.f) or 0) > tonumber(ARGV[3])
     fence = tonumber(env.c) or 0
+    -- Tag versions the caller knows (ARGV[4]): an entry written under an older one is invalid.
+    if fresh and ARGV[4] and type(env.t) == 'table' then
+      local need = cjson.decode(ARGV[4])
+      for tag, v in pairs(env.t) do
+        if need[tag] and (tonumber(v) or 0) < need[tag] then fresh = false end
+      end
+    end
   end
 end
 local locked = 0

@@ -4,6 +4,7 @@
  * Two implementations: the embedded in-memory store and the Upstash REST store.
  * `test/cache/store-contract.ts` runs one suite on both.
  */
+import type { SyncKeys } from './sync-scripts.js'
 
 /** What `readOrLock` saw and did. */
 export interface ReadOrLock {
@@ -13,6 +14,21 @@ export interface ReadOrLock {
   locked: boolean
   /** The entry's fence number at read time (0 when absent): a fill must present it. */
   fence: number
+}
+
+/** One invalidation read from the stream: L1 keys to drop, and tags with their new versions. */
+export interface Invalidation {
+  keys: string[]
+  tags: Record<string, number>
+}
+
+/** What `readInvalidations` returns. */
+export interface InvalidationBatch {
+  /** Where to read from next time. */
+  cursor: string
+  /** Entries after the cursor were trimmed away (or the stream vanished): L1 must be cleared. */
+  reset: boolean
+  entries: Invalidation[]
 }
 
 /** A shared tier 2. */
@@ -29,8 +45,15 @@ export interface TierTwoStore {
   /**
    * Reads an entry and, when it is absent or past its fresh time (`now`), tries to take the key's
    * rebuild lock (`token`, held `lockTtlMs`): the fleet-wide single flight, in one round trip.
+   * An entry written under an older version of one of `tagVersions` counts as absent.
    */
-  readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock>
+  readOrLock(
+    key: string,
+    token: string,
+    lockTtlMs: number,
+    now: number,
+    tagVersions?: Record<string, number>,
+  ): Promise<ReadOrLock>
   /**
    * Writes an entry only if the key's fence is still `fence` (compare-on-fence), and releases the
    * rebuild lock held with `token`. Resolves false when the write was refused.
@@ -45,4 +68,14 @@ export interface TierTwoStore {
   invalidate(keys: string[], ttlMs: number): Promise<void>
   /** Keeps the rebuild lock held with `token` for `ms` from now (a backoff); false when it was not ours. */
   holdLock(key: string, token: string, ms: number): Promise<boolean>
+  /**
+   * Appends an invalidation to the capped stream (`bound` entries kept) and bumps the versions of
+   * `tags`; one round trip on the coherence slot.
+   * @returns the new version of each tag, in order
+   */
+  notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]>
+  /** Reads up to `count` invalidations after `cursor` ('' for a new instance: start at the end). */
+  readInvalidations(sync: SyncKeys, cursor: string, count: number): Promise<InvalidationBatch>
+  /** The current versions of tags (0 for a tag never invalidated), in order. */
+  tagVersions(sync: SyncKeys, tags: string[]): Promise<number[]>
 }

@@ -22,11 +22,15 @@ export function serveFromTierTwo<T>(
   core: CacheCore,
   full: string,
   text: string | undefined,
+  startGen: number,
   reload?: Reload,
   fenced?: Fenced,
 ): { value: T | null } | undefined {
   const envelope: Envelope<T> | undefined = decodeEnvelope<T>(text)
   if (!envelope || text === undefined) return undefined
+  // Written under an older version of one of its tags (invalidated since): not served, not even
+  // stale. Callers `learn` the entry's tags first (`tagsOfText`), so unknown means unreachable.
+  if (envelope.t && core.sync.current(envelope.t) !== true) return undefined
   const { now: clock, graceMs, xfetchBeta, random } = core.options
   const now = clock()
   const nullMarker = envelope.n === 1
@@ -35,7 +39,7 @@ export function serveFromTierTwo<T>(
     core.counters.l2Hits++
     if (nullMarker) core.counters.nullHits++
     core.emit(() => ({ type: 'hit', key: full, tier: 'l2', nullMarker }))
-    core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now)
+    core.fillL1(full, value, nullMarker, utf8Length(text), envelope.f - now, startGen, envelope.t)
     // XFetch: the closer to expiry and the slower the last load (δ), the likelier an early
     // refresh, so a hot key is rebuilt before it expires instead of by a crowd after. Decided
     // here, on tier-2 reads: an L1 copy lives at most l1.ttl, so every instance reads tier 2
@@ -78,4 +82,13 @@ export function freshTime(
   }
   if (found) return write?.ttl === undefined ? options.ttlMs : parseDuration(write.ttl, 'ttl')
   return write?.nullTtl === undefined ? options.nullTtlMs : parseDuration(write.nullTtl, 'nullTtl')
+}
+
+/**
+ * The tags of an entry's text, without decoding the value when it has none (the JSON key `"t":{`
+ * is looked for first; a value that merely contains it is decoded and answers its real tags).
+ */
+export function tagsOfText(text: string | undefined): Record<string, number> | undefined {
+  if (text === undefined || !text.includes('"t":{')) return undefined
+  return decodeEnvelope(text)?.t
 }

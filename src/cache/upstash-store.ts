@@ -4,7 +4,8 @@
  */
 import { Redis } from '@upstash/redis'
 import { FILL, HOLD, PUT, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from './rebuild-scripts.js'
-import type { ReadOrLock, TierTwoStore } from './store.js'
+import type { Invalidation, InvalidationBatch, ReadOrLock, TierTwoStore } from './store.js'
+import { NOTIFY, READ_INVALIDATIONS, type SyncKeys, TAG_VERSIONS } from './sync-scripts.js'
 
 /** What `@upstash/redis`'s `createScript` returns (its class is not exported). */
 export interface ScriptRunner<T> {
@@ -30,6 +31,9 @@ export class UpstashStore implements TierTwoStore {
   readonly #holdScript: ScriptRunner<number>
   readonly #tombstoneScript: ScriptRunner<number>
   readonly #putScript: ScriptRunner<number>
+  readonly #notifyScript: ScriptRunner<[string, number[]]>
+  readonly #readInvalidationsScript: ScriptRunner<[string, number, Array<[string, unknown[]]>]>
+  readonly #tagVersionsScript: ScriptRunner<number[]>
 
   constructor(connection: RedisConnection) {
     this.redis =
@@ -47,6 +51,9 @@ export class UpstashStore implements TierTwoStore {
     this.#holdScript = this.redis.createScript<number>(HOLD)
     this.#tombstoneScript = this.redis.createScript<number>(TOMBSTONE)
     this.#putScript = this.redis.createScript<number>(PUT)
+    this.#notifyScript = this.redis.createScript(NOTIFY)
+    this.#readInvalidationsScript = this.redis.createScript(READ_INVALIDATIONS)
+    this.#tagVersionsScript = this.redis.createScript(TAG_VERSIONS)
   }
 
   async getMany(keys: string[]): Promise<Array<string | undefined>> {
@@ -61,11 +68,16 @@ export class UpstashStore implements TierTwoStore {
     else await this.redis.set(key, value) // a hot key: it never expires, it is refreshed in place
   }
 
-  async readOrLock(key: string, token: string, lockTtlMs: number, now: number): Promise<ReadOrLock> {
-    const [text, locked, fence] = await this.#readOrLockScript.exec(
-      [key, rebuildLockKey(key)],
-      [token, String(Math.round(lockTtlMs)), String(now)],
-    )
+  async readOrLock(
+    key: string,
+    token: string,
+    lockTtlMs: number,
+    now: number,
+    tagVersions?: Record<string, number>,
+  ): Promise<ReadOrLock> {
+    const args = [token, String(Math.round(lockTtlMs)), String(now)]
+    if (tagVersions) args.push(JSON.stringify(tagVersions))
+    const [text, locked, fence] = await this.#readOrLockScript.exec([key, rebuildLockKey(key)], args)
     return {
       text: typeof text === 'string' ? text : undefined,
       locked: Number(locked) === 1,
@@ -104,4 +116,43 @@ export class UpstashStore implements TierTwoStore {
     const ttl = Number.isFinite(ttlMs) ? String(Math.max(1, Math.round(ttlMs))) : '0' // 0: no expiry
     await this.#putScript.exec([key], [value, ttl])
   }
+
+  async notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]> {
+    const [, versions] = await this.#notifyScript.exec(
+      [sync.stream, sync.versions, sync.watermark],
+      [String(bound), JSON.stringify(keys), JSON.stringify(tags)],
+    )
+    return versions.map(Number)
+  }
+
+  async readInvalidations(sync: SyncKeys, cursor: string, count: number): Promise<InvalidationBatch> {
+    const [next, reset, entries] = await this.#readInvalidationsScript.exec(
+      [sync.stream, sync.versions, sync.watermark],
+      [cursor, String(count)],
+    )
+    return { cursor: String(next), reset: Number(reset) === 1, entries: entries.map(parseInvalidation) }
+  }
+
+  async tagVersions(sync: SyncKeys, tags: string[]): Promise<number[]> {
+    if (tags.length === 0) return []
+    return (await this.#tagVersionsScript.exec([sync.versions], tags)).map(Number)
+  }
+}
+
+/** A stream entry `[id, ['k', keys JSON, 't', tags JSON]]` as an invalidation (junk is skipped). */
+function parseInvalidation([, fields]: [string, unknown[]]): Invalidation {
+  const out: Invalidation = { keys: [], tags: {} }
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    try {
+      // A client with automatic deserialization (the @upstash/redis default) parsed it already.
+      const raw = fields[i + 1]
+      const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw
+      if (fields[i] === 'k' && Array.isArray(value)) out.keys = value.map(String)
+      else if (fields[i] === 't' && value !== null && typeof value === 'object' && !Array.isArray(value))
+        out.tags = value as Record<string, number>
+    } catch {
+      // An entry this version did not write: nothing to evict from it.
+    }
+  }
+  return out
 }

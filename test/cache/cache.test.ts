@@ -41,6 +41,8 @@ function setup(options: Parameters<typeof createCache>[0] = {}) {
   const events: CacheEvent[] = []
   const cache = createCache({
     redis: store,
+    // One instance alone: these tests are about one cache (coherence has its own tests).
+    maxStaleness: Number.POSITIVE_INFINITY,
     clock,
     random: seededRandom(),
     onEvent: (e) => events.push(e),
@@ -314,6 +316,9 @@ describe('fail open', () => {
     holdLock: explode,
     invalidate: explode,
     put: explode,
+    notify: explode,
+    readInvalidations: explode,
+    tagVersions: explode,
   }
 
   it('a failing tier 2: the loader answers, L1 keeps the value, the error is counted and emitted, never thrown', async () => {
@@ -340,6 +345,9 @@ describe('fail open', () => {
       holdLock: never,
       invalidate: never,
       put: never,
+      notify: never,
+      readInvalidations: never,
+      tagVersions: never,
     }
     const { cache } = setup({ redis: hanging, timeouts: { l2: '20ms' } })
     const started = Date.now()
@@ -391,6 +399,13 @@ describe('fail open', () => {
       },
       invalidate: call,
       put: call,
+      notify: async () => {
+        await call()
+        return []
+      },
+      // The stream reads answer (an empty stream): this test counts the reads and writes of entries.
+      readInvalidations: async () => ({ cursor: '0-0', reset: false, entries: [] }),
+      tagVersions: async (_sync, tags) => tags.map(() => 0),
     }
     const { cache, clock, events } = setup({ redis: flaky, breaker: { failures: 3, cooldown: '10s' } })
     const load = async (key: string) => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { TierTwoStore } from '../../src/cache/store.js'
+import { syncKeys } from '../../src/cache/sync-scripts.js'
 
 /** What the suite needs from each store. */
 export interface ContractTarget {
@@ -145,6 +146,64 @@ export function storeContract(name: string, target: () => ContractTarget) {
         Number.POSITIVE_INFINITY,
       )
       expect((await store.getMany([k('put')]))[0]).toContain('"c":2')
+    })
+
+    it('invalidation stream: a new reader starts at the end; entries come back in order, in batches', async () => {
+      const { store } = target()
+      const sync = syncKeys(`${ns}-stream:`)
+      const start = await store.readInvalidations(sync, '', 10)
+      expect(start).toEqual({ cursor: expect.any(String), reset: false, entries: [] })
+      expect(await store.notify(sync, 1000, ['a', 'b'], [])).toEqual([])
+      expect(await store.notify(sync, 1000, ['c'], ['t:red', 'n:x:'])).toEqual([1, 1])
+      expect(await store.notify(sync, 1000, [], ['t:red'])).toEqual([2])
+      const first = await store.readInvalidations(sync, start.cursor, 2)
+      expect(first.reset).toBe(false)
+      expect(first.entries).toEqual([
+        { keys: ['a', 'b'], tags: {} },
+        { keys: ['c'], tags: { 't:red': 1, 'n:x:': 1 } },
+      ])
+      const second = await store.readInvalidations(sync, first.cursor, 2)
+      expect(second.entries).toEqual([{ keys: [], tags: { 't:red': 2 } }])
+      const none = await store.readInvalidations(sync, second.cursor, 2)
+      expect(none).toEqual({ cursor: second.cursor, reset: false, entries: [] })
+      expect(await store.tagVersions(sync, ['t:red', 'n:x:', 't:never'])).toEqual([2, 1, 0])
+      // A reader that joins now starts after all of it.
+      expect(await store.readInvalidations(sync, '', 10)).toEqual({
+        cursor: second.cursor,
+        reset: false,
+        entries: [],
+      })
+    })
+
+    it('invalidation stream: bounded, and a cursor the trimming passed is told to reset', async () => {
+      const { store } = target()
+      const sync = syncKeys(`${ns}-trim:`)
+      const start = await store.readInvalidations(sync, '', 10)
+      await store.notify(sync, 20, ['first'], [])
+      const afterFirst = await store.readInvalidations(sync, start.cursor, 10)
+      for (let i = 0; i < 40; i++) await store.notify(sync, 20, [`k${i}`], [])
+      // Kept between the bound and 1.1 × the bound (trimmed a tenth at a time): at most 22 of 41.
+      const all = await store.readInvalidations(sync, afterFirst.cursor, 100)
+      expect(all.reset).toBe(true)
+      expect(all.entries).toEqual([])
+      const fresh = await store.readInvalidations(sync, '', 10)
+      expect(fresh.cursor).toBe(all.cursor)
+      // A cursor inside what is kept reads on normally.
+      await store.notify(sync, 20, ['late'], [])
+      expect((await store.readInvalidations(sync, fresh.cursor, 10)).entries).toEqual([
+        { keys: ['late'], tags: {} },
+      ])
+    })
+
+    it('readOrLock: an entry written under an older tag version is not fresh (the caller gets the lock)', async () => {
+      const { store } = target()
+      const now = Date.now()
+      const entry = `tc1:${JSON.stringify({ c: 0, v: 1, f: now + 60_000, d: 0, t: { 't:red': 1 } })}`
+      await store.set(k('tagged'), entry, 60_000)
+      expect((await store.readOrLock(k('tagged'), 'a', 5000, now, { 't:red': 1 })).locked).toBe(false)
+      expect((await store.readOrLock(k('tagged'), 'a', 5000, now, { 't:blue': 9 })).locked).toBe(false)
+      const stale = await store.readOrLock(k('tagged'), 'b', 5000, now, { 't:red': 2 })
+      expect(stale).toEqual({ text: entry, locked: true, fence: 0 })
     })
 
     it('forgets an entry once its TTL has passed', async () => {

@@ -38,6 +38,9 @@ describe('public types', () => {
       holdLock: async () => true,
       invalidate: async () => {},
       put: async () => {},
+      notify: async () => [],
+      readInvalidations: async () => ({ cursor: '', reset: false, entries: [] }),
+      tagVersions: async (_sync, tags) => tags.map(() => 0),
     }
     expectTypeOf(createCache({ redis: store })).toEqualTypeOf<Cache>()
     // @ts-expect-error: a TTL must be a number or a duration string with a unit
