@@ -136,7 +136,19 @@ class CacheView implements Cache {
       return this.#afterSync(full, key, loader, options)
     }
     if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
-    return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
+    return this.#joinOrLoad(full, key, loader, options)
+  }
+
+  /**
+   * The miss path through in-process single flight. A load that started more than `maxStaleness`
+   * ago is not joined: its value may predate a write this caller must see.
+   */
+  #joinOrLoad<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
+    const core = this.#core
+    const load = () => this.#load(full, key, loader, options)
+    if (!this.#sync.shared) return core.flights.run(full, load) as Promise<T | null>
+    const now = core.options.now()
+    return core.flights.run(full, load, now - core.options.maxStalenessMs, now) as Promise<T | null>
   }
 
   /** An L1 hit that needs a stream sync (or whose tags moved) first: sync, then look again. */
@@ -154,7 +166,7 @@ class CacheView implements Cache {
       this.#l1.delete(full) // written under a tag version that has moved on
     }
     if (options?.guard && this.#guarded(full, key, options.guard)) return null
-    return this.#core.flights.run(full, () => this.#load(full, key, loader, options)) as Promise<T | null>
+    return this.#joinOrLoad(full, key, loader, options)
   }
 
   /** Learns the versions of an entry's tags when this instance does not know them yet. */

@@ -138,6 +138,7 @@ export class CacheCore {
       })
     const done = await once()
     this.sync.dropLocally(keys)
+    this.flights.forget(keys)
     if (done !== true) {
       this.sync.forget(tags)
       this.#retryInvalidation(once, 0)
