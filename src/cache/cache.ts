@@ -62,6 +62,7 @@ class CacheView implements Cache {
   readonly #l1: CacheCore['l1']
   readonly #sync: CacheCore['sync']
   readonly #maxKeyLength: number
+  readonly #now: () => number
   /** The version tags of this view's namespace and of each enclosing one (`clear()` bumps the first). */
   readonly #namespaceTags: string[]
 
@@ -70,6 +71,7 @@ class CacheView implements Cache {
     this.#prefix = prefix
     this.#l1 = core.l1
     this.#sync = core.sync
+    this.#now = core.options.now
     this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
     this.#namespaceTags = prefix === '' ? [] : [...parentTags, namespaceTag(prefix)]
   }
@@ -85,7 +87,11 @@ class CacheView implements Cache {
   /** Whether an L1 entry may be served now: the last sync is recent enough, and its tags are current. */
   #servable(entry: L1Entry): boolean {
     const sync = this.#sync
-    if (sync.shared && sync.ensure(this.#core.options.now()) !== undefined) return false
+    if (this.#now() > sync.freshUntil) {
+      // A sync is due: start it (a caller that waits awaits it through `ensure` again).
+      void sync.ensure(this.#now())
+      return false
+    }
     return entry.tags === undefined || sync.current(entry.tags) === true
   }
 

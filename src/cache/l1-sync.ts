@@ -51,6 +51,12 @@ export class L1Sync {
   gen: number
   /** Wall time at which the last completed sync started (−∞: never). */
   lastStart = Number.NEGATIVE_INFINITY
+  /**
+   * Until when (wall time) a read may be served from L1 without a sync: the last sync's start +
+   * maxStaleness (−∞ with maxStaleness 0, or before the first sync; +∞ when nothing is shared).
+   * A plain field: the L1 hit path compares the clock with it and calls nothing.
+   */
+  freshUntil: number
   /** Stream reads made (for `stats()` and the sync-cost bench). */
   reads = 0
   readonly #deps: L1SyncDeps
@@ -64,6 +70,7 @@ export class L1Sync {
     this.#deps = deps
     // A private store has no other writer: every write here already updated L1 and versions.
     this.gen = deps.shared ? -1 : 0
+    this.freshUntil = deps.shared ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
   }
 
   /** The stream and versions keys. */
@@ -127,6 +134,7 @@ export class L1Sync {
       if (answer.entries.length < batch || answer.reset) break
     }
     this.lastStart = startedAt
+    if (this.#deps.maxStalenessMs > 0) this.freshUntil = startedAt + this.#deps.maxStalenessMs
   }
 
   #apply(answer: InvalidationBatch): void {

@@ -3,7 +3,7 @@
  * cluster through the proxy: after a write completes in one process, a read the other begins
  * `maxStaleness` later serves the new value; before that it may serve its L1 copy.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { Redis } from '@upstash/redis'
@@ -21,9 +21,15 @@ afterAll(() => proxy.close('1s'))
 
 /** A worker process and a function that sends it one command and resolves with its answer. */
 function worker(namespace: string) {
-  const child: ChildProcessWithoutNullStreams = spawn(
+  const child = spawn(
     'node_modules/.bin/tsx',
-    ['test/cache/fixtures/coherence-worker.ts', proxy.url, TOKENS.standard, namespace, String(MAX_STALENESS_MS)],
+    [
+      'test/cache/fixtures/coherence-worker.ts',
+      proxy.url,
+      TOKENS.standard,
+      namespace,
+      String(MAX_STALENESS_MS),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   )
   const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
@@ -38,7 +44,9 @@ function worker(namespace: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-it('two processes: a write in one is served by the other within maxStaleness', { timeout: 60_000 }, async () => {
+it('two processes: a write in one is served by the other within maxStaleness', {
+  timeout: 60_000,
+}, async () => {
   const namespace = `procs-${randomUUID()}`
   const db = new Redis({ url: proxy.url, token: TOKENS.standard, automaticDeserialization: false })
   await db.set(`db:${namespace}:k`, 'v0')
@@ -56,7 +64,9 @@ it('two processes: a write in one is served by the other within maxStaleness', {
       const [writer, reader] = round % 2 === 1 ? [a, b] : [b, a]
       // The reader has the current value in L1.
       expect((await reader.send({ op: 'read', key: 'k' })).value).toBe(`v${round - 1}`)
-      expect(await writer.send({ op: 'write', key: 'k', value: `v${round}` })).toEqual({ written: `v${round}` })
+      expect(await writer.send({ op: 'write', key: 'k', value: `v${round}` })).toEqual({
+        written: `v${round}`,
+      })
       const completed = Date.now()
       // Inside the bound the reader may still serve its L1 copy (allowed, and counted).
       const inside = await reader.send({ op: 'read', key: 'k' })
@@ -64,7 +74,9 @@ it('two processes: a write in one is served by the other within maxStaleness', {
       await sleep(Math.max(0, completed + MAX_STALENESS_MS + 5 - Date.now()))
       expect((await reader.send({ op: 'read', key: 'k' })).value).toBe(`v${round}`)
     }
-    console.log(`cross-process: 6 writes; the other process served its old L1 copy inside the bound ${servedFromL1Inside} times, and the new value every time after it`)
+    console.log(
+      `cross-process: 6 writes; the other process served its old L1 copy inside the bound ${servedFromL1Inside} times, and the new value every time after it`,
+    )
   } finally {
     a.child.kill()
     b.child.kill()
