@@ -63,6 +63,8 @@ class CacheView implements Cache {
   readonly #sync: CacheCore['sync']
   readonly #maxKeyLength: number
   readonly #now: () => number
+  /** Other instances write tier 2: L1 hits are vouched for by the stream sync. */
+  readonly #shared: boolean
   /** The version tags of this view's namespace and of each enclosing one (`clear()` bumps the first). */
   readonly #namespaceTags: string[]
 
@@ -72,6 +74,7 @@ class CacheView implements Cache {
     this.#l1 = core.l1
     this.#sync = core.sync
     this.#now = core.options.now
+    this.#shared = core.sync.shared
     this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
     this.#namespaceTags = prefix === '' ? [] : [...parentTags, namespaceTag(prefix)]
   }
@@ -137,7 +140,7 @@ class CacheView implements Cache {
     // The hot path: an L1 hit does no I/O and no await (while the last sync is recent enough).
     const entry = this.#l1.get(full)
     if (entry !== undefined) {
-      if ((!this.#sync.shared && entry.tags === undefined) || this.#servable(entry))
+      if ((!this.#shared && entry.tags === undefined) || this.#servable(entry))
         return Promise.resolve(this.#hitL1(full, entry) as T | null)
       return this.#afterSync(full, key, loader, options)
     }
@@ -584,9 +587,15 @@ class CacheView implements Cache {
 
   peek<T>(key: string): T | null | undefined {
     const entry = this.#l1.get(this.#key(key))
+    if (entry === undefined) return undefined
     // Synchronous: when a sync is due it starts in the background and peek answers "not in L1".
-    if (entry === undefined || ((this.#sync.shared || entry.tags !== undefined) && !this.#servable(entry)))
-      return undefined
+    if (entry.tags !== undefined || this.#shared) return this.#peekChecked<T>(entry)
+    return (entry.nullMarker ? null : entry.value) as T | null
+  }
+
+  /** peek's answer when L1 must first be vouched for (a shared tier 2, or a tagged entry). */
+  #peekChecked<T>(entry: L1Entry): T | null | undefined {
+    if (!this.#servable(entry)) return undefined
     return (entry.nullMarker ? null : entry.value) as T | null
   }
 

@@ -21,8 +21,8 @@ export interface L1Entry {
   value: unknown
   nullMarker: boolean
   size: number
-  /** Versions of the entry's tags when it was loaded (absent: no tags). */
-  tags?: Record<string, number>
+  /** Versions of the entry's tags when it was loaded (undefined: no tags). */
+  tags: Record<string, number> | undefined
 }
 
 /** Delays between retries of an invalidation that failed (the last repeats). */
@@ -224,9 +224,8 @@ export class CacheCore {
     const ttl = Math.min(jittered(this.options.l1TtlMs, this.options.jitter, this.options.random), freshForMs)
     // Read before a sync that dropped this key: what we hold may be older than that write.
     if (ttl <= 0 || !this.sync.mayFill(key, startGen)) return
-    const entry: L1Entry = { value, nullMarker, size: Math.max(1, size) }
-    if (tags) entry.tags = tags
-    this.l1.set(key, entry, { ttl })
+    // Always the same four fields: one object shape, so the hit path's property reads stay monomorphic.
+    this.l1.set(key, { value, nullMarker, size: Math.max(1, size), tags }, { ttl })
   }
 
   /**

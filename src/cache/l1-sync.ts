@@ -66,8 +66,12 @@ export class L1Sync {
   #running: Promise<void> | undefined
   #next: Promise<void> | undefined
 
+  /** True when this instance reads the stream at all (a plain field: read on the L1 hit path). */
+  readonly shared: boolean
+
   constructor(deps: L1SyncDeps) {
     this.#deps = deps
+    this.shared = deps.shared
     // A private store has no other writer: every write here already updated L1 and versions.
     this.gen = deps.shared ? -1 : 0
     this.freshUntil = deps.shared ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
@@ -76,11 +80,6 @@ export class L1Sync {
   /** The stream and versions keys. */
   get keys(): SyncKeys {
     return this.#deps.keys
-  }
-
-  /** True when this instance reads the stream at all. */
-  get shared(): boolean {
-    return this.#deps.shared
   }
 
   /**
