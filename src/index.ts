@@ -15,6 +15,20 @@ export {
   InvalidKeyError,
   InvalidOptionError,
   LoaderError,
+  LockLostError,
+  LockTimeoutError,
+  RebuildTimeoutError,
   TiercacheError,
   UnserializableValueError,
 } from './errors.js'
+export { Uncached, uncached } from './cache/uncached.js'
+export type { Guard, GuardOptions, GuardStats } from './guard/guard.js'
+export {
+  type AcquireOptions,
+  createLock,
+  type Lock,
+  type LockConnection,
+  type LockContext,
+  type LockHandle,
+  type LockOptions,
+} from './lock/lock.js'

@@ -4,9 +4,15 @@
 import type { Duration } from '../duration.js'
 import type { Guard, GuardOptions } from '../guard/guard.js'
 import type { CacheStats } from './events.js'
+import type { Uncached } from './uncached.js'
 
-/** A loader: the source of truth for one key. `null`/`undefined` means "nothing there" (cached as a null marker). */
-export type Loader<T> = (key: string) => T | null | undefined | Promise<T | null | undefined>
+/**
+ * A loader: the source of truth for one key. `null`/`undefined` means "nothing there" (cached as a
+ * null marker); `uncached(value)` answers `value` without caching it.
+ */
+export type Loader<T> = (
+  key: string,
+) => T | null | undefined | Uncached<T> | Promise<T | null | undefined | Uncached<T>>
 
 /** A batch loader for `getMany`: gets the still-missing keys, answers in the same order. */
 export type BatchLoader<T> = (

@@ -12,6 +12,7 @@ import { CacheCore, type L1Entry } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { OWN_WRITE } from './l1-sync.js'
+import { Uncached } from './uncached.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
@@ -335,7 +336,7 @@ class CacheView implements Cache {
     const tags = this.#tagsFor(options)
     const versions = tags && this.#sync.versionsOf(tags)
     const started = core.options.now()
-    let value: T | null | undefined
+    let value: T | null | undefined | Uncached<T>
     try {
       value = await loader(key)
     } catch (error) {
@@ -364,6 +365,14 @@ class CacheView implements Cache {
       throw new LoaderError(key, error)
     }
     const ms = core.options.now() - started
+    if (value instanceof Uncached) {
+      // Answered, not stored: the rebuild lock goes at once, so the next caller loads for itself.
+      core.counters.uncached++
+      core.emit(() => ({ type: 'load', key: full, ms, found: true }))
+      if (fenced)
+        core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
+      return value.value
+    }
     const found = value !== null && value !== undefined
     core.counters.loads++
     core.refreshFailures.delete(full)

@@ -61,6 +61,8 @@ export interface CacheStats {
   rebuildWaits: number
   rebuildWaitTimeouts: number
   fillsRefused: number
+  /** Loads answered with `uncached(value)`: returned, not stored. */
+  uncached: number
   /** Invalidation-stream reads, L1 keys they dropped, and L1 clears (the cursor fell behind the trimmed stream). */
   sync: { reads: number; dropped: number; resets: number }
   /** Invalidations (writes) waiting for tier 2 to come back. */
