@@ -21,8 +21,15 @@ const entries = [
     .filter((d) => statSync(join('src', d)).isDirectory())
     .map((d) => `src/${d}/index.ts`),
 ]
+// Adapters: adapters/<host>/index.ts, built to dist/adapters/<host>/index.js.
+if (existsSync('adapters'))
+  for (const d of readdirSync('adapters'))
+    if (statSync(join('adapters', d)).isDirectory()) entries.push(`adapters/${d}/index.ts`)
 for (const entry of entries.filter((e) => existsSync(e))) {
-  const built = `./${entry.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js')}`
+  const built = `./${entry
+    .replace(/^src\//, 'dist/')
+    .replace(/^adapters\//, 'dist/adapters/')
+    .replace(/\.ts$/, '.js')}`
   const exported = Object.values(pkg.exports).some((t) =>
     typeof t === 'string' ? t === built : t.import === built,
   )

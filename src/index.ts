@@ -2,13 +2,14 @@
  * tiercache: a two-tier cache for serverless functions (in-process LRU in front of Redis over
  * HTTP). Runs on Node, Lambda, Workers and Vercel Edge; the proxy lives at `tiercache/proxy`.
  */
-export type { BatchLoader, Cache, Loader, WriteOptions } from './cache/api.js'
+export type { BatchLoader, Cache, Loader, LoadInfo, WriteOptions } from './cache/api.js'
 export { createCache, MAX_KEY_LENGTH } from './cache/cache.js'
 export type { CircuitState } from './cache/circuit-breaker.js'
 export type { CacheEvent, CacheStats } from './cache/events.js'
 export { MemoryStore } from './cache/memory-store.js'
 export type { CacheOptions, Clock } from './cache/options.js'
 export type { TierTwoStore } from './cache/store.js'
+export { Uncached, uncached } from './cache/uncached.js'
 export { type RedisConnection, UpstashStore } from './cache/upstash-store.js'
 export { type Duration, type DurationUnit, parseDuration } from './duration.js'
 export {
@@ -21,7 +22,6 @@ export {
   TiercacheError,
   UnserializableValueError,
 } from './errors.js'
-export { Uncached, uncached } from './cache/uncached.js'
 export type { Guard, GuardOptions, GuardStats } from './guard/guard.js'
 export {
   type AcquireOptions,

@@ -12,7 +12,17 @@ import type { Uncached } from './uncached.js'
  */
 export type Loader<T> = (
   key: string,
+  info: LoadInfo,
 ) => T | null | undefined | Uncached<T> | Promise<T | null | undefined | Uncached<T>>
+
+/** What a loader is told about its call. */
+export interface LoadInfo {
+  /**
+   * True when the load refreshes a value that is being served meanwhile (stale inside grace, or
+   * early by XFetch): it runs in the background, after its caller got the old value.
+   */
+  refreshing: boolean
+}
 
 /** A batch loader for `getMany`: gets the still-missing keys, answers in the same order. */
 export type BatchLoader<T> = (

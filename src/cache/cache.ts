@@ -12,12 +12,12 @@ import { CacheCore, type L1Entry } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { OWN_WRITE } from './l1-sync.js'
-import { Uncached } from './uncached.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
 import { type Fenced, freshTime, type Reload, serveFromTierTwo, tagsOfText } from './tier-two-read.js'
+import { Uncached } from './uncached.js'
 import { UpstashStore } from './upstash-store.js'
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
@@ -338,7 +338,7 @@ class CacheView implements Cache {
     const started = core.options.now()
     let value: T | null | undefined | Uncached<T>
     try {
-      value = await loader(key)
+      value = await loader(key, { refreshing })
     } catch (error) {
       core.counters.loadErrors++
       core.emit(() => ({ type: 'loadError', key: full, error }))

@@ -7,6 +7,7 @@ import { createCache } from '../../src/cache/cache.js'
 import type { CacheEvent } from '../../src/cache/events.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { TierTwoStore } from '../../src/cache/store.js'
+import { uncached } from '../../src/cache/uncached.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import {
   InvalidKeyError,
@@ -175,6 +176,34 @@ describe('values', () => {
     await expect(cache.getOrLoad('bad2', async () => ({ big: 1n }))).rejects.toThrowError(
       /cannot be cached: it contains a BigInt/,
     )
+  })
+})
+
+describe('uncached() and the loader info', () => {
+  it('uncached(value): returned to the caller, stored in neither tier, counted', async () => {
+    const { cache, store } = setup()
+    expect(await cache.getOrLoad('k', async () => uncached({ private: true }))).toEqual({ private: true })
+    await cache.settled()
+    expect(cache.peek('k')).toBeUndefined()
+    expect(await store.getMany(['tc:k'])).toEqual([undefined])
+    expect(cache.stats().uncached).toBe(1)
+    // The rebuild lock was released: the next caller loads at once.
+    expect(await cache.getOrLoad('k', async () => 'stored')).toBe('stored')
+  })
+
+  it('a loader is told whether it refreshes a value served meanwhile', async () => {
+    const { cache, clock } = setup({ ttl: '10s', grace: '1m', jitter: 0 })
+    const seen: boolean[] = []
+    const loader = async (_key: string, info: { refreshing: boolean }) => {
+      seen.push(info.refreshing)
+      return seen.length
+    }
+    expect(await cache.getOrLoad('k', loader)).toBe(1)
+    await cache.settled()
+    clock.advance(11_000)
+    expect(await cache.getOrLoad('k', loader)).toBe(1) // stale, refreshed in the background
+    await cache.settled()
+    expect(seen).toEqual([false, true])
   })
 })
 

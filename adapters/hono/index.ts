@@ -1,0 +1,120 @@
+/**
+ * `tiercache/hono`: tiercache for Hono apps. `cacheMiddleware` caches whole responses,
+ * `cached(options)` does it for one route (as a wrapper or a TC39 method decorator), and
+ * `c.var.cache` hands the cache to handlers. Background work (refreshes, tier-2 writes) goes to
+ * `c.executionCtx.waitUntil` when the platform has one (Workers, Vercel Edge).
+ */
+import type { Context, MiddlewareHandler } from 'hono'
+import type { Cache } from 'tiercache'
+import {
+  type ResolvedResponseCacheOptions,
+  type ResponseCacheOptions,
+  resolveResponseCacheOptions,
+  respondCached,
+} from 'tiercache/http'
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The cache set by `cacheMiddleware` or `cacheContext`. */
+    cache: Cache
+  }
+}
+
+export type { CacheStatus, ResponseCacheOptions } from 'tiercache/http'
+
+/** Options of `cached`: as the middleware's, with the cache taken from `c.var.cache` when absent. */
+export type CachedOptions = Omit<ResponseCacheOptions, 'cache'> & { cache?: Cache }
+
+/**
+ * Caches whole responses (GET/HEAD and status 200 by default; see `ResponseCacheOptions`), sets
+ * `x-cache` (HIT, MISS, STALE, BYPASS), `Server-Timing` and `ETag` (`If-None-Match` → 304), and
+ * puts the cache in `c.var.cache`.
+ * @throws {InvalidOptionError} at setup, naming a bad option
+ * @example
+ * app.use('/products/*', cacheMiddleware({ cache, ttl: '30s' }))
+ */
+export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandler {
+  const resolved = resolveResponseCacheOptions(options)
+  return async (c, next) => {
+    c.set('cache', options.cache)
+    const response = await respondCached(
+      c.req.raw,
+      async () => {
+        await next()
+        return c.res
+      },
+      resolved,
+    )
+    replaceResponse(c, response)
+    keepAlive(c, options.cache)
+  }
+}
+
+/** Only puts the cache in `c.var.cache` (for handlers that use it by hand, and for `cached`). */
+export function cacheContext(cache: Cache): MiddlewareHandler {
+  return async (c, next) => {
+    c.set('cache', cache)
+    await next()
+    keepAlive(c, cache)
+  }
+}
+
+type Handler<This, C extends Context, R extends Response> = (this: This, c: C) => R | Promise<R>
+
+/**
+ * Caches one route's responses. Use it as a wrapper, `app.get('/x', cached({ ttl: '1m' })(handler))`,
+ * or as a TC39 method decorator on a class-based handler, `@cached({ ttl: '1m' })`.
+ * Without `cache`, the cache comes from `c.var.cache` (`cacheContext` or `cacheMiddleware`).
+ */
+export function cached(options: CachedOptions = {}) {
+  const resolvedFor = new WeakMap<Cache, ResolvedResponseCacheOptions>()
+  // Validate everything but the cache now: a bad option fails at setup, not on the first request.
+  resolveResponseCacheOptions({ ...options, cache: options.cache ?? PLACEHOLDER })
+  const resolve = (cache: Cache) => {
+    let resolved = resolvedFor.get(cache)
+    if (!resolved) {
+      resolved = resolveResponseCacheOptions({ ...options, cache })
+      resolvedFor.set(cache, resolved)
+    }
+    return resolved
+  }
+  return <This, C extends Context, R extends Response>(
+    handler: Handler<This, C, R>,
+    _decorator?: ClassMethodDecoratorContext<This, Handler<This, C, R>>,
+  ): ((this: This, c: C) => Promise<R>) =>
+    // The answer is the handler's response or one rebuilt from the cache: the same kind of
+    // Response, typed as the handler's (Hono's typed responses only add compile-time fields).
+    async function (this: This, c: C): Promise<R> {
+      const cache = options.cache ?? c.get('cache')
+      if (!cache) {
+        throw new Error(
+          'tiercache/hono: cached() has no cache: pass { cache }, or use cacheContext(cache) or cacheMiddleware before this route',
+        )
+      }
+      const response = await respondCached(c.req.raw, () => handler.call(this, c), resolve(cache))
+      keepAlive(c, cache)
+      return response as R
+    }
+}
+
+/** A stand-in cache for validating `cached` options before a real one is known. */
+const PLACEHOLDER = { getOrLoad: () => {}, namespace: () => PLACEHOLDER } as unknown as Cache
+
+/** Sets the answer without Hono copying the produced response's headers onto it. */
+function replaceResponse(c: Context, response: Response): void {
+  if (response === c.res) return
+  c.res = undefined
+  c.res = response
+}
+
+/** Hands the cache's background work to the platform so it is not cut off after the response. */
+function keepAlive(c: Context, cache: Cache): void {
+  let waitUntil: ((promise: Promise<unknown>) => void) | undefined
+  try {
+    const ctx = c.executionCtx
+    waitUntil = ctx.waitUntil.bind(ctx)
+  } catch {
+    return // Node: no execution context, and the process outlives the response anyway
+  }
+  waitUntil(cache.settled())
+}

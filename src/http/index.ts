@@ -1,0 +1,12 @@
+/**
+ * `tiercache/http`: whole-response caching over the Fetch API, the ground of the Hono, Lambda
+ * and edge adapters (and usable on its own with any `(Request) => Response` handler).
+ */
+export {
+  type CacheStatus,
+  type ResolvedResponseCacheOptions,
+  type ResponseCacheOptions,
+  requestKey,
+  resolveResponseCacheOptions,
+  respondCached,
+} from './response-cache.js'
