@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `npm start`: the main job on a local default. Makes sure redis-server is installed (as
-// `npm test` does), starts the local 3+3 Redis Cluster and the tiercache proxy in front of it,
-// shows a live round trip with the real @upstash/redis client, and serves until Ctrl-C.
-// (The demo app on the embedded in-memory tier 2 arrives with the cache and its adapters.)
-import { spawnSync } from 'node:child_process'
+// `npm run demo:cluster`: the demo app against real Redis. Makes sure redis-server is installed
+// (as `npm test` does), starts the local 3+3 Redis Cluster and the tiercache proxy in front of it,
+// shows a live round trip with the real @upstash/redis client, then runs the demo app
+// (examples/demo) with UPSTASH_REDIS_REST_URL pointing at the proxy. Ctrl-C stops all three.
+import { spawn, spawnSync } from 'node:child_process'
 import { Redis } from '@upstash/redis'
 import { startCluster, stopCluster } from '../dist/cluster/index.js'
 import { startProxy } from '../dist/proxy/index.js'
@@ -35,27 +35,27 @@ const running = await startProxy({
 const redis = new Redis({ url: running.url, token })
 await redis.set('tiercache:hello', { from: 'tiercache', at: new Date().toISOString() })
 const back = await redis.get('tiercache:hello')
-
 console.log(`
 tiercache proxy ready at ${running.url} (token "${token}"), in front of the cluster.
-A live round trip through it just now, with @upstash/redis:
-  set + get tiercache:hello -> ${JSON.stringify(back)}
-
-Use it from any runtime:
-  new Redis({ url: '${running.url}', token: '${token}' })   // import { Redis } from '@upstash/redis'
-  curl -H 'Authorization: Bearer ${token}' -d '["INCR","visits"]' ${running.url}/
+A live round trip through it just now, with @upstash/redis: ${JSON.stringify(back)}
 Health: ${running.url}/readyz   Metrics: ${running.url}/metrics
+`)
 
-Ctrl-C stops the proxy and the cluster.`)
+const demo = spawn('node_modules/.bin/tsx', ['examples/demo/main.ts'], {
+  stdio: 'inherit',
+  env: { ...process.env, UPSTASH_REDIS_REST_URL: running.url, UPSTASH_REDIS_REST_TOKEN: token },
+})
 
 let stopping = false
-const stop = async () => {
+const stop = async (code = 0) => {
   if (stopping) return
   stopping = true
+  demo.kill('SIGTERM')
   await running.close('2s')
   await stopCluster({ basePort })
-  console.log('stopped the proxy and the cluster')
-  process.exit(0)
+  console.log('stopped the demo, the proxy and the cluster')
+  process.exit(code)
 }
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
+demo.on('exit', (code) => void stop(code ?? 0))
+process.on('SIGINT', () => void stop())
+process.on('SIGTERM', () => void stop())
