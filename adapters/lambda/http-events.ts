@@ -1,0 +1,148 @@
+/**
+ * AWS Lambda HTTP events as Fetch API requests, and responses back as the results each event
+ * source expects: API Gateway REST (payload v1), HTTP API and Function URLs (payload v2), and
+ * Application Load Balancer (single- or multi-value headers).
+ */
+import type {
+  ALBEvent,
+  ALBResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResult,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda'
+
+/** The HTTP event sources response caching understands. */
+export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2 | ALBEvent
+
+/** Which kind of HTTP event this is, or undefined for any other event (SQS, schedules...). */
+export function httpEventKind(event: unknown): 'v1' | 'v2' | 'alb' | undefined {
+  if (typeof event !== 'object' || event === null) return undefined
+  const e = event as Record<string, unknown> & { requestContext?: Record<string, unknown> }
+  if (e.version === '2.0' && typeof (e.requestContext?.http as { method?: unknown })?.method === 'string')
+    return 'v2'
+  if (typeof e.httpMethod === 'string' && e.requestContext && 'elb' in e.requestContext) return 'alb'
+  if (typeof e.httpMethod === 'string' && typeof e.path === 'string') return 'v1'
+  return undefined
+}
+
+function decodeBody(body: string | null | undefined, base64: boolean): BodyInit | null {
+  if (body === null || body === undefined || body === '') return null
+  if (!base64) return body
+  const binary = atob(body)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
+
+/** An HTTP event as a `Request` (the body is decoded when the event carries it in base64). */
+export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request {
+  const headers = new Headers()
+  if (kind === 'v2') {
+    const e = event as APIGatewayProxyEventV2
+    for (const [name, value] of Object.entries(e.headers ?? {})) if (value !== undefined) headers.set(name, value)
+    if (e.cookies?.length) headers.set('cookie', e.cookies.join('; '))
+    const host = headers.get('host') ?? e.requestContext.domainName
+    const url = `https://${host}${e.rawPath}${e.rawQueryString ? `?${e.rawQueryString}` : ''}`
+    const method = e.requestContext.http.method
+    const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
+    return new Request(url, { method, headers, body })
+  }
+  const e = event as APIGatewayProxyEvent | ALBEvent
+  if (e.multiValueHeaders) {
+    for (const [name, values] of Object.entries(e.multiValueHeaders))
+      for (const value of values ?? []) headers.append(name, value)
+  } else {
+    for (const [name, value] of Object.entries(e.headers ?? {})) if (value !== undefined) headers.set(name, value)
+  }
+  const query = new URLSearchParams()
+  // ALB passes query parameters as they came (still percent-encoded); API Gateway decodes them.
+  const decode = (text: string) => (kind === 'alb' ? decodeURIComponent(text.replace(/\+/g, ' ')) : text)
+  if (e.multiValueQueryStringParameters) {
+    for (const [name, values] of Object.entries(e.multiValueQueryStringParameters))
+      for (const value of values ?? []) query.append(decode(name), decode(value))
+  } else {
+    for (const [name, value] of Object.entries(e.queryStringParameters ?? {}))
+      if (value !== undefined) query.append(decode(name), decode(value))
+  }
+  const host = headers.get('host') ?? 'lambda.local'
+  const search = query.toString()
+  const url = `https://${host}${e.path}${search ? `?${search}` : ''}`
+  const method = e.httpMethod
+  const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
+  return new Request(url, { method, headers, body })
+}
+
+/** Any handler result: a structured one (with `statusCode`), or for v2 a bare value sent as JSON. */
+type HandlerResult = APIGatewayProxyResult | APIGatewayProxyStructuredResultV2 | ALBResult | unknown
+
+/** A handler's result as a `Response`. */
+export function toResponse(result: HandlerResult, kind: 'v1' | 'v2' | 'alb'): Response {
+  const structured = typeof result === 'object' && result !== null && 'statusCode' in result
+  if (!structured) {
+    // Payload v2 lets a handler return any value: API Gateway sends it as JSON with status 200.
+    if (kind === 'v2') {
+      const body = typeof result === 'string' ? result : JSON.stringify(result ?? null)
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })
+    }
+    throw new TypeError('tiercache/lambda: an HTTP handler must return { statusCode, headers?, body? }')
+  }
+  const r = result as APIGatewayProxyResult &
+    APIGatewayProxyStructuredResultV2 & { multiValueHeaders?: Record<string, Array<string | number | boolean>> }
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(r.headers ?? {})) headers.set(name, String(value))
+  for (const [name, values] of Object.entries(r.multiValueHeaders ?? {})) {
+    headers.delete(name)
+    for (const value of values) headers.append(name, String(value))
+  }
+  for (const cookie of r.cookies ?? []) headers.append('set-cookie', cookie)
+  const status = r.statusCode ?? 200
+  const nullBody = status === 204 || status === 304 || status < 200
+  return new Response(nullBody ? null : decodeBody(r.body, r.isBase64Encoded === true), { status, headers })
+}
+
+const TEXTUAL = /^(text\/|application\/(json|javascript|xml|[\w.+-]+\+(json|xml)))/i
+
+function encodeBytes(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}
+
+/** A `Response` as the result the event's source expects (the multi-value form when the event used it). */
+export async function fromResponse(
+  response: Response,
+  kind: 'v1' | 'v2' | 'alb',
+  event: HttpEvent,
+): Promise<APIGatewayProxyResult | APIGatewayProxyStructuredResultV2 | ALBResult> {
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  const textual = TEXTUAL.test(response.headers.get('content-type') ?? '') || bytes.length === 0
+  const body = textual ? new TextDecoder().decode(bytes) : encodeBytes(bytes)
+  const headers: Record<string, string> = {}
+  const multi: Record<string, string[]> = {}
+  const cookies: string[] = response.headers.getSetCookie()
+  response.headers.forEach((value, name) => {
+    if (name === 'set-cookie') return
+    headers[name] = value
+    multi[name] = [value]
+  })
+  const isBase64Encoded = !textual
+  if (kind === 'v2') {
+    return { statusCode: response.status, headers, ...(cookies.length ? { cookies } : {}), body, isBase64Encoded }
+  }
+  if (cookies.length) multi['set-cookie'] = cookies
+  if ('multiValueHeaders' in event && event.multiValueHeaders) {
+    const result = { statusCode: response.status, multiValueHeaders: multi, body, isBase64Encoded }
+    return kind === 'alb' ? { ...result, statusDescription: `${response.status} ${response.statusText || 'OK'}` } : result
+  }
+  // Single-value headers: one Set-Cookie fits; more need the multi-value form (which v1 accepts beside).
+  if (cookies.length === 1) headers['set-cookie'] = cookies[0]!
+  const result = {
+    statusCode: response.status,
+    headers,
+    ...(cookies.length > 1 && kind === 'v1' ? { multiValueHeaders: { 'set-cookie': cookies } } : {}),
+    body,
+    isBase64Encoded,
+  }
+  return kind === 'alb' ? { ...result, statusDescription: `${response.status} ${response.statusText || 'OK'}` } : result
+}

@@ -1,0 +1,198 @@
+/**
+ * tiercache/lambda: the wrapped handler invoked with real event shapes of each HTTP source
+ * (fixtures in test/adapters/fixtures/lambda), against the proxy on the real cluster.
+ */
+import { readFileSync } from 'node:fs'
+import type { Context } from 'aws-lambda'
+import { Hono } from 'hono'
+import { handle } from 'hono/aws-lambda'
+import { type Cache, createCache, UpstashStore } from 'tiercache'
+import { cacheMiddleware } from 'tiercache/hono'
+import { withCache } from 'tiercache/lambda'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+const fixture = <T = Record<string, unknown>>(name: string): T =>
+  JSON.parse(readFileSync(new URL(`./fixtures/lambda/${name}.json`, import.meta.url), 'utf8'))
+
+/** A Lambda context as the Node runtime builds it. */
+function lambdaContext(): Context {
+  const deadline = Date.now() + 10_000
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'catalogue',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:catalogue',
+    memoryLimitInMB: '512',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: '/aws/lambda/catalogue',
+    logStreamName: '2026/11/21/[$LATEST]abcdef',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  }
+}
+
+type Result = {
+  statusCode: number
+  headers?: Record<string, string>
+  multiValueHeaders?: Record<string, string[]>
+  cookies?: string[]
+  body: string
+  isBase64Encoded: boolean
+  statusDescription?: string
+}
+
+const header = (result: Result, name: string) =>
+  result.headers?.[name] ?? result.multiValueHeaders?.[name]?.[0]
+
+let proxy: RunningProxy
+let store: UpstashStore
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl') })
+  store = new UpstashStore({ url: proxy.url, token: TOKENS.standard })
+})
+afterAll(() => proxy.close('1s'))
+
+function freshCache(): Cache {
+  return createCache({ redis: store, namespace: `lambda-${crypto.randomUUID()}`, timeouts: { l2: '2s' } })
+}
+
+describe('withCache: response caching for each HTTP event source', () => {
+  const sources = [
+    ['API Gateway REST (v1)', 'api-gateway-rest-v1', { view: 'full', lang: 'en' }],
+    ['HTTP API (v2)', 'http-api-v2', { view: 'full', lang: 'en' }],
+    ['Function URL', 'function-url', { view: 'full', lang: 'en' }],
+    ['ALB', 'alb', { view: 'full', lang: 'en GB' }],
+    ['ALB, multi-value headers', 'alb-multi-value', { view: 'full', lang: 'en GB' }],
+  ] as const
+  for (const [label, name, query] of sources) {
+    it(`${label}: MISS then HIT, the event read as a request, the result in the source's shape`, async () => {
+      let calls = 0
+      const seen: string[] = []
+      const handler = withCache<Record<string, unknown>, Result>(
+        async (event, { cache, awsRequestId }) => {
+          calls++
+          seen.push(awsRequestId)
+          expect(typeof cache.getOrLoad).toBe('function')
+          return {
+            statusCode: 200,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ id: 42, call: calls, path: event.path ?? event.rawPath }),
+            isBase64Encoded: false,
+          }
+        },
+        { cache: freshCache(), responses: { ttl: '1m', key: (request) => new URL(request.url).search } },
+      )
+      const first = await handler(fixture(name), lambdaContext())
+      expect(first.statusCode).toBe(200)
+      expect(header(first, 'x-cache')).toBe('MISS')
+      const second = await handler(fixture(name), lambdaContext())
+      expect(header(second, 'x-cache')).toBe('HIT')
+      expect(JSON.parse(second.body)).toEqual({ id: 42, call: 1, path: '/products/42' })
+      expect(second.isBase64Encoded).toBe(false)
+      expect(calls).toBe(1)
+      expect(seen).toHaveLength(1)
+      // The key was the query string as a request URL: the event's parameters, decoded.
+      const search = new URLSearchParams(Object.entries(query))
+      search.sort()
+      const keyed = withCache(async () => ({ statusCode: 200, body: 'x' }), {
+        cache: freshCache(),
+        responses: {
+          key: (request) => {
+            const params = new URL(request.url).searchParams
+            params.sort()
+            expect(params.toString()).toBe(search.toString())
+            return 'k'
+          },
+        },
+      })
+      await keyed(fixture(name), lambdaContext())
+      if (name.startsWith('alb')) expect(first.statusDescription).toBe('200 OK')
+      if (name === 'alb-multi-value')
+        expect(first.multiValueHeaders?.['content-type']).toEqual(['application/json'])
+    })
+  }
+
+  it('payload v2: a bare value is sent as JSON; a Set-Cookie response is never cached and keeps its cookies', async () => {
+    let calls = 0
+    const bare = withCache<unknown, unknown>(async () => ({ products: ['lamp'], call: ++calls }), {
+      cache: freshCache(),
+    })
+    const r1 = (await bare(fixture('http-api-v2'), lambdaContext())) as unknown as Result
+    expect(JSON.parse(r1.body)).toEqual({ products: ['lamp'], call: 1 })
+    expect(header(r1, 'content-type')).toBe('application/json')
+    expect(
+      JSON.parse(((await bare(fixture('http-api-v2'), lambdaContext())) as unknown as Result).body).call,
+    ).toBe(1)
+    const withCookie = withCache(
+      async () => ({ statusCode: 200, cookies: ['session=abc; HttpOnly'], body: `call ${++calls}` }),
+      { cache: freshCache() },
+    )
+    const c1 = (await withCookie(fixture('http-api-v2'), lambdaContext())) as Result
+    const c2 = (await withCookie(fixture('http-api-v2'), lambdaContext())) as Result
+    expect(c1.cookies).toEqual(['session=abc; HttpOnly'])
+    expect(header(c2, 'x-cache')).toBe('BYPASS')
+    expect(c2.body).toBe('call 3')
+  })
+
+  it('binary bodies travel base64-encoded both ways', async () => {
+    const png = new Uint8Array([137, 80, 78, 71, 0, 255])
+    const handler = withCache(
+      async () => ({
+        statusCode: 200,
+        headers: { 'content-type': 'image/png' },
+        body: btoa(String.fromCharCode(...png)),
+        isBase64Encoded: true,
+      }),
+      { cache: freshCache() },
+    )
+    await handler(fixture('api-gateway-rest-v1'), lambdaContext())
+    const hit = (await handler(fixture('api-gateway-rest-v1'), lambdaContext())) as Result
+    expect(header(hit, 'x-cache')).toBe('HIT')
+    expect(hit.isBase64Encoded).toBe(true)
+    expect([...atob(hit.body)].map((ch) => ch.charCodeAt(0))).toEqual([...png])
+  })
+})
+
+describe('withCache: the rest', () => {
+  it('a non-HTTP event (SQS) just gets the cache; background work is done before the handler returns', async () => {
+    const namespace = `lambda-${crypto.randomUUID()}`
+    const cache = createCache({ redis: store, namespace, timeouts: { l2: '2s' } })
+    const handler = withCache(
+      async (event: { Records: Array<{ body: string }> }, { cache }) => {
+        const { productId } = JSON.parse(event.Records[0]!.body)
+        return cache.getOrLoad(`product:${productId}`, async () => ({ productId, name: 'lamp' }))
+      },
+      { cache },
+    )
+    expect(await handler(fixture('sqs'), lambdaContext())).toEqual({ productId: 42, name: 'lamp' })
+    // No waiting here: the fill reached tier 2 before the handler returned (Lambda freezes after it).
+    const [entry] = await store.getMany([`${namespace}:product:42`])
+    expect(entry).toContain('"name":"lamp"')
+    expect(cache.stats().loads).toBe(1)
+  })
+
+  it('a Hono app through hono/aws-lambda, with the Hono middleware caching its responses', async () => {
+    const cache = freshCache()
+    let calls = 0
+    const app = new Hono()
+    app.use('*', cacheMiddleware({ cache, ttl: '1m' }))
+    app.get('/products/:id', (c) => c.json({ id: c.req.param('id'), call: ++calls }))
+    const handler = withCache(handle(app) as (event: unknown) => Promise<Result>, { cache, responses: false })
+    const first = (await handler(fixture('http-api-v2'), lambdaContext())) as Result
+    expect(header(first, 'x-cache')).toBe('MISS')
+    const second = (await handler(fixture('http-api-v2'), lambdaContext())) as Result
+    expect(header(second, 'x-cache')).toBe('HIT')
+    expect(JSON.parse(second.body)).toEqual({ id: '42', call: 1 })
+  })
+
+  it('a bad option throws at setup, naming it', () => {
+    expect(() => withCache(async () => ({}), { cache: { ttl: 'soon' as '1s' } })).toThrowError(/ttl/)
+    expect(() =>
+      withCache(async () => ({}), { cache: createCache(), responses: { maxBodyBytes: -1 } }),
+    ).toThrowError(/maxBodyBytes/)
+  })
+})
