@@ -22,7 +22,7 @@ export {
   TiercacheError,
   UnserializableValueError,
 } from './errors.js'
-export type { Guard, GuardOptions, GuardStats } from './guard/guard.js'
+export type { Guard, GuardOptions, GuardStats } from './guard/guard.js' // createGuard: tiercache/guard
 export {
   type AcquireOptions,
   createLock,

@@ -9,6 +9,7 @@
  */
 import { Hono } from 'hono'
 import type { Cache } from 'tiercache'
+import { createGuard } from 'tiercache/guard'
 import { cacheMiddleware } from 'tiercache/hono'
 import type { Database } from './database.js'
 
@@ -17,7 +18,7 @@ const PAGE_SIZE = 20
 /** Builds the demo app over a cache and a database. */
 export function createDemoApp(cache: Cache, db: Database) {
   const products = cache.namespace('product')
-  const known = cache.guard('product-ids', { expected: 100_000, fpRate: 0.01 })
+  const known = createGuard(cache, 'product-ids', { expected: 100_000, fpRate: 0.01 })
   // Fed from the source of truth: one batch (one tier-2 call); ids created later are added as written.
   const ready = known.add(db.ids().map(String))
 

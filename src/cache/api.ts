@@ -2,7 +2,7 @@
  * The cache's public contract: the `Cache` interface and the types around it.
  */
 import type { Duration } from '../duration.js'
-import type { Guard, GuardOptions } from '../guard/guard.js'
+import type { Guard } from '../guard/guard.js'
 import type { CacheStats } from './events.js'
 import type { Uncached } from './uncached.js'
 
@@ -91,12 +91,6 @@ export interface Cache {
     loadMany?: BatchLoader<T>,
     options?: WriteOptions,
   ): Promise<Array<T | null | undefined>>
-  /**
-   * The Bloom-filter guard `name` (created on first use, shared by every view of this cache).
-   * Pass it as `{ guard }` to getOrLoad/getMany; add ids when they are written, or rebuild it from
-   * the source of truth: an id never added answers "absent".
-   */
-  guard(name: string, options: GuardOptions): Guard
   /** A view whose keys are prefixed with `name:` (sharing L1, tier 2 and counters). */
   namespace(name: string): Cache
   /**

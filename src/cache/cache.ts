@@ -6,11 +6,12 @@
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
-import type { Guard, GuardOptions } from '../guard/guard.js'
+import type { Guard } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore, type L1Entry } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
+import { registerCore } from './internals.js'
 import { OWN_WRITE } from './l1-sync.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
@@ -78,6 +79,7 @@ class CacheView implements Cache {
     this.#shared = core.sync.shared
     this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
     this.#namespaceTags = prefix === '' ? [] : [...parentTags, namespaceTag(prefix)]
+    registerCore(this, core)
   }
 
   /** The version tags an entry written through this view carries: its namespaces' and the caller's. */
@@ -582,10 +584,6 @@ class CacheView implements Cache {
       )
       results[i] = found ? value : null
     })
-  }
-
-  guard(name: string, options: GuardOptions): Guard {
-    return this.#core.guard(name, options)
   }
 
   namespace(name: string): Cache {

@@ -4,7 +4,6 @@
  */
 import { LRUCache } from 'lru-cache'
 import { sleep } from '../backoff.js'
-import { createGuard, type Guard, type GuardOptions } from '../guard/guard.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import type { CacheEvent, CacheStats } from './events.js'
@@ -14,7 +13,6 @@ import type { ResolvedOptions } from './options.js'
 import { SingleFlight } from './single-flight.js'
 import type { TierTwoStore } from './store.js'
 import { syncKeys } from './sync-scripts.js'
-import { UpstashStore } from './upstash-store.js'
 
 /** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
 export interface L1Entry {
@@ -171,33 +169,6 @@ export class CacheCore {
 
   /** Consecutive failed background refreshes per key (their backoff doubles); cleared by a load. */
   readonly refreshFailures = new Map<string, number>()
-
-  /** Guards by name (one per name per cache: their mirrors are shared by every view). */
-  readonly guards = new Map<string, Guard>()
-
-  /** Returns the guard of that name, creating it on first use. */
-  guard(name: string, options: GuardOptions): Guard {
-    const existing = this.guards.get(name)
-    if (existing) return existing
-    const redis = this.store instanceof UpstashStore ? this.store.redis : undefined
-    const guard = createGuard(name, options, redis, this.options.prefix, {
-      now: this.options.now,
-      background: (work) => this.background(work),
-      onError: (operation, error) => {
-        this.counters.l2Errors++
-        this.emit(() => ({ type: 'l2Error', operation, error }))
-      },
-      onOverloaded: (s) =>
-        this.emit(() => ({
-          type: 'guardOverloaded',
-          guard: name,
-          estimatedCount: s.estimatedCount,
-          expected: s.expected,
-        })),
-    })
-    this.guards.set(name, guard)
-    return guard
-  }
 
   /** The tier-2 key of an L1 key: the cache's namespace in front. */
   tierKey(key: string): string {

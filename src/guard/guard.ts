@@ -71,7 +71,7 @@ const BUILDING_MARKER_TTL_MS = 3_600_000
  * in-memory tier 2) it lives in this process only.
  * @throws {InvalidOptionError} naming the bad option; {TiercacheError} E_INVALID_GUARD_NAME
  */
-export function createGuard(
+export function buildGuard(
   name: string,
   options: GuardOptions,
   redis: Redis | undefined,

@@ -157,11 +157,13 @@ function directives(header: string | null): Set<string> {
  *   body over `maxBodyBytes` pass through uncached;
  * - a stored response gets an `ETag` (its own, or a SHA-1 of the body); `If-None-Match` → 304.
  * `x-cache` and `Server-Timing` are set on every answer.
+ * @param refresh produces a response in the background for a stale one (default: `options.refresh`)
  */
 export async function respondCached(
   request: Request,
   produce: () => Promise<Response> | Response,
   options: ResolvedResponseCacheOptions,
+  refresh: ((request: Request) => Promise<Response> | Response) | undefined = options.refresh,
 ): Promise<Response> {
   const started = performance.now()
   const method = request.method.toUpperCase()
@@ -188,7 +190,7 @@ export async function respondCached(
     key,
     async (_key, { refreshing }): Promise<StoredResponse | Uncached<PassThrough>> => {
       if (refreshing) {
-        if (!options.refresh) {
+        if (!refresh) {
           if (options.revalidate.size >= MAX_PENDING_REVALIDATIONS) options.revalidate.clear()
           options.revalidate.add(key)
           return uncached({ response: new Response(null) }) // nothing stored; nobody reads it
@@ -196,7 +198,7 @@ export async function respondCached(
         // `no-store`: when the refresh goes through this cache again (app.fetch), it produces.
         const again = new Request(request)
         again.headers.set('cache-control', 'no-store')
-        const result = await toStored(await options.refresh(again), options, method, ttlMs)
+        const result = await toStored(await refresh(again), options, method, ttlMs)
         return 'response' in result ? uncached(result) : result
       }
       produced = true

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/cache.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
+import { createGuard } from '../../src/guard/index.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
@@ -35,7 +36,7 @@ describe('guard', () => {
   }, async () => {
     const ns = `guard-${randomUUID().slice(0, 8)}`
     const { cache, store } = instance(ns)
-    const guard = cache.guard('users', { expected: 10_000, fpRate: 0.01 })
+    const guard = createGuard(cache, 'users', { expected: 10_000, fpRate: 0.01 })
     const present = Array.from({ length: 10_000 }, (_, i) => `user:${i}`)
     expect(await guard.rebuild(present)).toMatchObject({ added: 10_000 })
     expect(guard.stats()).toMatchObject({ loaded: true, overloaded: false })
@@ -67,8 +68,8 @@ describe('guard', () => {
 
   it('the state is shared: another instance loads the same bitmap; adds reach every instance', async () => {
     const ns = `guard-${randomUUID().slice(0, 8)}`
-    const a = instance(ns).cache.guard('orders', { expected: 1000 })
-    const b = instance(ns).cache.guard('orders', { expected: 1000 })
+    const a = createGuard(instance(ns).cache, 'orders', { expected: 1000 })
+    const b = createGuard(instance(ns).cache, 'orders', { expected: 1000 })
     await a.rebuild(['order:1', 'order:2'])
     await b.load()
     expect(b.mightContain('order:1')).toBe(true)
@@ -81,8 +82,8 @@ describe('guard', () => {
 
   it('adds made during a rebuild are kept after the switch; readers never see a half-built filter', async () => {
     const ns = `guard-${randomUUID().slice(0, 8)}`
-    const writer = instance(ns).cache.guard('items', { expected: 5000 })
-    const reader = instance(ns).cache.guard('items', { expected: 5000 })
+    const writer = createGuard(instance(ns).cache, 'items', { expected: 5000 })
+    const reader = createGuard(instance(ns).cache, 'items', { expected: 5000 })
     await writer.rebuild(Array.from({ length: 3000 }, (_, i) => `item:${i}`))
     await reader.load()
     async function* slowSource() {
@@ -104,7 +105,7 @@ describe('guard', () => {
   it('reports its fill and asks for a rebuild past its design load', async () => {
     const events: string[] = []
     const cache = createCache({ onEvent: (e) => events.push(e.type) }) // in-memory tier 2: a process-local guard
-    const guard = cache.guard('small', { expected: 100 })
+    const guard = createGuard(cache, 'small', { expected: 100 })
     await guard.add(Array.from({ length: 300 }, (_, i) => `x${i}`))
     expect(guard.stats().overloaded).toBe(true)
     expect(guard.stats().estimatedFpRate).toBeGreaterThan(0.01)
@@ -116,7 +117,7 @@ describe('guard', () => {
     const url = dead.url
     await dead.close('1s')
     const cache = createCache({ redis: { url, token: TOKENS.standard }, timeouts: { l2: '500ms' } })
-    const guard = cache.guard('users', { expected: 1000 })
+    const guard = createGuard(cache, 'users', { expected: 1000 })
     await guard.load()
     expect(guard.stats().loaded).toBe(false)
     expect(guard.mightContain('anything')).toBe(true)
@@ -125,9 +126,9 @@ describe('guard', () => {
 
   it('bad names and options are refused, named', () => {
     const cache = createCache()
-    expect(() => cache.guard('', { expected: 10 })).toThrowError(/Invalid guard name/)
-    expect(() => cache.guard('a{b}', { expected: 10 })).toThrowError(/Invalid guard name/)
-    expect(() => cache.guard('g', { expected: 0 })).toThrowError(/Invalid option expected/)
-    expect(() => cache.guard('g2', { expected: 10, fpRate: 2 })).toThrowError(/Invalid option fpRate/)
+    expect(() => createGuard(cache, '', { expected: 10 })).toThrowError(/Invalid guard name/)
+    expect(() => createGuard(cache, 'a{b}', { expected: 10 })).toThrowError(/Invalid guard name/)
+    expect(() => createGuard(cache, 'g', { expected: 0 })).toThrowError(/Invalid option expected/)
+    expect(() => createGuard(cache, 'g2', { expected: 10, fpRate: 2 })).toThrowError(/Invalid option fpRate/)
   })
 })
