@@ -10,7 +10,7 @@ export default defineConfig({
     // the sources (no build needed), as tsconfig.check.json's paths do for the type check.
     alias: [
       { find: /^tiercache$/, replacement: here('./src/index.ts') },
-      { find: /^tiercache\/(http|proxy|cluster|guard)$/, replacement: here('./src/$1/index.ts') },
+      { find: /^tiercache\/(http|proxy|cluster|guard|queue|stock)$/, replacement: here('./src/$1/index.ts') },
       { find: /^tiercache\/(hono|lambda|edge)$/, replacement: here('./adapters/$1/index.ts') },
     ],
   },

@@ -1,0 +1,369 @@
+/**
+ * A work queue on a Redis Stream with a consumer group, over the Upstash REST protocol (no TCP in
+ * the function). Why a Stream: a list-based queue loses a message when its consumer dies after
+ * popping it, and pub/sub keeps nothing; a Stream with a consumer group keeps messages, lets many
+ * consumers share them, and records what was delivered but not acknowledged (the pending list),
+ * so a crashed consumer's messages are reclaimed by another, and a poison message is moved aside.
+ * Delivery is at least once: handlers get the id and the delivery count to be idempotent.
+ */
+import { Redis } from '@upstash/redis'
+import type { ScriptRunner } from '../cache/upstash-store.js'
+import { type Duration, parseDuration } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+import { ADD, DEAD_LETTER, DEAD_LETTERS, RECEIVE, STATS } from './scripts.js'
+
+/** One message as a handler gets it. */
+export interface QueueMessage<T> {
+  /** The stream entry id (unique, time-ordered). */
+  id: string
+  payload: T
+  /** How many times it has been delivered, this time included (1 the first time). */
+  deliveries: number
+}
+
+/** Options of `createQueue`. */
+export interface QueueOptions {
+  /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
+  redis: Redis | { url: string; token: string }
+  /** The queue's name: its stream is `tcq:{name}`, its dead letters `tcq:{name}:dead-letter`. */
+  name: string
+}
+
+/** Options of `consume` and `drain`. */
+export interface ConsumeOptions {
+  /** The consumer group (created on first use). @default 'workers' */
+  group?: string
+  /** This consumer's name, unique in the group. @default a random one */
+  consumer?: string
+  /** Messages per batch. @default 10 */
+  count?: number
+  /** How long a read waits for new messages when there are none (the proxy clamps it). 0: never. @default '1s' */
+  block?: Duration
+  /** A message delivered but not acknowledged for this long is reclaimed by the next batch. @default '30s' */
+  claimIdle?: Duration
+  /** A message delivered more than this many times goes to the dead-letter stream. @default 5 */
+  maxDeliveries?: number
+  /** Where a new group starts: 'start' (every message in the stream) or 'end' (new ones only). @default 'start' */
+  from?: 'start' | 'end'
+  /** Stops `consume` (the batch under way finishes first). */
+  signal?: AbortSignal
+}
+
+/** Options of `drain`: the consume options and its limits. */
+export interface DrainOptions extends ConsumeOptions {
+  /** Stop after this many messages. @default Infinity */
+  maxMessages?: number
+  /** Stop once this much time has passed (no new batch starts after it). @default '30s' */
+  maxTime?: Duration
+}
+
+/** What a `consume` or `drain` did. */
+export interface DrainSummary {
+  /** Messages the handler finished (acknowledged). */
+  handled: number
+  /** Handler failures (the message stays pending and is delivered again after `claimIdle`). */
+  failed: number
+  /** Messages moved to the dead-letter stream. */
+  deadLettered: number
+  /** Messages reclaimed from a consumer that did not acknowledge them in time. */
+  reclaimed: number
+}
+
+/** A dead letter: the message and its history. */
+export interface DeadLetter {
+  id: string
+  payload: unknown
+  deliveries: number
+  group: string
+  error: string
+  at: number
+}
+
+/** `stats()`: the stream and its groups. */
+export interface QueueStats {
+  length: number
+  deadLetters: number
+  groups: Array<{
+    name: string
+    pending: number
+    lastDeliveredId: string
+    consumers: Array<{ name: string; pending: number; idleMs: number; oldestPendingMs: number | undefined }>
+  }>
+}
+
+/** The queue. */
+export interface Queue {
+  readonly name: string
+  /**
+   * Appends one message or many (one round trip), trimming the stream to about `maxLen`.
+   * @returns the ids, in order
+   */
+  add<T>(payloads: T | T[], options?: { maxLen?: number }): Promise<string[]>
+  /** Consumes until `signal` aborts: batches of reclaimed and new messages, each acknowledged once handled. */
+  consume<T>(handler: (message: QueueMessage<T>) => unknown, options?: ConsumeOptions): Promise<DrainSummary>
+  /** Consumes until the queue is empty, `maxMessages` or `maxTime` (for one serverless invocation). */
+  drain<T>(handler: (message: QueueMessage<T>) => unknown, options?: DrainOptions): Promise<DrainSummary>
+  /** Length, dead letters, and per group: pending count, and per consumer pending and oldest pending age. */
+  stats(): Promise<QueueStats>
+  /** The dead letters, oldest first. */
+  deadLetters(count?: number): Promise<DeadLetter[]>
+}
+
+const MAX_NAME_LENGTH = 200
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || /[{}]/.test(name))
+    throw new InvalidOptionError(
+      'name',
+      `must be 1 to ${MAX_NAME_LENGTH} characters without braces, got ${JSON.stringify(name)}`,
+    )
+  return name
+}
+
+function positiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${JSON.stringify(value)}`)
+  return value
+}
+
+/** A payload from the wire (a client with automatic deserialization may have parsed it already). */
+function parsePayload(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return raw
+  }
+}
+
+interface ResolvedConsume {
+  group: string
+  consumer: string
+  count: number
+  blockMs: number
+  claimIdleMs: number
+  maxDeliveries: number
+  from: '0' | '$'
+  signal: AbortSignal | undefined
+}
+
+function resolveConsume(options: ConsumeOptions = {}): ResolvedConsume {
+  const { group = 'workers', consumer = `consumer-${globalThis.crypto.randomUUID().slice(0, 8)}` } = options
+  for (const [option, value] of [
+    ['group', group],
+    ['consumer', consumer],
+  ] as const) {
+    if (typeof value !== 'string' || value.length === 0)
+      throw new InvalidOptionError(option, `must be a non-empty string, got ${JSON.stringify(value)}`)
+  }
+  if (options.from !== undefined && options.from !== 'start' && options.from !== 'end')
+    throw new InvalidOptionError('from', `must be "start" or "end", got ${JSON.stringify(options.from)}`)
+  return {
+    group,
+    consumer,
+    count: positiveInteger(options.count ?? 10, 'count'),
+    blockMs: parseDuration(options.block ?? '1s', 'block'),
+    claimIdleMs: parseDuration(options.claimIdle ?? '30s', 'claimIdle'),
+    maxDeliveries: positiveInteger(options.maxDeliveries ?? 5, 'maxDeliveries'),
+    from: options.from === 'end' ? '$' : '0',
+    signal: options.signal,
+  }
+}
+
+/**
+ * Creates a queue handle (nothing is written until the first `add` or `consume`).
+ * @throws {InvalidOptionError} naming the bad option
+ * @example
+ * const queue = createQueue({ redis: { url, token }, name: 'emails' })
+ * await queue.add({ to: 'ada@example.com' })
+ * await queue.drain(async ({ payload }) => send(payload), { maxTime: '20s' })
+ */
+export function createQueue(options: QueueOptions): Queue {
+  const name = checkName(options?.name)
+  const connection = options.redis
+  if (
+    !connection ||
+    (!(connection instanceof Redis) && typeof (connection as { url?: unknown }).url !== 'string')
+  )
+    throw new InvalidOptionError('redis', 'must be an @upstash/redis client or { url, token }')
+  const redis =
+    connection instanceof Redis
+      ? connection
+      : new Redis({ url: connection.url, token: connection.token, automaticDeserialization: false })
+  const keys = [`tcq:{${name}}`, `tcq:{${name}}:dead-letter`]
+  const addScript = redis.createScript(ADD) as ScriptRunner<string[]>
+  const receiveScript = redis.createScript(RECEIVE) as ScriptRunner<
+    [Array<[string, unknown, number]>, number, number]
+  >
+  const deadScript = redis.createScript(DEAD_LETTER) as ScriptRunner<number>
+  const statsScript = redis.createScript(STATS) as ScriptRunner<[number, number, unknown[]]>
+  const deadLettersScript = redis.createScript(DEAD_LETTERS) as ScriptRunner<Array<[string, unknown[]]>>
+
+  /** Runs batches until `more()` says stop; the handler's failures never escape. */
+  async function run<T>(
+    handler: (message: QueueMessage<T>) => unknown,
+    o: ResolvedConsume,
+    more: (summary: DrainSummary, emptyBatch: boolean) => boolean,
+    limit: (summary: DrainSummary) => number,
+  ): Promise<DrainSummary> {
+    const summary: DrainSummary = { handled: 0, failed: 0, deadLettered: 0, reclaimed: 0 }
+    for (;;) {
+      if (o.signal?.aborted) break
+      const wanted = Math.min(o.count, limit(summary))
+      if (wanted <= 0) break
+      const [batch, reclaimed, dead] = await receiveScript.exec(keys, [
+        o.group,
+        o.consumer,
+        String(wanted),
+        String(o.claimIdleMs),
+        String(o.maxDeliveries),
+        o.from,
+        String(Date.now()),
+      ])
+      summary.reclaimed += Number(reclaimed)
+      summary.deadLettered += Number(dead)
+      let messages = batch.map(([id, payload, deliveries]) => ({
+        id: String(id),
+        raw: payload,
+        deliveries: Number(deliveries),
+      }))
+      if (messages.length === 0 && o.blockMs > 0 && more(summary, false)) {
+        // Nothing now: wait for new messages on the proxy's dedicated blocking connection.
+        messages = await blockingRead(wanted, o)
+      }
+      if (messages.length === 0) {
+        if (!more(summary, true)) break
+        continue
+      }
+      const done: string[] = []
+      for (const m of messages) {
+        try {
+          await handler({ id: m.id, payload: parsePayload(m.raw) as T, deliveries: m.deliveries })
+          done.push(m.id)
+        } catch (error) {
+          summary.failed++
+          // Its last allowed delivery failed: aside now, with the error, rather than after claimIdle.
+          if (m.deliveries >= o.maxDeliveries) {
+            const text = error instanceof Error ? error.message : String(error)
+            await deadScript.exec(keys, [
+              o.group,
+              m.id,
+              typeof m.raw === 'string' ? m.raw : JSON.stringify(m.raw),
+              String(m.deliveries),
+              text,
+              String(Date.now()),
+            ])
+            summary.deadLettered++
+          }
+        }
+      }
+      if (done.length > 0) {
+        await redis.xack(keys[0]!, o.group, done)
+        summary.handled += done.length
+      }
+      if (!more(summary, false)) break
+    }
+    return summary
+  }
+
+  async function blockingRead(
+    count: number,
+    o: ResolvedConsume,
+  ): Promise<Array<{ id: string; raw: unknown; deliveries: number }>> {
+    const answer = (await redis.xreadgroup(o.group, o.consumer, keys[0]!, '>', {
+      count,
+      blockMS: o.blockMs,
+    })) as unknown
+    // [[stream, [[id, [field, value, ...]], ...]]] (or null when the wait ran out)
+    const streams = Array.isArray(answer) ? answer : []
+    const entries = (Array.isArray(streams[0]) ? streams[0][1] : []) as Array<[string, unknown[]]>
+    return (entries ?? []).map(([id, fields]) => {
+      let raw: unknown = 'null'
+      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'p') raw = fields[i + 1]
+      return { id: String(id), raw, deliveries: 1 }
+    })
+  }
+
+  return {
+    name,
+    async add<T>(payloads: T | T[], addOptions: { maxLen?: number } = {}): Promise<string[]> {
+      const list = Array.isArray(payloads) ? payloads : [payloads]
+      if (list.length === 0) return []
+      const maxLen =
+        addOptions.maxLen === undefined ? '' : String(positiveInteger(addOptions.maxLen, 'maxLen'))
+      const texts = list.map((p, i) => {
+        const text = JSON.stringify(p)
+        if (text === undefined)
+          throw new InvalidOptionError('payloads', `item ${i} is not JSON (${typeof p})`)
+        return text
+      })
+      const ids = await addScript.exec([keys[0]!], [maxLen, ...texts])
+      return ids.map(String)
+    },
+    consume(handler, consumeOptions) {
+      const o = resolveConsume(consumeOptions)
+      if (!o.signal)
+        throw new InvalidOptionError(
+          'signal',
+          'consume runs until its signal aborts: pass one (or use drain)',
+        )
+      return run(
+        handler,
+        o,
+        () => !o.signal?.aborted,
+        () => Number.POSITIVE_INFINITY,
+      )
+    },
+    drain(handler, drainOptions = {}) {
+      // A drain does not wait on an empty queue unless asked to (block): empty means done.
+      const o = resolveConsume({ block: 0, ...drainOptions })
+      const maxMessages = drainOptions.maxMessages ?? Number.POSITIVE_INFINITY
+      if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
+      const deadline = Date.now() + parseDuration(drainOptions.maxTime ?? '30s', 'maxTime')
+      // Draining does not wait on an empty queue past one block, and never past the deadline.
+      const blockMs = Math.min(o.blockMs, Math.max(0, deadline - Date.now()))
+      const counted = (s: DrainSummary) => s.handled + s.failed
+      return run(
+        handler,
+        { ...o, blockMs },
+        (s, empty) => !empty && Date.now() < deadline && counted(s) < maxMessages,
+        (s) => maxMessages - counted(s),
+      )
+    },
+    async stats(): Promise<QueueStats> {
+      const [length, dead, groups] = await statsScript.exec(keys, [])
+      return {
+        length: Number(length),
+        deadLetters: Number(dead),
+        groups: (groups as Array<[string, number, string, Array<[string, number, number, number]>]>).map(
+          ([groupName, pending, last, consumers]) => ({
+            name: String(groupName),
+            pending: Number(pending),
+            lastDeliveredId: String(last),
+            consumers: consumers.map(([consumerName, p, idle, oldest]) => ({
+              name: String(consumerName),
+              pending: Number(p),
+              idleMs: Number(idle),
+              oldestPendingMs: Number(oldest) < 0 ? undefined : Number(oldest),
+            })),
+          }),
+        ),
+      }
+    },
+    async deadLetters(count = 100): Promise<DeadLetter[]> {
+      const entries = await deadLettersScript.exec(keys, [String(positiveInteger(count, 'count'))])
+      return entries.map(([, fields]) => {
+        const f: Record<string, unknown> = {}
+        for (let i = 0; i + 1 < fields.length; i += 2) f[String(fields[i])] = fields[i + 1]
+        return {
+          id: String(f.id),
+          payload: parsePayload(f.p),
+          deliveries: Number(f.deliveries),
+          group: String(f.group),
+          error: String(f.error),
+          at: Number(f.at),
+        }
+      })
+    },
+  }
+}

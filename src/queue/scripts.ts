@@ -1,0 +1,119 @@
+/**
+ * The work queue's scripts. KEYS: 1 the stream, 2 its dead-letter stream; both share the queue's
+ * hash tag (one slot in a cluster). A message is one stream entry with a field `p` holding the
+ * payload as JSON.
+ */
+
+/**
+ * Appends messages. ARGV: 1 the approximate length bound ('' for none), 2.. the payloads (JSON).
+ * → their ids, in order
+ */
+export const ADD = `
+local ids = {}
+for i = 2, #ARGV do
+  if ARGV[1] ~= '' then
+    ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'p', ARGV[i])
+  else
+    ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i])
+  end
+end
+return ids
+`
+
+/**
+ * One batch for a consumer, in one round trip: first reclaim messages idle longer than the claim
+ * time (a consumer that crashed or failed), moving those delivered more than the limit to the
+ * dead-letter stream; then new messages. Creates the group (and the stream) when missing.
+ * ARGV: 1 group, 2 consumer, 3 count, 4 claim idle ms, 5 max deliveries, 6 where a new group
+ * starts ('0' or '$'), 7 now (ms, for the dead letter's record).
+ * → { messages [[id, payload, deliveries], ...], reclaimed, dead-lettered }
+ */
+export const RECEIVE = `
+local group, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function ensure_group()
+  local ok = redis.pcall('XGROUP', 'CREATE', KEYS[1], group, ARGV[6], 'MKSTREAM')
+  if type(ok) == 'table' and ok.err and not string.find(ok.err, 'BUSYGROUP') then
+    return redis.error_reply(ok.err)
+  end
+end
+local function field(fields, name)
+  for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
+  return nil
+end
+local out, reclaimed, dead = {}, 0, 0
+local claim = redis.pcall('XAUTOCLAIM', KEYS[1], group, consumer, ARGV[4], '0-0', 'COUNT', count)
+if type(claim) == 'table' and claim.err then
+  if not string.find(claim.err, 'NOGROUP') then return redis.error_reply(claim.err) end
+  ensure_group()
+  claim = {'0-0', {}, {}}
+end
+for _, entry in ipairs(claim[2]) do
+  if entry and entry ~= false then
+    local id, fields = entry[1], entry[2]
+    local info = redis.call('XPENDING', KEYS[1], group, id, id, 1)
+    local deliveries = 1
+    if info[1] then deliveries = tonumber(info[1][4]) end
+    if deliveries > tonumber(ARGV[5]) then
+      redis.call('XADD', KEYS[2], '*', 'id', id, 'p', field(fields, 'p') or 'null', 'deliveries', deliveries,
+        'group', group, 'error', 'delivered more than ' .. ARGV[5] .. ' times without an ack', 'at', ARGV[7])
+      redis.call('XACK', KEYS[1], group, id)
+      dead = dead + 1
+    else
+      out[#out + 1] = {id, field(fields, 'p') or 'null', deliveries}
+      reclaimed = reclaimed + 1
+    end
+  end
+end
+if #out < count then
+  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count - #out, 'STREAMS', KEYS[1], '>')
+  if read and read[1] then
+    for _, entry in ipairs(read[1][2]) do
+      out[#out + 1] = {entry[1], field(entry[2], 'p') or 'null', 1}
+    end
+  end
+end
+return {out, reclaimed, dead}
+`
+
+/**
+ * Moves a message that failed its last allowed delivery to the dead-letter stream and acks it.
+ * ARGV: 1 group, 2 id, 3 payload, 4 deliveries, 5 the error, 6 now (ms). → 1
+ */
+export const DEAD_LETTER = `
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'p', ARGV[3], 'deliveries', ARGV[4], 'group', ARGV[1],
+  'error', ARGV[5], 'at', ARGV[6])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`
+
+/**
+ * What `stats()` reports, in one round trip. → { length, dead-letter length, groups: [[name,
+ * pending, last delivered id, consumers [[name, pending, idle ms, oldest pending's idle ms]]]] }
+ */
+export const STATS = `
+local function map(flat)
+  local m = {}
+  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
+  return m
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, redis.call('XLEN', KEYS[2]), {}} end
+local groups = {}
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local gm = map(g)
+  local consumers = {}
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], gm['name'])) do
+    local cm = map(c)
+    local oldest = redis.call('XPENDING', KEYS[1], gm['name'], '-', '+', 1, cm['name'])
+    local age = -1
+    if oldest[1] then age = oldest[1][3] end
+    consumers[#consumers + 1] = {cm['name'], cm['pending'], cm['idle'], age}
+  end
+  groups[#groups + 1] = {gm['name'], gm['pending'], gm['last-delivered-id'], consumers}
+end
+return {redis.call('XLEN', KEYS[1]), redis.call('XLEN', KEYS[2]), groups}
+`
+
+/** The dead letters, oldest first. ARGV: 1 how many. → [[id, [field, value, ...]], ...] */
+export const DEAD_LETTERS = `
+return redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[1])
+`

@@ -1,0 +1,106 @@
+/**
+ * An atomic stock counter for flash sales, over the Upstash REST protocol: the stock lives in
+ * Redis before the sale starts; every purchase is one Lua script that checks the buyer, checks and
+ * decrements the count, and records the buyer, so the count never goes below zero and nobody buys
+ * twice, however many instances take at once.
+ */
+import { Redis } from '@upstash/redis'
+import type { ScriptRunner } from '../cache/upstash-store.js'
+import { InvalidOptionError } from '../errors.js'
+import { GIVE, INIT, TAKE } from './scripts.js'
+
+/** What `take` answers. */
+export type TakeResult =
+  | { ok: true; left: number }
+  | { ok: false; reason: 'sold_out' | 'already_bought' | 'not_started'; left: number }
+
+/** Options of `createStock`. */
+export interface StockOptions {
+  /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
+  redis: Redis | { url: string; token: string }
+  /** Keeps one sale's items apart from another's. @default 'stock' */
+  namespace?: string
+}
+
+/** The stock of a sale's items. */
+export interface Stock {
+  /** Puts `quantity` of an item on sale (and forgets earlier buyers). */
+  init(item: string, quantity: number): Promise<void>
+  /** One purchase of `n` by `user`: at most one per user, never below zero. */
+  take(item: string, user: string, n?: number): Promise<TakeResult>
+  /** Undoes a user's purchase (payment failed): their quantity goes back on sale. */
+  give(item: string, user: string): Promise<{ given: number; left: number }>
+  /** How many are left (0 for an item never put on sale). */
+  left(item: string): Promise<number>
+}
+
+function nonEmpty(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 512)
+    throw new InvalidOptionError(
+      what,
+      `must be a string of 1 to 512 characters, got ${JSON.stringify(value)}`,
+    )
+  return value
+}
+
+function count(value: unknown, what: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    throw new InvalidOptionError(what, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`)
+  return value
+}
+
+/**
+ * Creates a stock handle.
+ * @throws {InvalidOptionError} naming a bad option or argument
+ * @example
+ * const stock = createStock({ redis: { url, token }, namespace: 'black-friday' })
+ * await stock.init('console', 100)
+ * const result = await stock.take('console', userId) // { ok: true, left: 99 } or { ok: false, reason }
+ */
+export function createStock(options: StockOptions): Stock {
+  const connection = options?.redis
+  if (
+    !connection ||
+    (!(connection instanceof Redis) && typeof (connection as { url?: unknown }).url !== 'string')
+  )
+    throw new InvalidOptionError('redis', 'must be an @upstash/redis client or { url, token }')
+  const namespace = nonEmpty(options.namespace ?? 'stock', 'namespace')
+  const redis =
+    connection instanceof Redis
+      ? connection
+      : new Redis({ url: connection.url, token: connection.token, automaticDeserialization: false })
+  const init = redis.createScript(INIT) as ScriptRunner<number>
+  const take = redis.createScript(TAKE) as ScriptRunner<[number, string, number]>
+  const give = redis.createScript(GIVE) as ScriptRunner<[number, number]>
+  // Braces in an item name would move its keys to another slot: they are refused.
+  const keys = (item: string) => {
+    if (/[{}]/.test(nonEmpty(item, 'item'))) throw new InvalidOptionError('item', 'must not contain braces')
+    const tag = `${namespace}:{${item}}`
+    return [`${tag}:left`, `${tag}:buyers`]
+  }
+  return {
+    async init(item, quantity) {
+      await init.exec(keys(item), [String(count(quantity, 'quantity', 0))])
+    },
+    async take(item, user, n = 1) {
+      const [ok, reason, left] = await take.exec(keys(item), [
+        nonEmpty(user, 'user'),
+        String(count(n, 'n', 1)),
+      ])
+      if (Number(ok) === 1) return { ok: true, left: Number(left) }
+      return {
+        ok: false,
+        reason: String(reason) as 'sold_out' | 'already_bought' | 'not_started',
+        left: Number(left),
+      }
+    },
+    async give(item, user) {
+      const [given, left] = await give.exec(keys(item), [nonEmpty(user, 'user')])
+      return { given: Number(given), left: Number(left) }
+    },
+    async left(item) {
+      const value = await redis.get<string | number | null>(keys(item)[0]!)
+      return value === null ? 0 : Number(value)
+    },
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The Streams work queue on the real cluster through the proxy: sharing work across consumers,
+ * reclaiming from a consumer killed mid-batch (a separate OS process), dead letters, trimming.
+ * Idle times are Redis server time: the reclaim tests wait a few hundred ms of real time.
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { createInterface } from 'node:readline'
+import { InvalidOptionError } from 'tiercache'
+import { createQueue, type QueueMessage } from 'tiercache/queue'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+let proxy: RunningProxy
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl') })
+})
+afterAll(() => proxy.close('1s'))
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const queueNamed = (name: string) => createQueue({ redis: { url: proxy.url, token: TOKENS.standard }, name })
+
+describe('queue', () => {
+  it('adds JSON payloads in one call and drains them in order, acknowledged', async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    const ids = await queue.add([{ n: 1 }, { n: 2 }, { n: 3 }])
+    expect(ids).toHaveLength(3)
+    expect(await queue.add('single')).toHaveLength(1)
+    const seen: Array<QueueMessage<unknown>> = []
+    const summary = await queue.drain((m) => void seen.push(m), { group: 'g' })
+    expect(summary).toEqual({ handled: 4, failed: 0, deadLettered: 0, reclaimed: 0 })
+    expect(seen.map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 'single'])
+    expect(seen.map((m) => m.id)).toEqual([...ids, expect.any(String)])
+    expect(seen.every((m) => m.deliveries === 1)).toBe(true)
+    const stats = await queue.stats()
+    expect(stats.length).toBe(4)
+    expect(stats.groups).toEqual([expect.objectContaining({ name: 'g', pending: 0 })])
+    expect(await queue.drain(() => {}, { group: 'g' })).toEqual({
+      handled: 0,
+      failed: 0,
+      deadLettered: 0,
+      reclaimed: 0,
+    })
+  })
+
+  it('many consumers share the work: every message handled exactly once', { timeout: 60_000 }, async () => {
+    const name = `q-${randomUUID()}`
+    const producer = queueNamed(name)
+    for (let i = 0; i < 6; i++) await producer.add(Array.from({ length: 50 }, (_, j) => ({ n: i * 50 + j })))
+    const handled = new Map<number, string>()
+    const twice: number[] = []
+    const consumers = ['a', 'b', 'c'].map((consumer) =>
+      queueNamed(name).drain<{ n: number }>(
+        async ({ payload }) => {
+          if (handled.has(payload.n)) twice.push(payload.n)
+          handled.set(payload.n, consumer)
+          await sleep(Math.random() * 3)
+        },
+        { group: 'workers', consumer, count: 7 },
+      ),
+    )
+    const summaries = await Promise.all(consumers)
+    expect(twice).toEqual([])
+    expect(handled.size).toBe(300)
+    expect(summaries.reduce((n, s) => n + s.handled, 0)).toBe(300)
+    expect(new Set(handled.values()).size).toBeGreaterThan(1) // the work was shared
+    expect((await producer.stats()).groups[0]!.pending).toBe(0)
+  })
+
+  it('a failed message stays pending and is delivered again after claimIdle', {
+    timeout: 30_000,
+  }, async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    await queue.add({ job: 'flaky' })
+    let attempts = 0
+    const handler = ({ deliveries }: QueueMessage<unknown>) => {
+      attempts++
+      if (deliveries < 2) throw new Error('transient')
+    }
+    const first = await queue.drain(handler, { group: 'g', consumer: 'c1', claimIdle: '200ms' })
+    expect(first).toMatchObject({ handled: 0, failed: 1 })
+    expect((await queue.drain(handler, { group: 'g', consumer: 'c1', claimIdle: '200ms' })).handled).toBe(0) // not idle yet
+    await sleep(300)
+    const second = await queue.drain(handler, { group: 'g', consumer: 'c2', claimIdle: '200ms' })
+    expect(second).toMatchObject({ handled: 1, reclaimed: 1 })
+    expect(attempts).toBe(2)
+  })
+
+  it('a poison message goes to the dead-letter stream after maxDeliveries; the group is not blocked', {
+    timeout: 30_000,
+  }, async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    await queue.add([{ n: 1 }, { poison: true }, { n: 2 }])
+    const done: number[] = []
+    const handler = ({ payload }: QueueMessage<{ n?: number; poison?: boolean }>) => {
+      if (payload.poison) throw new Error('cannot parse this')
+      done.push(payload.n!)
+    }
+    let dead = 0
+    for (let round = 0; round < 4 && dead === 0; round++) {
+      const summary = await queue.drain(handler, { group: 'g', claimIdle: 0, maxDeliveries: 3 })
+      dead += summary.deadLettered
+    }
+    expect(done).toEqual([1, 2])
+    expect(dead).toBe(1)
+    const letters = await queue.deadLetters()
+    expect(letters).toEqual([
+      expect.objectContaining({
+        payload: { poison: true },
+        deliveries: 3,
+        group: 'g',
+        error: 'cannot parse this',
+      }),
+    ])
+    const stats = await queue.stats()
+    expect(stats.deadLetters).toBe(1)
+    expect(stats.groups[0]!.pending).toBe(0)
+  })
+
+  it('MAXLEN trimming keeps the stream bounded', { timeout: 60_000 }, async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    for (let i = 0; i < 10; i++)
+      await queue.add(
+        Array.from({ length: 500 }, (_, j) => i * 500 + j),
+        { maxLen: 1000 },
+      )
+    const { length } = await queue.stats()
+    expect(length).toBeGreaterThanOrEqual(1000)
+    expect(length).toBeLessThan(1200) // approximate trimming: whole macro nodes of 100 entries
+  })
+
+  it('a consumer killed mid-batch (SIGKILL) loses nothing: another reclaims and handles its messages', {
+    timeout: 60_000,
+  }, async () => {
+    const name = `q-${randomUUID()}`
+    const queue = queueNamed(name)
+    await queue.add(Array.from({ length: 50 }, (_, n) => ({ n })))
+    const child = spawn(
+      'node_modules/.bin/tsx',
+      ['test/queue/fixtures/stuck-consumer.ts', proxy.url, TOKENS.standard, name, 'workers', '20'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    for await (const line of createInterface({ input: child.stdout })) if (line.startsWith('took')) break
+    const exited = new Promise((r) => child.on('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    const handled: number[] = []
+    const handler = ({ payload }: QueueMessage<{ n: number }>) => void handled.push(payload.n)
+    const options = { group: 'workers', consumer: 'survivor', claimIdle: '300ms' } as const
+    const now = await queue.drain(handler, options)
+    expect(now).toMatchObject({ handled: 30, reclaimed: 0 }) // the dead consumer's 20 are not idle long enough yet
+    await sleep(400)
+    const later = await queue.drain(handler, options)
+    expect(later).toMatchObject({ handled: 20, reclaimed: 20 })
+    expect(handled.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, n) => n))
+    const stats = await queue.stats()
+    expect(stats.groups[0]!.pending).toBe(0)
+    expect(stats.groups[0]!.consumers.find((c) => c.name === 'doomed')?.pending).toBe(0)
+  })
+
+  it('consume runs until its signal aborts, waiting on the proxy for new messages', {
+    timeout: 30_000,
+  }, async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    const controller = new AbortController()
+    const got: unknown[] = []
+    const running = queue.consume(
+      ({ payload }) => {
+        got.push(payload)
+        if (got.length === 2) controller.abort()
+      },
+      { group: 'g', block: '200ms', signal: controller.signal },
+    )
+    await sleep(100)
+    await queue.add('first')
+    await sleep(100)
+    await queue.add('second')
+    expect(await running).toMatchObject({ handled: 2 })
+    expect(got).toEqual(['first', 'second'])
+  })
+
+  it('bad options throw, naming themselves', () => {
+    expect(() => createQueue({ redis: { url: proxy.url, token: 't' }, name: 'a{b}' })).toThrowError(
+      InvalidOptionError,
+    )
+    expect(() => createQueue({ redis: {} as { url: string; token: string }, name: 'x' })).toThrowError(
+      /redis/,
+    )
+    const queue = queueNamed('x')
+    expect(() => queue.drain(() => {}, { count: 0 })).toThrowError(/count/)
+    expect(() => queue.consume(() => {})).toThrowError(/signal/)
+    expect(() => queue.drain(() => {}, { from: 'middle' as 'start' })).toThrowError(/from/)
+  })
+})
