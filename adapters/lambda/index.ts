@@ -5,8 +5,9 @@
  * background work before the handler returns: Lambda freezes the container after the response.
  */
 import type { Context } from 'aws-lambda'
-import { type Cache, type CacheOptions, createCache } from 'tiercache'
+import { type Cache, type CacheOptions, createCache, InvalidOptionError } from 'tiercache'
 import { type ResponseCacheOptions, resolveResponseCacheOptions, respondCached } from 'tiercache/http'
+import type { DrainOptions, DrainSummary, Queue, QueueMessage } from 'tiercache/queue'
 import { fromResponse, type HttpEvent, httpEventKind, toRequest, toResponse } from './http-events.js'
 
 export { fromResponse, type HttpEvent, httpEventKind, toRequest, toResponse } from './http-events.js'
@@ -63,5 +64,33 @@ export function withCache<E = unknown, R = unknown>(
       // The container is frozen once this returns: refreshes and tier-2 writes must be done.
       await cache.settled()
     }
+  }
+}
+
+/** Options of `withQueueConsumer`: the drain's, and how much of the invocation to keep in reserve. */
+export interface QueueConsumerOptions extends Omit<DrainOptions, 'maxTime' | 'signal'> {
+  /** Time left unused at the end of the invocation (for the last acks and the return). @default 2000 ms */
+  reserveMs?: number
+}
+
+/**
+ * A Lambda handler (for a schedule, or any trigger) that drains a `tiercache/queue` within the
+ * invocation's remaining time, less `reserveMs`, and returns what it did.
+ * @example
+ * export const handler = withQueueConsumer(queue, async ({ payload }) => send(payload), { group: 'mailers' })
+ */
+export function withQueueConsumer<T>(
+  queue: Queue,
+  handler: (message: QueueMessage<T>, context: Context) => unknown,
+  options: QueueConsumerOptions = {},
+): (event: unknown, context: Context) => Promise<DrainSummary> {
+  const { reserveMs = 2000, ...drain } = options
+  if (typeof reserveMs !== 'number' || !Number.isFinite(reserveMs) || reserveMs < 0)
+    throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${JSON.stringify(reserveMs)}`)
+  return async (_event, context) => {
+    const remaining = context.getRemainingTimeInMillis()
+    const maxTime = Math.max(0, remaining - reserveMs)
+    if (maxTime === 0) return { handled: 0, failed: 0, deadLettered: 0, reclaimed: 0 }
+    return queue.drain<T>((message) => handler(message, context), { ...drain, maxTime })
   }
 }
