@@ -1,0 +1,38 @@
+/**
+ * A flash sale on Hono: the product page is cached (whole responses, tier 1 + tier 2), the
+ * purchase goes to the atomic stock counter (never oversold, one per user), and each order is
+ * queued for the slow work (payment, e-mail) that a consumer drains.
+ *   GET  /items/:item            the product page (x-cache: MISS, then HIT), with the stock left
+ *   POST /items/:item/buy        { "user": "ada" } → 201, or 409 sold_out / already_bought
+ */
+import { Hono } from 'hono'
+import type { Cache } from 'tiercache'
+import { cacheMiddleware } from 'tiercache/hono'
+import type { Queue } from 'tiercache/queue'
+import type { Stock } from 'tiercache/stock'
+
+/** Builds the flash-sale app over a cache, a stock counter and an order queue. */
+export function createFlashSaleApp(cache: Cache, stock: Stock, orders: Queue) {
+  const app = new Hono()
+  // The page changes little: cache it whole for a few seconds; the stock figure is read live.
+  app.get('/items/:item', cacheMiddleware({ cache, ttl: '5s' }), async (c) => {
+    const item = c.req.param('item')
+    const page = await cache.getOrLoad(`page:${item}`, async () => ({
+      item,
+      title: `The ${item}`,
+      price: 499,
+    }))
+    return c.json({ ...page, left: await stock.left(item) })
+  })
+  app.post('/items/:item/buy', async (c) => {
+    const item = c.req.param('item')
+    const body = (await c.req.json().catch(() => ({}))) as { user?: unknown }
+    if (typeof body.user !== 'string' || body.user === '')
+      return c.json({ error: 'POST {"user": "<id>"}' }, 400)
+    const result = await stock.take(item, body.user)
+    if (!result.ok) return c.json(result, 409)
+    const [order] = await orders.add({ item, user: body.user })
+    return c.json({ ...result, order }, 201)
+  })
+  return app
+}

@@ -1,0 +1,44 @@
+/**
+ * examples/flash-sale on the real cluster through the proxy: the page is cached, purchases never
+ * oversell and are one per user, and orders land in the queue.
+ */
+import { randomUUID } from 'node:crypto'
+import { createCache } from 'tiercache'
+import { createQueue } from 'tiercache/queue'
+import { createStock } from 'tiercache/stock'
+import { afterAll, beforeAll, expect, inject, it } from 'vitest'
+import { createFlashSaleApp } from '../../examples/flash-sale/app.js'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+let proxy: RunningProxy
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl') })
+})
+afterAll(() => proxy.close('1s'))
+
+it('page cached; 30 buyers for 10 items: 10 orders, then sold out; one per user', async () => {
+  const redis = { url: proxy.url, token: TOKENS.standard }
+  const sale = randomUUID()
+  const stock = createStock({ redis, namespace: `sale-${sale}` })
+  const orders = createQueue({ redis, name: `orders-${sale}` })
+  await stock.init('console', 10)
+  const app = createFlashSaleApp(createCache({ redis, namespace: `sale-${sale}` }), stock, orders)
+  expect((await app.request('/items/console')).headers.get('x-cache')).toBe('MISS')
+  expect((await app.request('/items/console')).headers.get('x-cache')).toBe('HIT')
+  const buy = async (user: string): Promise<Response> =>
+    app.request('/items/console/buy', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user }),
+    })
+  const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => buy(`u${i}`).then((r) => r.status)))
+  expect(statuses.filter((s) => s === 201)).toHaveLength(10)
+  expect(statuses.filter((s) => s === 409)).toHaveLength(20)
+  const again = await buy('u0')
+  expect(again.status).toBe(409)
+  expect((await buy('')).status).toBe(400)
+  const processed: unknown[] = []
+  expect((await orders.drain((m) => void processed.push(m.payload), { group: 'payments' })).handled).toBe(10)
+  expect(await stock.left('console')).toBe(0)
+})
