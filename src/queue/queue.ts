@@ -207,63 +207,73 @@ export function createQueue(options: QueueOptions): Queue {
     limit: (summary: DrainSummary) => number,
   ): Promise<DrainSummary> {
     const summary: DrainSummary = { handled: 0, failed: 0, deadLettered: 0, reclaimed: 0 }
-    for (;;) {
-      if (o.signal?.aborted) break
-      const wanted = Math.min(o.count, limit(summary))
-      if (wanted <= 0) break
-      const [batch, reclaimed, dead] = await receiveScript.exec(keys, [
-        o.group,
-        o.consumer,
-        String(wanted),
-        String(o.claimIdleMs),
-        String(o.maxDeliveries),
-        o.from,
-        String(Date.now()),
-      ])
-      summary.reclaimed += Number(reclaimed)
-      summary.deadLettered += Number(dead)
-      let messages = batch.map(([id, payload, deliveries]) => ({
-        id: String(id),
-        raw: payload,
-        deliveries: Number(deliveries),
-      }))
-      if (messages.length === 0 && o.blockMs > 0 && more(summary, false)) {
-        // Nothing now: wait for new messages on the proxy's dedicated blocking connection.
-        messages = await blockingRead(wanted, o)
-      }
-      if (messages.length === 0) {
-        if (!more(summary, true)) break
-        continue
-      }
-      const done: string[] = []
-      for (const m of messages) {
-        try {
-          await handler({ id: m.id, payload: parsePayload(m.raw) as T, deliveries: m.deliveries })
-          done.push(m.id)
-        } catch (error) {
-          summary.failed++
-          // Its last allowed delivery failed: aside now, with the error, rather than after claimIdle.
-          if (m.deliveries >= o.maxDeliveries) {
-            const text = error instanceof Error ? error.message : String(error)
-            await deadScript.exec(keys, [
-              o.group,
-              m.id,
-              typeof m.raw === 'string' ? m.raw : JSON.stringify(m.raw),
-              String(m.deliveries),
-              text,
-              String(Date.now()),
-            ])
-            summary.deadLettered++
-          }
-        }
-      }
-      if (done.length > 0) {
-        await redis.xack(keys[0]!, o.group, done)
-        summary.handled += done.length
-      }
-      if (!more(summary, false)) break
+    // Finished ids ride on the next batch's request; the last ones are flushed at the end.
+    let finished: string[] = []
+    try {
+      await batches()
+    } finally {
+      if (finished.length > 0) await redis.xack(keys[0]!, o.group, finished)
     }
     return summary
+
+    async function batches(): Promise<void> {
+      for (;;) {
+        if (o.signal?.aborted) break
+        const wanted = Math.min(o.count, limit(summary))
+        if (wanted <= 0) break
+        const [batch, reclaimed, dead] = await receiveScript.exec(keys, [
+          o.group,
+          o.consumer,
+          String(wanted),
+          String(o.claimIdleMs),
+          String(o.maxDeliveries),
+          o.from,
+          String(Date.now()),
+          ...finished,
+        ])
+        finished = []
+        summary.reclaimed += Number(reclaimed)
+        summary.deadLettered += Number(dead)
+        let messages = batch.map(([id, payload, deliveries]) => ({
+          id: String(id),
+          raw: payload,
+          deliveries: Number(deliveries),
+        }))
+        if (messages.length === 0 && o.blockMs > 0 && more(summary, false)) {
+          // Nothing now: wait for new messages on the proxy's dedicated blocking connection.
+          messages = await blockingRead(wanted, o)
+        }
+        if (messages.length === 0) {
+          if (!more(summary, true)) break
+          continue
+        }
+        const done: string[] = []
+        for (const m of messages) {
+          try {
+            await handler({ id: m.id, payload: parsePayload(m.raw) as T, deliveries: m.deliveries })
+            done.push(m.id)
+          } catch (error) {
+            summary.failed++
+            // Its last allowed delivery failed: aside now, with the error, rather than after claimIdle.
+            if (m.deliveries >= o.maxDeliveries) {
+              const text = error instanceof Error ? error.message : String(error)
+              await deadScript.exec(keys, [
+                o.group,
+                m.id,
+                typeof m.raw === 'string' ? m.raw : JSON.stringify(m.raw),
+                String(m.deliveries),
+                text,
+                String(Date.now()),
+              ])
+              summary.deadLettered++
+            }
+          }
+        }
+        finished = done
+        summary.handled += done.length
+        if (!more(summary, false)) break
+      }
+    }
   }
 
   async function blockingRead(
