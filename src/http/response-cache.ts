@@ -186,6 +186,8 @@ export async function respondCached(
     return answer(request, fresh, 'MISS', started)
   }
   let produced = false
+  // Whether L1 has it (for Server-Timing's tier); getOrLoad then serves it and counts the hit.
+  const inL1 = cache.peek(key) !== undefined
   const value = await cache.getOrLoad<StoredResponse | PassThrough>(
     key,
     async (_key, { refreshing }): Promise<StoredResponse | Uncached<PassThrough>> => {
@@ -213,7 +215,7 @@ export async function respondCached(
     return produced ? mark(value.response, 'BYPASS', started) : mark(await produce(), 'BYPASS', started)
   }
   const status: CacheStatus = produced ? 'MISS' : value.freshUntil < options.now() ? 'STALE' : 'HIT'
-  return answer(request, value, status, started)
+  return answer(request, value, status, started, produced ? 'origin' : inL1 ? 'l1' : 'l2')
 }
 
 /** Reads a produced response into its stored form, or hands it back when it must not be stored. */
@@ -307,12 +309,18 @@ async function readUpTo(response: Response, limit: number): Promise<{ bytes: Uin
 }
 
 /** The answer from a stored response: 304 when the client has it, else the body; headers marked. */
-function answer(request: Request, stored: StoredResponse, status: CacheStatus, started: number): Response {
+function answer(
+  request: Request,
+  stored: StoredResponse,
+  status: CacheStatus,
+  started: number,
+  tier: 'l1' | 'l2' | 'origin' = 'origin',
+): Response {
   const headers = new Headers(stored.headers)
   headers.set('etag', stored.etag)
   if (matches(request.headers.get('if-none-match'), stored.etag)) {
     headers.delete('content-type')
-    return mark(new Response(null, { status: 304, headers }), status, started)
+    return mark(new Response(null, { status: 304, headers }), status, started, tier)
   }
   const body =
     request.method.toUpperCase() === 'HEAD'
@@ -320,7 +328,7 @@ function answer(request: Request, stored: StoredResponse, status: CacheStatus, s
       : stored.encoding === 'utf8'
         ? stored.body
         : (fromBase64(stored.body) as BodyInit)
-  return mark(new Response(body, { status: stored.status, headers }), status, started)
+  return mark(new Response(body, { status: stored.status, headers }), status, started, tier)
 }
 
 /** `If-None-Match` against an ETag (weak comparison, `*` matches anything). */
@@ -330,8 +338,11 @@ function matches(header: string | null, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag))
 }
 
-/** Sets `x-cache` and a `Server-Timing` entry (tiercache's share of the answer, in ms). */
-function mark(response: Response, status: CacheStatus, started: number): Response {
+/**
+ * Sets `x-cache` and a `Server-Timing` entry: the status, where the answer came from (L1, tier 2,
+ * or the origin handler) and tiercache's share of the time, in ms.
+ */
+function mark(response: Response, status: CacheStatus, started: number, tier = 'origin'): Response {
   const dur = (performance.now() - started).toFixed(2)
   let out = response
   try {
@@ -341,7 +352,7 @@ function mark(response: Response, status: CacheStatus, started: number): Respons
     out = new Response(response.body, response)
     out.headers.set('x-cache', status)
   }
-  out.headers.append('server-timing', `tiercache;desc="${status}";dur=${dur}`)
+  out.headers.append('server-timing', `tiercache;desc="${status} ${tier}";dur=${dur}`)
   return out
 }
 
