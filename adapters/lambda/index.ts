@@ -68,7 +68,7 @@ export function withCache<E = unknown, R = unknown>(
 }
 
 /** Options of `withQueueConsumer`: the drain's, and how much of the invocation to keep in reserve. */
-export interface QueueConsumerOptions extends Omit<DrainOptions, 'maxTime' | 'signal'> {
+export interface QueueConsumerOptions extends Omit<DrainOptions, 'maxMs' | 'signal'> {
   /** Time left unused at the end of the invocation (for the last acks and the return). @default 2000 ms */
   reserveMs?: number
 }
@@ -89,8 +89,8 @@ export function withQueueConsumer<T>(
     throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${JSON.stringify(reserveMs)}`)
   return async (_event, context) => {
     const remaining = context.getRemainingTimeInMillis()
-    const maxTime = Math.max(0, remaining - reserveMs)
-    if (maxTime === 0) return { handled: 0, failed: 0, deadLettered: 0, reclaimed: 0 }
-    return queue.drain<T>((message) => handler(message, context), { ...drain, maxTime })
+    const maxMs = Math.max(0, remaining - reserveMs)
+    if (maxMs === 0) return { handled: 0, failed: 0, deadLettered: 0, reclaimed: 0 }
+    return queue.drain<T>((message) => handler(message, context), { ...drain, maxMs })
   }
 }

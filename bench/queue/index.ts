@@ -59,7 +59,7 @@ async function main() {
       )
     })
     const proxyConsume = await timed(async () => {
-      const summary = await queue.drain(() => {}, { group: 'g', count: BATCH, maxTime: '10m' })
+      const summary = await queue.drain(() => {}, { group: 'g', count: BATCH, maxMs: 600_000 })
       if (summary.handled !== MESSAGES) throw new Error(`drained ${summary.handled} of ${MESSAGES}`)
     })
     // ioredis directly: pipelined XADDs per batch, XREADGROUP + XACK per batch

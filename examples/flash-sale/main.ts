@@ -31,7 +31,7 @@ serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => {
 })
 setInterval(async () => {
   const done = await orders.drain(async ({ payload }) => console.log('order processed', payload), {
-    maxTime: '800ms',
+    maxMs: 800,
   })
   if (done.handled) console.log(done)
 }, 1000).unref()

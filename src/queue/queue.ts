@@ -37,12 +37,17 @@ export interface ConsumeOptions {
   consumer?: string
   /** Messages per batch. @default 10 */
   count?: number
-  /** How long a read waits for new messages when there are none (the proxy clamps it). 0: never. @default '1s' */
-  block?: Duration
+  /** Milliseconds a read waits for new messages when there are none (the proxy clamps it). 0: never. @default 1000 (drain: 0) */
+  blockMs?: number
   /** A message delivered but not acknowledged for this long is reclaimed by the next batch. @default '30s' */
   claimIdle?: Duration
   /** A message delivered more than this many times goes to the dead-letter stream. @default 5 */
   maxDeliveries?: number
+  /**
+   * The dead-letter stream's name, inside the queue's slot: `tcq:{<queue>}:<deadLetter>`.
+   * @default 'dead-letter'
+   */
+  deadLetter?: string
   /** Where a new group starts: 'start' (every message in the stream) or 'end' (new ones only). @default 'start' */
   from?: 'start' | 'end'
   /** Stops `consume` (the batch under way finishes first). */
@@ -53,8 +58,8 @@ export interface ConsumeOptions {
 export interface DrainOptions extends ConsumeOptions {
   /** Stop after this many messages. @default Infinity */
   maxMessages?: number
-  /** Stop once this much time has passed (no new batch starts after it). @default '30s' */
-  maxTime?: Duration
+  /** Stop once this many milliseconds have passed (no new batch starts after it). @default 30000 */
+  maxMs?: number
 }
 
 /** What a `consume` or `drain` did. */
@@ -101,12 +106,12 @@ export interface Queue {
   add<T>(payloads: T | T[], options?: { maxLen?: number }): Promise<string[]>
   /** Consumes until `signal` aborts: batches of reclaimed and new messages, each acknowledged once handled. */
   consume<T>(handler: (message: QueueMessage<T>) => unknown, options?: ConsumeOptions): Promise<DrainSummary>
-  /** Consumes until the queue is empty, `maxMessages` or `maxTime` (for one serverless invocation). */
+  /** Consumes until the queue is empty, `maxMessages` or `maxMs` (for one serverless invocation). */
   drain<T>(handler: (message: QueueMessage<T>) => unknown, options?: DrainOptions): Promise<DrainSummary>
   /** Length, dead letters, and per group: pending count, and per consumer pending and oldest pending age. */
   stats(): Promise<QueueStats>
-  /** The dead letters, oldest first. */
-  deadLetters(count?: number): Promise<DeadLetter[]>
+  /** The dead letters, oldest first (of the default dead-letter stream, or the one named). */
+  deadLetters(count?: number, deadLetter?: string): Promise<DeadLetter[]>
 }
 
 const MAX_NAME_LENGTH = 200
@@ -145,6 +150,7 @@ interface ResolvedConsume {
   maxDeliveries: number
   from: '0' | '$'
   signal: AbortSignal | undefined
+  deadLetter: string
 }
 
 function resolveConsume(options: ConsumeOptions = {}): ResolvedConsume {
@@ -162,12 +168,30 @@ function resolveConsume(options: ConsumeOptions = {}): ResolvedConsume {
     group,
     consumer,
     count: positiveInteger(options.count ?? 10, 'count'),
-    blockMs: parseDuration(options.block ?? '1s', 'block'),
+    blockMs: nonNegativeMs(options.blockMs ?? 1000, 'blockMs'),
     claimIdleMs: parseDuration(options.claimIdle ?? '30s', 'claimIdle'),
     maxDeliveries: positiveInteger(options.maxDeliveries ?? 5, 'maxDeliveries'),
     from: options.from === 'end' ? '$' : '0',
     signal: options.signal,
+    deadLetter: checkDeadLetter(options.deadLetter ?? DEFAULT_DEAD_LETTER),
   }
+}
+
+const DEFAULT_DEAD_LETTER = 'dead-letter'
+
+function checkDeadLetter(value: unknown): string {
+  if (typeof value !== 'string' || !/^[\w.:-]{1,100}$/.test(value))
+    throw new InvalidOptionError(
+      'deadLetter',
+      `must be 1 to 100 of [A-Za-z0-9_.:-], got ${JSON.stringify(value)}`,
+    )
+  return value
+}
+
+function nonNegativeMs(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new InvalidOptionError(option, `must be a number of milliseconds ≥ 0, got ${JSON.stringify(value)}`)
+  return Math.round(value)
 }
 
 /**
@@ -176,7 +200,7 @@ function resolveConsume(options: ConsumeOptions = {}): ResolvedConsume {
  * @example
  * const queue = createQueue({ redis: { url, token }, name: 'emails' })
  * await queue.add({ to: 'ada@example.com' })
- * await queue.drain(async ({ payload }) => send(payload), { maxTime: '20s' })
+ * await queue.drain(async ({ payload }) => send(payload), { maxMs: 20_000 })
  */
 export function createQueue(options: QueueOptions): Queue {
   const name = checkName(options?.name)
@@ -190,7 +214,10 @@ export function createQueue(options: QueueOptions): Queue {
     connection instanceof Redis
       ? connection
       : new Redis({ url: connection.url, token: connection.token, automaticDeserialization: false })
-  const keys = [`tcq:{${name}}`, `tcq:{${name}}:dead-letter`]
+  const stream = `tcq:{${name}}`
+  const keys = [stream, `${stream}:${DEFAULT_DEAD_LETTER}`]
+  const keysFor = (deadLetter: string) =>
+    deadLetter === DEFAULT_DEAD_LETTER ? keys : [stream, `${stream}:${deadLetter}`]
   const addScript = redis.createScript(ADD) as ScriptRunner<string[]>
   const receiveScript = redis.createScript(RECEIVE) as ScriptRunner<
     [Array<[string, unknown, number]>, number, number]
@@ -221,7 +248,7 @@ export function createQueue(options: QueueOptions): Queue {
         if (o.signal?.aborted) break
         const wanted = Math.min(o.count, limit(summary))
         if (wanted <= 0) break
-        const [batch, reclaimed, dead] = await receiveScript.exec(keys, [
+        const [batch, reclaimed, dead] = await receiveScript.exec(keysFor(o.deadLetter), [
           o.group,
           o.consumer,
           String(wanted),
@@ -257,7 +284,7 @@ export function createQueue(options: QueueOptions): Queue {
             // Its last allowed delivery failed: aside now, with the error, rather than after claimIdle.
             if (m.deliveries >= o.maxDeliveries) {
               const text = error instanceof Error ? error.message : String(error)
-              await deadScript.exec(keys, [
+              await deadScript.exec(keysFor(o.deadLetter), [
                 o.group,
                 m.id,
                 typeof m.raw === 'string' ? m.raw : JSON.stringify(m.raw),
@@ -326,10 +353,10 @@ export function createQueue(options: QueueOptions): Queue {
     },
     drain(handler, drainOptions = {}) {
       // A drain does not wait on an empty queue unless asked to (block): empty means done.
-      const o = resolveConsume({ block: 0, ...drainOptions })
+      const o = resolveConsume({ blockMs: 0, ...drainOptions })
       const maxMessages = drainOptions.maxMessages ?? Number.POSITIVE_INFINITY
       if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
-      const deadline = Date.now() + parseDuration(drainOptions.maxTime ?? '30s', 'maxTime')
+      const deadline = Date.now() + nonNegativeMs(drainOptions.maxMs ?? 30_000, 'maxMs')
       // Draining does not wait on an empty queue past one block, and never past the deadline.
       const blockMs = Math.min(o.blockMs, Math.max(0, deadline - Date.now()))
       const counted = (s: DrainSummary) => s.handled + s.failed
@@ -360,8 +387,10 @@ export function createQueue(options: QueueOptions): Queue {
         ),
       }
     },
-    async deadLetters(count = 100): Promise<DeadLetter[]> {
-      const entries = await deadLettersScript.exec(keys, [String(positiveInteger(count, 'count'))])
+    async deadLetters(count = 100, deadLetter = DEFAULT_DEAD_LETTER): Promise<DeadLetter[]> {
+      const entries = await deadLettersScript.exec(keysFor(checkDeadLetter(deadLetter)), [
+        String(positiveInteger(count, 'count')),
+      ])
       return entries.map(([, fields]) => {
         const f: Record<string, unknown> = {}
         for (let i = 0; i + 1 < fields.length; i += 2) f[String(fields[i])] = fields[i + 1]

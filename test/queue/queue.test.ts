@@ -118,6 +118,21 @@ describe('queue', () => {
     expect(stats.groups[0]!.pending).toBe(0)
   })
 
+  it('a dead-letter stream of another name, when asked', async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    await queue.add({ bad: true })
+    const failing = () => {
+      throw new Error('no')
+    }
+    const summary = await queue.drain(failing, { group: 'g', maxDeliveries: 1, deadLetter: 'poison' })
+    expect(summary).toMatchObject({ failed: 1, deadLettered: 1 })
+    expect(await queue.deadLetters(10, 'poison')).toEqual([
+      expect.objectContaining({ payload: { bad: true }, error: 'no' }),
+    ])
+    expect(await queue.deadLetters()).toEqual([])
+    expect(() => queue.drain(failing, { deadLetter: 'a b' })).toThrowError(/deadLetter/)
+  })
+
   it('MAXLEN trimming keeps the stream bounded', { timeout: 60_000 }, async () => {
     const queue = queueNamed(`q-${randomUUID()}`)
     for (let i = 0; i < 10; i++)
@@ -170,7 +185,7 @@ describe('queue', () => {
         got.push(payload)
         if (got.length === 2) controller.abort()
       },
-      { group: 'g', block: '200ms', signal: controller.signal },
+      { group: 'g', blockMs: 200, signal: controller.signal },
     )
     await sleep(100)
     await queue.add('first')
