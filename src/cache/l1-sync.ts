@@ -92,10 +92,12 @@ export class L1Sync {
     if (maxStalenessMs > 0 && this.lastStart >= readStart - maxStalenessMs) return undefined
     if (this.#running && maxStalenessMs > 0 && this.#runningStart >= readStart - maxStalenessMs)
       return this.#running
-    // A sync that starts from now on: the next one, shared by every read that needs it.
+    // None running: start one now, synchronously, so its request goes out in the same tick as
+    // the caller's own tier-2 call (the client pipelines them into one HTTP request).
+    if (!this.#running) return this.#start()
+    // One is running but started too early for this read: the next one, shared by every read that needs it.
     if (!this.#next) {
-      const after = this.#running ?? Promise.resolve()
-      this.#next = after.then(() => {
+      this.#next = this.#running.then(() => {
         this.#next = undefined
         return this.#start()
       })
