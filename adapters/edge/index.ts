@@ -92,7 +92,7 @@ export function withCache<Env = UpstashEnv>(
       const run = (r: Request) => worker.fetch(r, env, withCacheCtx)
       try {
         if (!resolved) return await run(request)
-        return await respondCached(request, () => run(request), resolved, run)
+        return await respondCached(request, () => run(request), resolved, { refresh: run })
       } finally {
         ctx.waitUntil(cache.settled())
       }
@@ -132,7 +132,7 @@ export function cacheFetch(
     const run = (r: Request) => handler(r, { cache, ...(waitUntil ? { waitUntil } : {}) })
     try {
       if (!resolved) return await run(request)
-      return await respondCached(request, () => run(request), resolved, waitUntil ? run : undefined)
+      return await respondCached(request, () => run(request), resolved, { refresh: waitUntil ? run : undefined })
     } finally {
       if (waitUntil) waitUntil(cache.settled())
     }

@@ -4,6 +4,7 @@
  */
 export {
   type CacheStatus,
+  type HeaderReader,
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
   requestKey,

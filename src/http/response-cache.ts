@@ -81,7 +81,14 @@ const MAX_PENDING_REVALIDATIONS = 10_000
 /** Keys longer than this are hashed (the cache refuses keys over 1024 characters). */
 const LONGEST_PLAIN_KEY = 512
 /** Headers that describe one connection or one encoding of the body, never stored. */
-const NOT_STORED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie'])
+const NOT_STORED = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'set-cookie',
+  'x-cache', // set on every answer
+])
 
 /**
  * Validates response-cache options.
@@ -130,8 +137,15 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
   }
 }
 
+/** Reads a request header (lower-case name); `null` when absent. */
+export type HeaderReader = (name: string) => string | null | undefined
+
 /** The default key: method (HEAD as GET) + path + sorted query + the `vary` headers' values. */
-export function requestKey(request: Request, vary: string[] = []): string {
+export function requestKey(
+  request: Request,
+  vary: string[] = [],
+  header: HeaderReader = (name) => request.headers.get(name),
+): string {
   const url = new URL(request.url)
   const params = [...url.searchParams].sort(([a, av], [b, bv]) =>
     a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1,
@@ -139,7 +153,7 @@ export function requestKey(request: Request, vary: string[] = []): string {
   const query = new URLSearchParams(params).toString()
   const method = request.method === 'HEAD' ? 'GET' : request.method
   let key = `${method} ${url.pathname}${query ? `?${query}` : ''}`
-  for (const header of vary) key += `\n${header}: ${request.headers.get(header) ?? ''}`
+  for (const name of vary) key += `\n${name}: ${header(name) ?? ''}`
   return key
 }
 
@@ -157,21 +171,28 @@ function directives(header: string | null): Set<string> {
  *   body over `maxBodyBytes` pass through uncached;
  * - a stored response gets an `ETag` (its own, or a SHA-1 of the body); `If-None-Match` → 304.
  * `x-cache` and `Server-Timing` are set on every answer.
- * @param refresh produces a response in the background for a stale one (default: `options.refresh`)
+ * @param how.refresh produces a response in the background for a stale one (default: `options.refresh`)
+ * @param how.header reads a request header: servers that have them as a plain object (Node's
+ *   IncomingMessage) save building a Fetch `Headers` per request (default: `request.headers.get`)
  */
 export async function respondCached(
   request: Request,
   produce: () => Promise<Response> | Response,
   options: ResolvedResponseCacheOptions,
-  refresh: ((request: Request) => Promise<Response> | Response) | undefined = options.refresh,
+  how: {
+    refresh?: ((request: Request) => Promise<Response> | Response) | undefined
+    header?: HeaderReader
+  } = {},
 ): Promise<Response> {
   const started = performance.now()
+  const refresh = 'refresh' in how ? how.refresh : options.refresh
+  const header: HeaderReader = how.header ?? ((name) => request.headers.get(name))
   const method = request.method.toUpperCase()
-  const requestDirectives = directives(request.headers.get('cache-control'))
+  const requestDirectives = directives(header('cache-control') ?? null)
   if (!options.methods.has(method) || requestDirectives.has('no-store')) {
     return mark(await produce(), 'BYPASS', started)
   }
-  const plainKey = options.key ? options.key(request) : requestKey(request, options.vary)
+  const plainKey = options.key ? options.key(request) : requestKey(request, options.vary, header)
   const key = plainKey.length > LONGEST_PLAIN_KEY ? `sha256:${await sha256Hex(plainKey)}` : plainKey
   const tags = options.tags?.(request)
   const ttlMs = options.ttl
@@ -183,7 +204,7 @@ export async function respondCached(
     const fresh = await toStored(await produce(), options, method, ttlMs)
     if ('response' in fresh) return mark(fresh.response, 'BYPASS', started)
     await cache.set(key, fresh, writeOptions)
-    return answer(request, fresh, 'MISS', started)
+    return answer(method, header('if-none-match'), fresh, 'MISS', started)
   }
   let produced = false
   // Whether L1 has it (for Server-Timing's tier); getOrLoad then serves it and counts the hit.
@@ -215,7 +236,14 @@ export async function respondCached(
     return produced ? mark(value.response, 'BYPASS', started) : mark(await produce(), 'BYPASS', started)
   }
   const status: CacheStatus = produced ? 'MISS' : value.freshUntil < options.now() ? 'STALE' : 'HIT'
-  return answer(request, value, status, started, produced ? 'origin' : inL1 ? 'l1' : 'l2')
+  return answer(
+    method,
+    header('if-none-match'),
+    value,
+    status,
+    started,
+    produced ? 'origin' : inL1 ? 'l1' : 'l2',
+  )
 }
 
 /** Reads a produced response into its stored form, or hands it back when it must not be stored. */
@@ -253,7 +281,18 @@ async function toStored(
   }
   const headers: Array<[string, string]> = []
   response.headers.forEach((value, name) => {
-    if (!NOT_STORED.has(name.toLowerCase())) headers.push([name, value])
+    const lower = name.toLowerCase()
+    if (NOT_STORED.has(lower)) return
+    if (lower === 'server-timing') {
+      // A response produced through this cache again (a refresh) carries its marks: not stored.
+      const own = value
+        .split(',')
+        .filter((entry) => !entry.trim().startsWith('tiercache;'))
+        .join(',')
+      if (own.trim()) headers.push([name, own.trim()])
+      return
+    }
+    headers.push([name, value])
   })
   const etag = response.headers.get('etag') ?? `"${await sha1Hex(bytes)}"`
   // The fresh time as the cache will apply it, give or take its jitter (for STALE only).
@@ -308,27 +347,41 @@ async function readUpTo(response: Response, limit: number): Promise<{ bytes: Uin
   return { bytes }
 }
 
-/** The answer from a stored response: 304 when the client has it, else the body; headers marked. */
+/**
+ * The answer from a stored response: 304 when the client has it, else the body. Its headers are
+ * complete before the Response is built: touching `headers` afterwards makes some servers
+ * (@hono/node-server) give up their fast path and write the body as a stream.
+ */
 function answer(
-  request: Request,
+  method: string,
+  ifNoneMatch: string | null | undefined,
   stored: StoredResponse,
   status: CacheStatus,
   started: number,
   tier: 'l1' | 'l2' | 'origin' = 'origin',
 ): Response {
-  const headers = new Headers(stored.headers)
-  headers.set('etag', stored.etag)
-  if (matches(request.headers.get('if-none-match'), stored.etag)) {
-    headers.delete('content-type')
-    return mark(new Response(null, { status: 304, headers }), status, started, tier)
+  const notModified = matches(ifNoneMatch ?? null, stored.etag)
+  // A plain object: servers that write it as is (@hono/node-server) skip building a Headers.
+  const headers: Record<string, string> = {}
+  for (const [name, value] of stored.headers) {
+    const lower = name.toLowerCase()
+    if (lower === 'etag' || (notModified && lower === 'content-type')) continue
+    headers[lower] = lower in headers ? `${headers[lower]}, ${value}` : value
   }
+  headers.etag = stored.etag
+  headers['x-cache'] = status
+  headers['server-timing'] =
+    'server-timing' in headers
+      ? `${headers['server-timing']}, ${timing(status, tier, started)}`
+      : timing(status, tier, started)
+  if (notModified) return new Response(null, { status: 304, headers })
   const body =
-    request.method.toUpperCase() === 'HEAD'
+    method === 'HEAD'
       ? null
       : stored.encoding === 'utf8'
         ? stored.body
         : (fromBase64(stored.body) as BodyInit)
-  return mark(new Response(body, { status: stored.status, headers }), status, started, tier)
+  return new Response(body, { status: stored.status, headers })
 }
 
 /** `If-None-Match` against an ETag (weak comparison, `*` matches anything). */
@@ -338,12 +391,14 @@ function matches(header: string | null, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag))
 }
 
-/**
- * Sets `x-cache` and a `Server-Timing` entry: the status, where the answer came from (L1, tier 2,
- * or the origin handler) and tiercache's share of the time, in ms.
- */
-function mark(response: Response, status: CacheStatus, started: number, tier = 'origin'): Response {
-  const dur = (performance.now() - started).toFixed(2)
+/** The `Server-Timing` entry: the status, where the answer came from, and tiercache's share of the time (ms). */
+function timing(status: CacheStatus, tier: string, started: number): string {
+  return `tiercache;desc="${status} ${tier}";dur=${(performance.now() - started).toFixed(2)}`
+}
+
+/** Sets `x-cache` and `Server-Timing` on a produced response (the handler's own, passed through or stored). */
+function mark(response: Response, status: CacheStatus, started: number): Response {
+  const value = timing(status, 'origin', started)
   let out = response
   try {
     out.headers.set('x-cache', status)
@@ -352,7 +407,7 @@ function mark(response: Response, status: CacheStatus, started: number, tier = '
     out = new Response(response.body, response)
     out.headers.set('x-cache', status)
   }
-  out.headers.append('server-timing', `tiercache;desc="${status} ${tier}";dur=${dur}`)
+  out.headers.append('server-timing', value)
   return out
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The Hono middleware's cost: requests per second of a route answered by cacheMiddleware from L1
+ * (x-cache: HIT) against the same route with no middleware, measured in the same run with
+ * autocannon (50 connections), each server in its own process; the two alternate, median of 3.
+ *
+ *   npm run bench:hono            (5 s per round)
+ *   npm run bench:hono -- --quick (2 s)
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { cpus } from 'node:os'
+import autocannon from 'autocannon'
+import { findFreePortRange } from '../../test/helpers/ports.js'
+
+const SECONDS = process.argv.includes('--quick') ? 2 : 5
+const CONNECTIONS = 50
+
+function server(mode: 'bare' | 'cached', port: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node_modules/.bin/tsx', ['bench/hono/server.ts', mode, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    child.stdout!.once('data', () => resolve(child))
+    child.once('exit', (code) => reject(new Error(`${mode} server exited ${code}`)))
+  })
+}
+
+async function rate(port: number): Promise<{ rps: number; errors: number; xcache: string | null }> {
+  const url = `http://127.0.0.1:${port}/products/42`
+  const xcache = (await fetch(url), (await fetch(url)).headers.get('x-cache'))
+  await autocannon({ url, connections: CONNECTIONS, duration: 1 }) // warm-up
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS })
+  return { rps: result.requests.average, errors: result.errors + result.non2xx + result.timeouts, xcache }
+}
+
+async function main() {
+  const base = await findFreePortRange(2, false)
+  const bare = await server('bare', base)
+  const cached = await server('cached', base + 1)
+  const bareRates: number[] = []
+  const cachedRates: number[] = []
+  let errors = 0
+  let xcache: string | null = null
+  try {
+    for (let round = 0; round < 3; round++) {
+      const b = await rate(base)
+      const c = await rate(base + 1)
+      bareRates.push(b.rps)
+      cachedRates.push(c.rps)
+      errors += b.errors + c.errors
+      xcache = c.xcache
+    }
+  } finally {
+    bare.kill()
+    cached.kill()
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!
+  const ratio = median(cachedRates) / median(bareRates)
+  console.log(
+    `\nhono: ${CONNECTIONS} connections, ${SECONDS} s rounds, median of 3; ${cpus().length} cores, node ${process.version}\n`,
+  )
+  console.log('| route | requests/s (rounds) | median | vs bare |')
+  console.log('| --- | --- | ---: | ---: |')
+  const fmt = (xs: number[]) => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')
+  console.log(
+    `| bare Hono route | ${fmt(bareRates)} | ${Math.round(median(bareRates)).toLocaleString('en-US')} | 1.00× |`,
+  )
+  console.log(
+    `| same route, cacheMiddleware HIT (x-cache: ${xcache}) | ${fmt(cachedRates)} | ${Math.round(median(cachedRates)).toLocaleString('en-US')} | ${ratio.toFixed(2)}× |`,
+  )
+  console.log(`\nerrors: ${errors}; aim: HIT ≥ 90 % of the bare route: ${ratio >= 0.9 ? 'met' : 'NOT met'}`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
