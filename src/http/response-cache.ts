@@ -146,20 +146,34 @@ export function requestKey(
   vary: string[] = [],
   header: HeaderReader = (name) => request.headers.get(name),
 ): string {
-  const url = new URL(request.url)
-  const params = [...url.searchParams].sort(([a, av], [b, bv]) =>
-    a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1,
-  )
-  const query = new URLSearchParams(params).toString()
   const method = request.method === 'HEAD' ? 'GET' : request.method
-  let key = `${method} ${url.pathname}${query ? `?${query}` : ''}`
+  // The path and query straight from the URL text: a full URL parse per request is the larger
+  // share of making a key, and most cached routes have no query.
+  const url = request.url
+  const pathStart = url.indexOf('/', url.indexOf('//') + 2)
+  const hashStart = url.indexOf('#', pathStart)
+  const anyQuery = url.indexOf('?', pathStart)
+  const queryStart = hashStart !== -1 && anyQuery > hashStart ? -1 : anyQuery
+  const pathEnd = queryStart === -1 ? (hashStart === -1 ? url.length : hashStart) : queryStart
+  const pathname = pathStart === -1 ? '/' : url.slice(pathStart, pathEnd)
+  let key = `${method} ${pathname}`
+  if (queryStart !== -1) {
+    // With its leading '?', which URLSearchParams drops (a query of "??" keeps its second one).
+    const params = [
+      ...new URLSearchParams(url.slice(queryStart, hashStart === -1 ? undefined : hashStart)),
+    ].sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1))
+    const query = new URLSearchParams(params).toString()
+    if (query) key += `?${query}`
+  }
   for (const name of vary) key += `\n${name}: ${header(name) ?? ''}`
   return key
 }
 
 /** Directives of a `Cache-Control` header, lower-cased. */
-function directives(header: string | null): Set<string> {
-  if (!header) return new Set()
+const NO_DIRECTIVES: ReadonlySet<string> = new Set()
+
+function directives(header: string | null): ReadonlySet<string> {
+  if (!header) return NO_DIRECTIVES
   return new Set(header.split(',').map((d) => d.trim().split('=')[0]!.toLowerCase()))
 }
 
