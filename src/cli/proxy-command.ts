@@ -52,6 +52,14 @@ const FLAGS = {
   },
   'max-block': { env: 'TIERCACHE_MAX_BLOCK', help: 'longest block time a command may ask for (default 30s)' },
   drain: { env: 'TIERCACHE_DRAIN', help: 'on SIGTERM, how long in-flight requests may finish (default 10s)' },
+  'min-replica-acks': {
+    env: 'TIERCACHE_MIN_REPLICA_ACKS',
+    help: 'WAIT mode: answer a write only once N replicas have it, else 503 NOREPLICAS (default 0: off)',
+  },
+  'replica-ack-timeout': {
+    env: 'TIERCACHE_REPLICA_ACK_TIMEOUT',
+    help: 'how long a write waits for its replicas in WAIT mode (default 1s)',
+  },
   workers: {
     env: 'TIERCACHE_WORKERS',
     help: 'proxy processes sharing the port, or "auto" for one per core (default 1)',
@@ -178,6 +186,8 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     deadline: get('deadline') as Duration | undefined,
     maxBlocking: integer(get('max-blocking'), '--max-blocking'),
     maxBlock: get('max-block') as Duration | undefined,
+    minReplicaAcks: integer(get('min-replica-acks'), '--min-replica-acks'),
+    replicaAckTimeout: get('replica-ack-timeout') as Duration | undefined,
     logger: (get('log-level') ?? 'info') as 'info',
   })
   const { logger } = running.proxy

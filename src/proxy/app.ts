@@ -14,6 +14,7 @@ import { CommandExecutor, isRedisReply, type Outcome } from './executor.js'
 import { ProxyHttpError } from './http-error.js'
 import type { ProxyMetrics } from './metrics.js'
 import { readBody } from './read-body.js'
+import { ReplicaAcks } from './replica-acks.js'
 import { commandFromPath, parseJson, toCommand, toCommandList } from './request-body.js'
 import { toResp2 } from './resp2.js'
 import { type StreamKind, streamEvents } from './subscribe.js'
@@ -35,6 +36,8 @@ export interface ProxyAppOptions {
   /** How long a request waits for a (re)connecting upstream before answering 503. */
   readyWaitMs: number
   blocking: BlockingLimits
+  /** WAIT mode: writes are answered once `min` replicas have them (within `timeoutMs`). */
+  replicaAcks?: { min: number; timeoutMs: number }
 }
 
 /** The app and the counters graceful shutdown needs. */
@@ -59,7 +62,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const blocking = new BlockingRunner(upstream, options.blocking, () =>
     metrics.redirections.inc({ kind: 'followed' }),
   )
-  const executor = new CommandExecutor(upstream, blocking)
+  const acks = options.replicaAcks
+    ? new ReplicaAcks(upstream, options.replicaAcks.min, options.replicaAcks.timeoutMs)
+    : undefined
+  const executor = new CommandExecutor(upstream, blocking, acks)
   const app = new Hono<{ Variables: { grant: Grant; requestId: string } }>()
   const bootId = randomUUID().slice(0, 8)
   let syncCounter = 0

@@ -10,6 +10,7 @@ import { clusterHandler } from './cluster-routing.js'
 import type { CommandArgs, CommandInfo } from './command-table.js'
 import { ProxyHttpError } from './http-error.js'
 import { type CommandTarget, rawCall } from './raw-call.js'
+import { isWrite, type ReplicaAcks } from './replica-acks.js'
 import type { Upstream } from './upstream.js'
 
 /** The outcome of one command: a reply or an error (kept per item in pipelines and transactions). */
@@ -30,14 +31,23 @@ export function isRedisReply(error: Error): boolean {
 export class CommandExecutor {
   readonly #upstream: Upstream
   readonly #blocking: BlockingRunner
+  readonly #acks: ReplicaAcks | undefined
 
-  constructor(upstream: Upstream, blocking: BlockingRunner) {
+  /** @param acks WAIT mode: writes are answered once enough replicas have them */
+  constructor(upstream: Upstream, blocking: BlockingRunner, acks?: ReplicaAcks) {
     this.#upstream = upstream
     this.#blocking = blocking
+    this.#acks = acks
   }
 
-  /** Runs one command; rejects with Redis's error or an upstream error. */
-  run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+  /** Runs one command; rejects with Redis's error or an upstream error (503 in WAIT mode when replicas lag). */
+  async run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+    const value = await this.#runOne(command, info)
+    if (this.#acks && isWrite(info)) await this.#acks.confirm([{ command, info }])
+    return value
+  }
+
+  #runOne(command: CommandArgs, info: CommandInfo): Promise<unknown> {
     // One node, no auto-pipelining, no slot routing: Redis itself explains what is wrong.
     if (info.malformed)
       return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command, { pipelined: false })
@@ -70,7 +80,7 @@ export class CommandExecutor {
       const group = special ? undefined : groupOf(cluster, command, info)
       if (group === undefined) {
         alone.push(
-          settle(this.run(command, info)).then((o) => {
+          settle(this.#runOne(command, info)).then((o) => {
             outcomes[i] = o
           }),
         )
@@ -84,7 +94,17 @@ export class CommandExecutor {
       ...alone,
       ...[...groups.values()].map((members) => this.#runGroup(commands, infos, members, outcomes)),
     ])
+    await this.#confirm(commands, infos, outcomes)
     return outcomes
+  }
+
+  /** WAIT mode: the writes that succeeded must be on enough replicas before the answer goes out. */
+  async #confirm(commands: CommandArgs[], infos: CommandInfo[], outcomes: Outcome[]): Promise<void> {
+    if (!this.#acks) return
+    const writes = commands
+      .map((command, i) => ({ command, info: infos[i]! }))
+      .filter(({ info }, i) => outcomes[i]?.ok && isWrite(info))
+    if (writes.length > 0) await this.#acks.confirm(writes)
   }
 
   async #runGroup(
@@ -105,7 +125,7 @@ export class CommandExecutor {
     }
     if (results === null) {
       await Promise.all(
-        members.map(async (i) => (outcomes[i] = await settle(this.run(commands[i]!, infos[i]!)))),
+        members.map(async (i) => (outcomes[i] = await settle(this.#runOne(commands[i]!, infos[i]!)))),
       )
       return
     }
@@ -154,7 +174,11 @@ export class CommandExecutor {
       throw err
     }
     if (results === null) throw new ProxyHttpError(400, 'EXECABORT Transaction discarded')
-    return results.map(([error, value]) => (error ? { ok: false, error } : { ok: true, value }))
+    const outcomes: Outcome[] = results.map(([error, value]) =>
+      error ? { ok: false, error } : { ok: true, value },
+    )
+    await this.#confirm(commands, infos, outcomes)
+    return outcomes
   }
 }
 

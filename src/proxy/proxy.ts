@@ -20,6 +20,7 @@ const DEFAULT_MAX_BLOCKING = 64
 const DEFAULT_MAX_BLOCK: Duration = '30s'
 const DEFAULT_READY_WAIT: Duration = '2s'
 const DEFAULT_DRAIN: Duration = '10s'
+const DEFAULT_REPLICA_ACK_TIMEOUT: Duration = '1s'
 
 /** Options of a proxy. Only `tokens` is required. */
 export interface ProxyOptions extends UpstreamOptions {
@@ -37,6 +38,14 @@ export interface ProxyOptions extends UpstreamOptions {
   maxBlock?: Duration
   /** How long a request waits for a reconnecting upstream before a 503. @default '2s' */
   readyWait?: Duration
+  /**
+   * WAIT mode: a write is answered only once this many replicas have it (Redis `WAIT` on the
+   * connection it went out on); fewer within `replicaAckTimeout` → 503 `NOREPLICAS`. 0: off.
+   * @default 0
+   */
+  minReplicaAcks?: number
+  /** How long a write waits for its replicas in WAIT mode. @default '1s' */
+  replicaAckTimeout?: Duration
   /** pino logger, or a level for the default JSON logger on stdout. @default 'info' */
   logger?: Logger | pino.Level | 'silent'
 }
@@ -77,13 +86,29 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
   }
   if (limits.deadlineMs === 0) throw new InvalidOptionError('deadline', 'must be more than 0')
+  const minReplicaAcks = options.minReplicaAcks ?? 0
+  if (!Number.isInteger(minReplicaAcks) || minReplicaAcks < 0)
+    throw new InvalidOptionError('minReplicaAcks', `must be an integer ≥ 0, got ${minReplicaAcks}`)
+  const replicaAckTimeoutMs = parseDuration(
+    options.replicaAckTimeout ?? DEFAULT_REPLICA_ACK_TIMEOUT,
+    'replicaAckTimeout',
+  )
+  if (replicaAckTimeoutMs === 0)
+    throw new InvalidOptionError('replicaAckTimeout', 'must be more than 0 (0 would wait forever)')
   const logger =
     typeof options.logger === 'object'
       ? options.logger
       : pino({ level: options.logger ?? 'info', name: 'tiercache-proxy' })
   const upstream = connectUpstream(options)
   const metrics = new ProxyMetrics()
-  const app = createProxyApp({ upstream, tokens, metrics, logger, ...limits })
+  const app = createProxyApp({
+    upstream,
+    tokens,
+    metrics,
+    logger,
+    ...limits,
+    ...(minReplicaAcks > 0 ? { replicaAcks: { min: minReplicaAcks, timeoutMs: replicaAckTimeoutMs } } : {}),
+  })
   return { ...app, upstream, metrics, logger, close: () => upstream.close() }
 }
 

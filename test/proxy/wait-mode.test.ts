@@ -1,0 +1,170 @@
+/**
+ * WAIT mode (`minReplicaAcks`) on a cluster of its own: writes are answered once a replica has
+ * them; with the replica frozen (SIGSTOP) a write is answered 503 NOREPLICAS instead. Then data
+ * loss on failover, measured: a master's replica is frozen while writes go on, the master is
+ * killed, the replica resumes and is promoted; acknowledged writes that vanished are counted,
+ * without WAIT mode (on one master) and with it (on another).
+ */
+import calculateSlot from 'cluster-key-slot'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { useOwnCluster } from '../helpers/own-cluster.js'
+import { startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
+
+const own = useOwnCluster('wait-mode')
+let waiting: RunningProxy
+beforeAll(async () => {
+  // Every replica in sync first: a fresh cluster's replicas may still be loading their first copy.
+  for (const node of own.status.nodes.filter((n) => n.role === 'master')) {
+    const direct = new Redis({ port: node.port, protocol: 2 })
+    for (let tries = 0; tries < 50; tries++) {
+      if (Number(await direct.call('WAIT', '1', '200')) >= 1) break
+    }
+    direct.disconnect()
+  }
+  waiting = await startTestProxy({
+    redis: `redis://127.0.0.1:${own.options.basePort}`,
+    minReplicaAcks: 1,
+    replicaAckTimeout: '300ms',
+  })
+})
+afterAll(() => waiting?.close('1s'))
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function ownerOf(slot: number) {
+  return own.status.nodes.find(
+    (n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b),
+  )!
+}
+function replicaOf(port: number) {
+  return own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === port)!
+}
+/** A hash tag served by a master other than those given. */
+function tagOn(exclude: number[]): string {
+  for (let i = 0; ; i++) if (!exclude.includes(ownerOf(calculateSlot(`t${i}`)).port)) return `t${i}`
+}
+
+async function timedSets(url: string, tag: string, n: number): Promise<number> {
+  const client = upstashClient(url)
+  const started = performance.now()
+  for (let i = 0; i < n; i++) await client.set(`{${tag}}:lat:${i}`, i)
+  return (performance.now() - started) / n
+}
+
+it('writes, pipelines and transactions succeed once a replica has them; reads are unaffected; the cost', async () => {
+  const client = upstashClient(waiting.url)
+  expect(await client.set('{w}a', '1')).toBe('OK')
+  expect(await client.get('{w}a')).toBe(1)
+  const p = client.pipeline()
+  p.set('{w}b', 2)
+  p.incr('{w}b')
+  p.get('{w}a')
+  expect(await p.exec()).toEqual(['OK', 3, 1])
+  const m = client.multi()
+  m.set('{w}c', 'x')
+  m.get('{w}c')
+  expect(await m.exec()).toEqual(['OK', 'x'])
+  // What it costs: sequential SETs through the plain proxy and through the WAIT-mode proxy.
+  const tag = tagOn([])
+  const plain = await timedSets(own.proxy.url, tag, 300)
+  const withWait = await timedSets(waiting.url, tag, 300)
+  console.log(
+    `WAIT mode cost: a SET takes ${plain.toFixed(2)} ms without, ${withWait.toFixed(2)} ms with (${(withWait / plain).toFixed(2)}×)`,
+  )
+  expect(withWait).toBeGreaterThan(0)
+})
+
+it('a write whose replica does not acknowledge in time is answered 503 NOREPLICAS', {
+  timeout: 30_000,
+}, async () => {
+  const tag = tagOn([])
+  const master = ownerOf(calculateSlot(tag))
+  const replica = replicaOf(master.port)
+  process.kill(replica.pid!, 'SIGSTOP')
+  try {
+    const response = await fetch(`${waiting.url}/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.standard}` },
+      body: JSON.stringify(['SET', `{${tag}}:frozen`, '1']),
+    })
+    expect(response.status).toBe(503)
+    expect((await response.json()).error).toMatch(/^NOREPLICAS .*0 of the 1 replicas/)
+    // Reads still answer.
+    expect((await upstashClient(waiting.url).get(`{${tag}}:frozen`)) ?? 'read').toBeTruthy()
+  } finally {
+    process.kill(replica.pid!, 'SIGCONT')
+  }
+})
+
+interface Ack {
+  key: string
+  ok: boolean
+}
+
+/**
+ * Freezes a master's replica, writes large values for a while, kills the master, resumes the
+ * replica and waits for its promotion. The values are large so the replication stream overflows
+ * the socket buffers: what the kernel already queued reaches the replica when it resumes (with
+ * small writes nothing is lost at all), what the master still held in its own output buffer dies
+ * with it, as in a real failover with a lagging replica.
+ */
+async function loseAMaster(
+  url: string,
+  tag: string,
+): Promise<{ acked: number; lost: number; refused: number }> {
+  const master = ownerOf(calculateSlot(tag))
+  const replica = replicaOf(master.port)
+  const client = upstashClient(url)
+  const acks: Ack[] = []
+  const big = 'x'.repeat(256 * 1024)
+  const write = async (i: number) => {
+    const key = `{${tag}}:loss:${i}`
+    try {
+      await client.set(key, `${i}:${big}`)
+      acks.push({ key, ok: true })
+    } catch {
+      acks.push({ key, ok: false })
+    }
+  }
+  for (let i = 0; i < 20; i++) await write(i) // replicated normally
+  process.kill(replica.pid!, 'SIGSTOP')
+  const frozenUntil = Date.now() + 1500
+  for (let i = 20; Date.now() < frozenUntil; i++) await write(i)
+  process.kill(master.pid!, 'SIGKILL')
+  process.kill(replica.pid!, 'SIGCONT')
+  const watcher = new Redis({ port: replica.port, protocol: 2 })
+  const deadline = Date.now() + 30_000
+  while (!/role:master/.test(await watcher.info('replication'))) {
+    if (Date.now() > deadline) throw new Error('the replica was not promoted')
+    await sleep(100)
+  }
+  watcher.disconnect()
+  // Straight from the promoted node, which now serves the slot.
+  const direct = new Redis({ port: replica.port, protocol: 2 })
+  const acked = acks.filter((a) => a.ok)
+  const present = acked.length ? await direct.exists(...acked.map((a) => a.key)) : 0
+  direct.disconnect()
+  return {
+    acked: acked.length,
+    lost: acked.length - present,
+    refused: acks.filter((a) => !a.ok).length,
+  }
+}
+
+it('data loss on failover: acknowledged writes lost without WAIT mode, none with it', {
+  timeout: 90_000,
+}, async () => {
+  const plainTag = tagOn([])
+  const plain = await loseAMaster(own.proxy.url, plainTag)
+  const waitTag = tagOn([ownerOf(calculateSlot(plainTag)).port])
+  const withWait = await loseAMaster(waiting.url, waitTag)
+  console.log(
+    `failover with the replica frozen for 1.5 s: without WAIT mode ${plain.lost} of ${plain.acked} acknowledged writes lost; ` +
+      `with it ${withWait.lost} of ${withWait.acked} lost (${withWait.refused} writes answered 503 NOREPLICAS instead)`,
+  )
+  expect(plain.lost).toBeGreaterThan(0)
+  expect(withWait.lost).toBe(0)
+  expect(withWait.refused).toBeGreaterThan(0)
+})
