@@ -127,7 +127,7 @@ async function main() {
   }
   const stock = createStock({ redis: { url, token: TOKEN }, namespace: 'soak' })
   const stockLoop = async () => {
-    for (let round = 0; Date.now() < end; round++) {
+    while (Date.now() < end) {
       try {
         await stock.init('item', 50)
         await Promise.all(Array.from({ length: 60 }, (_, u) => stock.take('item', `u${u}`)))

@@ -21,6 +21,7 @@ const DEFAULT_MAX_BLOCK: Duration = '30s'
 const DEFAULT_READY_WAIT: Duration = '2s'
 const DEFAULT_DRAIN: Duration = '10s'
 const DEFAULT_REPLICA_ACK_TIMEOUT: Duration = '1s'
+const DEFAULT_HEADERS_TIMEOUT: Duration = '10s'
 
 /** Options of a proxy. Only `tokens` is required. */
 export interface ProxyOptions extends UpstreamOptions {
@@ -131,12 +132,37 @@ export interface RunningProxy {
  * const { url, close } = await startProxy({ port: 8079, tokens: [{ token: process.env.TOKEN! }] })
  */
 export async function startProxy(
-  options: ProxyOptions & { port?: number; host?: string },
+  options: ProxyOptions & {
+    port?: number
+    host?: string
+    /**
+     * A client that has not sent its whole request head by then is disconnected (slow clients
+     * holding sockets open). @default '10s'
+     */
+    headersTimeout?: Duration
+  },
 ): Promise<RunningProxy> {
+  const headersTimeoutMs = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
+  if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)
   const host = options.host ?? '127.0.0.1'
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: proxy.app.fetch, port: options.port ?? 8079, hostname: host }, () => resolve(s))
+    const s = serve(
+      {
+        fetch: proxy.app.fetch,
+        port: options.port ?? 8079,
+        hostname: host,
+        // Node waits 60 s for a request head and checks every 30 s: a crowd of slow clients could
+        // hold that many sockets for a minute and a half. Here: `headersTimeout`, checked every
+        // second; a whole request (head and body) must arrive within 30 s.
+        serverOptions: {
+          headersTimeout: headersTimeoutMs,
+          requestTimeout: Math.max(30_000, headersTimeoutMs),
+          connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+        },
+      },
+      () => resolve(s),
+    )
     s.once('error', reject)
   })
   const port = (server.address() as AddressInfo).port

@@ -7,6 +7,7 @@ import type { Context } from 'hono'
 import { stream } from 'hono/streaming'
 import type { Redis } from 'ioredis'
 import type { BlockingRunner } from './blocking.js'
+import { type MonitorConnection, openMonitor } from './monitor-connection.js'
 import type { Upstream } from './upstream.js'
 
 /** What to stream. */
@@ -35,6 +36,7 @@ export function streamEvents(
   c.header('Connection', 'keep-alive')
   return stream(c, async (s) => {
     const connections: Redis[] = []
+    const monitors: MonitorConnection[] = []
     const closed = new Promise<void>((resolve) => {
       s.onAbort(resolve)
       if (signal.aborted) resolve()
@@ -48,17 +50,24 @@ export function streamEvents(
         // In a cluster each master sees only its own commands: watch them all. `OK` comes first,
         // as from Redis: lines from masters already watched wait until every master is.
         let pending: string[] | undefined = []
+        const onLine = (line: string) => {
+          if (pending) pending.push(line)
+          else send(line)
+        }
         for (const master of upstream.masters()) {
-          const address = `${master.options.host}:${master.options.port}`
-          const connection = upstream.dedicated({ address })
-          connections.push(connection)
-          const monitor = await connection.monitor()
-          connections.push(monitor)
-          monitor.on('monitor', (time: string, args: string[], source: string, database: string) => {
-            const line = `${time} [${database} ${source}] ${args.map((a) => JSON.stringify(a)).join(' ')}`
-            if (pending) pending.push(line)
-            else send(line)
-          })
+          const o = master.options
+          const monitor = await openMonitor(
+            {
+              host: o.host ?? '127.0.0.1',
+              port: o.port ?? 6379,
+              username: o.username,
+              password: o.password,
+              tls: o.tls,
+            },
+            onLine,
+            () => void s.close(), // a node went away: end the stream, the client may reconnect
+          )
+          monitors.push(monitor)
         }
         send('OK')
         for (const line of pending) send(line)
@@ -82,6 +91,7 @@ export function streamEvents(
       send(`error,${(error as Error).message}`)
     } finally {
       for (const connection of connections) connection.disconnect()
+      for (const monitor of monitors) monitor.close()
       release()
       onEnd()
     }

@@ -15,7 +15,7 @@ export const TOKENS = {
 
 /** Starts a proxy with the test tokens; the caller closes it. */
 export function startTestProxy(
-  options: Partial<ProxyOptions> & Pick<ProxyOptions, 'redis'>,
+  options: Partial<Parameters<typeof startProxy>[0]> & Pick<ProxyOptions, 'redis'>,
 ): Promise<RunningProxy> {
   return startProxy({
     port: 0,

@@ -17,6 +17,34 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()))
 })
 
+/** MONITOR through the proxy sees a command sent meanwhile (its raw connection logs in and speaks TLS too). */
+async function monitorSees(url: string, marker: string): Promise<string[]> {
+  const abort = new AbortController()
+  const response = await fetch(`${url}/monitor`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKENS.admin}` },
+    signal: abort.signal,
+  })
+  const poking = setInterval(() => void post(url, '/', ['GET', marker]), 100)
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  try {
+    while (!text.includes(marker)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+  } finally {
+    clearInterval(poking)
+    abort.abort()
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => l.slice(6))
+}
+
 describe('passwords and ACL users in the URL', () => {
   let port = 0
   beforeAll(async () => {
@@ -33,6 +61,9 @@ describe('passwords and ACL users in the URL', () => {
     })
     try {
       expect((await post(proxy.url, '/', ['ACL', 'WHOAMI'], admin)).json()).toEqual({ result: 'app' })
+      const lines = await monitorSees(proxy.url, 'acl-monitored')
+      expect(lines[0]).toBe('OK')
+      expect(lines.some((l) => /"get" "acl-monitored"/i.test(l))).toBe(true)
     } finally {
       await proxy.close('1s')
     }
@@ -142,6 +173,9 @@ describe('rediss:// with a private CA', () => {
     try {
       expect((await post(trusted.url, '/', ['SET', 'over-tls', 'yes'])).json()).toEqual({ result: 'OK' })
       expect((await post(trusted.url, '/', ['GET', 'over-tls'])).json()).toEqual({ result: 'yes' })
+      const lines = await monitorSees(trusted.url, 'tls-monitored')
+      expect(lines[0]).toBe('OK')
+      expect(lines.some((l) => /"get" "tls-monitored"/i.test(l))).toBe(true)
     } finally {
       await trusted.close('1s')
     }
