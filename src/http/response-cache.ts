@@ -375,46 +375,38 @@ function answer(
   tier: 'l1' | 'l2' | 'origin' = 'origin',
 ): Response {
   const notModified = matches(ifNoneMatch ?? null, stored.etag)
-  const prepared = prepare(stored)
-  const base = notModified ? prepared.notModified : prepared.headers
-  const entry = timing(status, tier, started)
   // A plain object: servers that write it as is (@hono/node-server) skip building a Headers.
-  const headers: Record<string, string> = {
-    ...base,
-    'x-cache': status,
-    'server-timing': base['server-timing'] ? `${base['server-timing']}, ${entry}` : entry,
-  }
-  if (notModified) return new Response(null, { status: 304, headers })
-  return new Response(method === 'HEAD' ? null : prepared.body, { status: stored.status, headers })
-}
-
-/** What every answer from one stored response shares, worked out once (L1 hands out the same object). */
-interface Prepared {
-  headers: Record<string, string>
-  notModified: Record<string, string>
-  body: BodyInit
-}
-
-const preparedOf = new WeakMap<StoredResponse, Prepared>()
-
-function prepare(stored: StoredResponse): Prepared {
-  let prepared = preparedOf.get(stored)
-  if (prepared) return prepared
   const headers: Record<string, string> = {}
   for (const [name, value] of stored.headers) {
     const lower = name.toLowerCase()
-    if (lower === 'etag') continue
+    if (lower === 'etag' || (notModified && lower === 'content-type')) continue
     headers[lower] = lower in headers ? `${headers[lower]}, ${value}` : value
   }
   headers.etag = stored.etag
-  const { 'content-type': _type, ...notModified } = headers
-  prepared = {
-    headers,
-    notModified,
-    body: stored.encoding === 'utf8' ? stored.body : (fromBase64(stored.body) as BodyInit),
+  headers['x-cache'] = status
+  headers['server-timing'] =
+    'server-timing' in headers
+      ? `${headers['server-timing']}, ${timing(status, tier, started)}`
+      : timing(status, tier, started)
+  if (notModified) return new Response(null, { status: 304, headers })
+  const body = method === 'HEAD' ? null : stored.encoding === 'utf8' ? stored.body : bytesOf(stored)
+  return new Response(body, { status: stored.status, headers })
+}
+
+/**
+ * A binary body's bytes, decoded once per stored entry (L1 hands out the same object each hit).
+ * (Caching the headers the same way was measured slower: spreading a prepared object into each
+ * answer cost more than building it, 0.64× against 0.76× of the bare route in bench/hono.)
+ */
+const decoded = new WeakMap<StoredResponse, BodyInit>()
+
+function bytesOf(stored: StoredResponse): BodyInit {
+  let bytes = decoded.get(stored)
+  if (!bytes) {
+    bytes = fromBase64(stored.body) as BodyInit
+    decoded.set(stored, bytes)
   }
-  preparedOf.set(stored, prepared)
-  return prepared
+  return bytes
 }
 
 /** `If-None-Match` against an ETag (weak comparison, `*` matches anything). */
