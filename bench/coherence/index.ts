@@ -7,13 +7,9 @@
  *   npm run bench:coherence            (paced rounds of 3 s; closed loop of 2 s)
  *   npm run bench:coherence -- --quick (1 s and 0.5 s)
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { startCluster, stopCluster } from '../../src/cluster/launcher.js'
+import { cpus } from 'node:os'
 import { type Cache, createCache } from '../../src/index.js'
-import { startProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../../test/helpers/ports.js'
+import { startBenchCluster } from '../helpers/cluster-proxy.js'
 
 const quick = process.argv.includes('--quick')
 const PACED_MS = quick ? 1000 : 3000
@@ -47,16 +43,8 @@ async function closedLoop(cache: Cache, ms: number) {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'tiercache-coherence-'))
-  const options = { basePort: await findFreePortRange(6), dir }
-  await startCluster(options)
-  const token = 'bench-token'
-  const proxy = await startProxy({
-    port: 0,
-    redis: `redis://127.0.0.1:${options.basePort}`,
-    tokens: [{ token }],
-    logger: 'silent',
-  })
+  const cluster = await startBenchCluster('coherence')
+  const { proxy, token } = cluster
   const rows: string[] = []
   try {
     const make = (maxStaleness: number | string) =>
@@ -112,9 +100,7 @@ async function main() {
     )
     console.log('aim: at most one stream read per maxStaleness per instance, whatever the request rate')
   } finally {
-    await proxy.close('1s')
-    await stopCluster({ ...options, clean: true })
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.stop()
   }
 }
 

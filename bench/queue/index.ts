@@ -8,14 +8,10 @@
  *   npm run bench:queue -- --quick (5,000)
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { Cluster } from 'ioredis'
-import { startCluster, stopCluster } from '../../src/cluster/launcher.js'
-import { startProxy } from '../../src/proxy/proxy.js'
 import { createQueue } from '../../src/queue/index.js'
-import { findFreePortRange } from '../../test/helpers/ports.js'
+import { startBenchCluster } from '../helpers/cluster-proxy.js'
 
 const MESSAGES = process.argv.includes('--quick') ? 5000 : 20_000
 const BATCH = 100
@@ -28,16 +24,9 @@ async function timed(work: () => Promise<void>): Promise<number> {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'tiercache-queue-'))
-  const options = { basePort: await findFreePortRange(6), dir }
-  await startCluster(options)
-  const token = 'bench-token'
-  const proxy = await startProxy({
-    port: 0,
-    redis: `redis://127.0.0.1:${options.basePort}`,
-    tokens: [{ token }],
-    logger: 'silent',
-  })
+  const cluster = await startBenchCluster('queue')
+  const { proxy, token } = cluster
+  const options = { basePort: cluster.basePort }
   const redis = new Cluster([{ host: '127.0.0.1', port: options.basePort }], {
     redisOptions: { protocol: 2 },
   })
@@ -111,9 +100,7 @@ async function main() {
     row('consume + ack', proxyConsume, directConsume)
   } finally {
     redis.disconnect()
-    await proxy.close('1s')
-    await stopCluster({ ...options, clean: true })
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.stop()
   }
 }
 

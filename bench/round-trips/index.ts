@@ -5,25 +5,12 @@
  *
  *   npm run bench:round-trips
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { startCluster, stopCluster } from '../../src/cluster/launcher.js'
 import { type Cache, createCache } from '../../src/index.js'
-import { startProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../../test/helpers/ports.js'
+import { startBenchCluster } from '../helpers/cluster-proxy.js'
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'tiercache-round-trips-'))
-  const options = { basePort: await findFreePortRange(6), dir }
-  await startCluster(options)
-  const token = 'bench-token'
-  const running = await startProxy({
-    port: 0,
-    redis: `redis://127.0.0.1:${options.basePort}`,
-    tokens: [{ token }],
-    logger: 'silent',
-  })
+  const cluster = await startBenchCluster('round-trips')
+  const { proxy: running, token } = cluster
   const metrics = running.proxy.metrics
   const total = async (name: string) => {
     const metric = metrics.registry.getSingleMetric(name)
@@ -101,9 +88,7 @@ async function main() {
     await row('invalidateTags', () => a.invalidateTags(['t']))
     await row('delete (1 key)', () => a.delete('k3'))
   } finally {
-    await running.close('1s')
-    await stopCluster({ ...options, clean: true })
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.stop()
   }
   console.log(
     '\ntier-2 round trips per operation (HTTP requests to the proxy, Redis commands in them); 3+3 cluster\n',

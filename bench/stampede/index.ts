@@ -9,13 +9,9 @@
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { Cluster } from 'ioredis'
-import { startCluster, stopCluster } from '../../src/cluster/launcher.js'
-import { startProxy } from '../../src/proxy/proxy.js'
-import { findFreePortRange } from '../../test/helpers/ports.js'
+import { startBenchCluster } from '../helpers/cluster-proxy.js'
 
 const quick = process.argv.includes('--quick')
 const PROCESSES = 4
@@ -41,16 +37,9 @@ function runWorker(args: string[]): Promise<number[]> {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'tiercache-stampede-'))
-  const options = { basePort: await findFreePortRange(6), dir }
-  await startCluster(options)
-  const token = 'bench-token'
-  const proxy = await startProxy({
-    port: 0,
-    redis: `redis://127.0.0.1:${options.basePort}`,
-    tokens: [{ token }],
-    logger: 'silent',
-  })
+  const cluster = await startBenchCluster('stampede')
+  const { proxy, token } = cluster
+  const options = { basePort: cluster.basePort }
   const redis = new Cluster([{ host: '127.0.0.1', port: options.basePort }], {
     redisOptions: { protocol: 2 },
   })
@@ -84,9 +73,7 @@ async function main() {
     }
   } finally {
     redis.disconnect()
-    await proxy.close('1s')
-    await stopCluster({ ...options, clean: true })
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.stop()
   }
   console.log(
     `\nstampede: ${PROCESSES} processes × ${CONCURRENCY} concurrent requests per expiry, ${ROUNDS} expiries, loader ${LOAD_MS} ms; ` +
