@@ -14,6 +14,7 @@ import { InvalidOptionError } from '../../src/errors.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { type SwitchableStore, switchable } from '../helpers/switchable-store.js'
 
 /** `n` instances over one tier 2, with long TTLs: only the stream can make L1 drop anything. */
 function fleet(n: number, store: (clock: ManualClock) => TierTwoStore, options: CacheOptions = {}) {
@@ -216,28 +217,21 @@ describe('L1 coherence (in-memory tier 2, injected clock)', () => {
 
   it('tier 2 down during a write: the write returns, and the invalidation reaches other instances once it is back', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] })
-    let down = false
-    const flaky = (clock: ManualClock) =>
-      new Proxy(new MemoryStore(clock.now), {
-        get(target, property, receiver) {
-          const value = Reflect.get(target, property, receiver)
-          if (typeof value !== 'function') return value
-          return async (...args: unknown[]) => {
-            if (down) throw new Error('tier 2 unreachable')
-            return value.apply(target, args)
-          }
-        },
-      })
+    let tierTwo: SwitchableStore<MemoryStore> | undefined
+    const flaky = (clock: ManualClock) => {
+      tierTwo = switchable(new MemoryStore(clock.now))
+      return tierTwo.store
+    }
     const { clock, caches } = fleet(2, flaky, { breaker: { failures: 100 } })
     const [a, b] = caches as [ReturnType<typeof createCache>, ReturnType<typeof createCache>]
     const db = database()
     db.rows.set('k', 'v1')
     expect(await b.getOrLoad('k', db.load)).toBe('v1')
     await b.settled()
-    down = true
+    tierTwo!.down = true
     await a.write('k', () => db.rows.set('k', 'v2'))
     expect(a.stats().pendingInvalidations).toBe(1)
-    down = false
+    tierTwo!.down = false
     await vi.advanceTimersByTimeAsync(1000) // the retry lands
     expect(a.stats().pendingInvalidations).toBe(0)
     clock.advance(1001)

@@ -10,6 +10,7 @@ import { UpstashStore } from '../../src/cache/upstash-store.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { switchable } from '../helpers/switchable-store.js'
 
 /** A database row the tests read and write. */
 function database(initial: string) {
@@ -139,17 +140,8 @@ describe('write', () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] })
     const clock = new ManualClock()
     const inner = new MemoryStore(clock.now)
-    let down = false
-    const store = new Proxy(inner, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver)
-        if (typeof value !== 'function') return value
-        return async (...args: unknown[]) => {
-          if (down) throw new Error('tier 2 unreachable')
-          return value.apply(target, args)
-        }
-      },
-    })
+    const tierTwo = switchable(inner)
+    const store = tierTwo.store
     const events: string[] = []
     const cache = createCache({
       redis: store,
@@ -159,14 +151,14 @@ describe('write', () => {
       breaker: { failures: 100 },
     })
     await cache.set('k', 'old')
-    down = true
+    tierTwo.down = true
     await cache.write('k', () => {})
     expect(cache.peek('k')).toBeUndefined()
     expect(cache.stats().pendingInvalidations).toBe(1)
     expect((await inner.getMany(['tc:k']))[0]).toContain('"old"') // not yet invalidated
     await vi.advanceTimersByTimeAsync(1000) // first retry: still down
     expect(cache.stats().pendingInvalidations).toBe(1)
-    down = false
+    tierTwo.down = false
     await vi.advanceTimersByTimeAsync(5000) // second retry: lands
     expect(cache.stats().pendingInvalidations).toBe(0)
     expect((await inner.getMany(['tc:k']))[0]).toContain('"c":2') // set() wrote fence 1, the tombstone bumps it
