@@ -3,11 +3,9 @@
  * and edge adapters (and usable on its own with any `(Request) => Response` handler).
  */
 export {
-  type CacheStatus,
-  type HeaderReader,
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
-  requestKey,
   resolveResponseCacheOptions,
-  respondCached,
-} from './response-cache.js'
+} from './options.js'
+export { type HeaderReader, requestKey } from './request-key.js'
+export { type CacheStatus, respondCached } from './response-cache.js'

@@ -4,58 +4,13 @@
  * and 304s, `x-cache` and `Server-Timing`. Runs unchanged on Node, Workers and Vercel Edge (no
  * Node-only API: base64 and hashing go through `btoa`/`atob` and Web Crypto).
  */
-import type { Cache } from '../cache/api.js'
 import { type Uncached, uncached } from '../cache/uncached.js'
-import { type Duration, parseDuration } from '../duration.js'
-import { InvalidOptionError } from '../errors.js'
+import { decodeUtf8, fromBase64, readUpTo, sha1Hex, sha256Hex, toBase64 } from './body.js'
+import type { ResolvedResponseCacheOptions } from './options.js'
+import { directives, type HeaderReader, requestKey } from './request-key.js'
 
 /** How a response was answered. */
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'BYPASS'
-
-/** Options of response caching. */
-export interface ResponseCacheOptions {
-  /** The cache responses are kept in (in its namespace `http:`). */
-  cache: Cache
-  /** Fresh time of a cached response. @default '1m' */
-  ttl?: Duration
-  /** Request methods that are cached (HEAD is answered from GET's entry). @default ['GET', 'HEAD'] */
-  methods?: string[]
-  /** Response statuses that are cached. @default [200] */
-  statuses?: number[]
-  /** Request headers whose values are part of the key (like a response's `Vary`). @default [] */
-  vary?: string[]
-  /** Bodies larger than this pass through uncached (they are not buffered past it). @default 1 MiB */
-  maxBodyBytes?: number
-  /** The key of a request. @default method + path + sorted query (+ `vary` headers) */
-  key?: (request: Request) => string
-  /** Tags of the cached responses, for `cache.invalidateTags`. */
-  tags?: string[] | ((request: Request) => string[])
-  /** Wall clock for STALE (pass the cache's, when it was given one). @default Date */
-  clock?: { now(): number }
-  /**
-   * Produces a response in the background, to refresh a stale one while it is served (for example
-   * `(request) => app.fetch(request)`; the request it gets carries `Cache-Control: no-store`, so
-   * passing through this cache again produces). Without it, a stale response is served once and the next
-   * request for it produces a new one in the foreground (a handler chain cannot run twice).
-   */
-  refresh?: (request: Request) => Promise<Response> | Response
-}
-
-/** The options with their defaults, validated once. */
-export interface ResolvedResponseCacheOptions {
-  cache: Cache
-  ttl: number
-  methods: Set<string>
-  statuses: Set<number>
-  vary: string[]
-  maxBodyBytes: number
-  key: ((request: Request) => string) | undefined
-  tags: ((request: Request) => string[]) | undefined
-  now: () => number
-  refresh: ((request: Request) => Promise<Response> | Response) | undefined
-  /** Keys whose stale response was served with no way to refresh it: the next request revalidates. */
-  revalidate: Set<string>
-}
 
 /** What is stored for one response. */
 interface StoredResponse {
@@ -74,8 +29,6 @@ interface PassThrough {
   response: Response
 }
 
-const DEFAULT_MAX_BODY = 1024 * 1024
-const DEFAULT_TTL: Duration = '1m'
 /** Keys waiting for a foreground revalidation, at most (the set is dropped past it: a few extra stale answers). */
 const MAX_PENDING_REVALIDATIONS = 10_000
 /** Keys longer than this are hashed (the cache refuses keys over 1024 characters). */
@@ -89,93 +42,6 @@ const NOT_STORED = new Set([
   'set-cookie',
   'x-cache', // set on every answer
 ])
-
-/**
- * Validates response-cache options.
- * @throws {InvalidOptionError} naming the first bad option
- */
-export function resolveResponseCacheOptions(options: ResponseCacheOptions): ResolvedResponseCacheOptions {
-  const {
-    cache,
-    ttl = DEFAULT_TTL,
-    methods = ['GET', 'HEAD'],
-    statuses = [200],
-    vary = [],
-    key,
-    tags,
-  } = options
-  if (!cache || typeof cache.getOrLoad !== 'function' || typeof cache.namespace !== 'function')
-    throw new InvalidOptionError('cache', 'must be a cache from createCache()')
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)
-    throw new InvalidOptionError(
-      'maxBodyBytes',
-      `must be an integer ≥ 0, got ${JSON.stringify(maxBodyBytes)}`,
-    )
-  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string'))
-    throw new InvalidOptionError('methods', 'must be an array of method names')
-  if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s)))
-    throw new InvalidOptionError('statuses', 'must be an array of status codes')
-  if (!Array.isArray(vary) || vary.some((h) => typeof h !== 'string'))
-    throw new InvalidOptionError('vary', 'must be an array of header names')
-  if (key !== undefined && typeof key !== 'function')
-    throw new InvalidOptionError('key', 'must be a function')
-  if (options.refresh !== undefined && typeof options.refresh !== 'function')
-    throw new InvalidOptionError('refresh', 'must be a function')
-  return {
-    cache: cache.namespace('http'),
-    ttl: parseDuration(ttl, 'ttl'),
-    methods: new Set(methods.map((m) => m.toUpperCase())),
-    statuses: new Set(statuses),
-    vary: vary.map((h) => h.toLowerCase()),
-    maxBodyBytes,
-    key,
-    tags: tags === undefined ? undefined : typeof tags === 'function' ? tags : () => tags,
-    now: options.clock ? () => options.clock!.now() : Date.now,
-    refresh: options.refresh,
-    revalidate: new Set(),
-  }
-}
-
-/** Reads a request header (lower-case name); `null` when absent. */
-export type HeaderReader = (name: string) => string | null | undefined
-
-/** The default key: method (HEAD as GET) + path + sorted query + the `vary` headers' values. */
-export function requestKey(
-  request: Request,
-  vary: string[] = [],
-  header: HeaderReader = (name) => request.headers.get(name),
-): string {
-  const method = request.method === 'HEAD' ? 'GET' : request.method
-  // The path and query straight from the URL text: a full URL parse per request is the larger
-  // share of making a key, and most cached routes have no query.
-  const url = request.url
-  const pathStart = url.indexOf('/', url.indexOf('//') + 2)
-  const hashStart = url.indexOf('#', pathStart)
-  const anyQuery = url.indexOf('?', pathStart)
-  const queryStart = hashStart !== -1 && anyQuery > hashStart ? -1 : anyQuery
-  const pathEnd = queryStart === -1 ? (hashStart === -1 ? url.length : hashStart) : queryStart
-  const pathname = pathStart === -1 ? '/' : url.slice(pathStart, pathEnd)
-  let key = `${method} ${pathname}`
-  if (queryStart !== -1) {
-    // With its leading '?', which URLSearchParams drops (a query of "??" keeps its second one).
-    const params = [
-      ...new URLSearchParams(url.slice(queryStart, hashStart === -1 ? undefined : hashStart)),
-    ].sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1))
-    const query = new URLSearchParams(params).toString()
-    if (query) key += `?${query}`
-  }
-  for (const name of vary) key += `\n${name}: ${header(name) ?? ''}`
-  return key
-}
-
-/** Directives of a `Cache-Control` header, lower-cased. */
-const NO_DIRECTIVES: ReadonlySet<string> = new Set()
-
-function directives(header: string | null): ReadonlySet<string> {
-  if (!header) return NO_DIRECTIVES
-  return new Set(header.split(',').map((d) => d.trim().split('=')[0]!.toLowerCase()))
-}
 
 /**
  * Answers a request from the cache, or by `produce` (storing what may be stored).
@@ -314,54 +180,6 @@ async function toStored(
 }
 
 /**
- * Reads a body up to `limit` bytes. Past it, the response is handed back whole: what was read
- * first, then the rest of the stream, so a large body is never buffered.
- */
-async function readUpTo(response: Response, limit: number): Promise<{ bytes: Uint8Array } | PassThrough> {
-  if (!response.body) return { bytes: new Uint8Array(0) }
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
-  if (declared > limit) return { response }
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-    total += value.byteLength
-    if (total > limit) {
-      const rest = new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (const chunk of chunks) controller.enqueue(chunk)
-        },
-        async pull(controller) {
-          const next = await reader.read()
-          if (next.done) controller.close()
-          else controller.enqueue(next.value)
-        },
-        cancel(reason) {
-          return reader.cancel(reason)
-        },
-      })
-      return {
-        response: new Response(rest, {
-          status: response.status,
-          statusText: response.statusText,
-          headers: response.headers,
-        }),
-      }
-    }
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return { bytes }
-}
-
-/**
  * The answer from a stored response: 304 when the client has it, else the body. Its headers are
  * complete before the Response is built: touching `headers` afterwards makes some servers
  * (@hono/node-server) give up their fast path and write the body as a stream.
@@ -433,42 +251,5 @@ function mark(response: Response, status: CacheStatus, started: number): Respons
     out.headers.set('x-cache', status)
   }
   out.headers.append('server-timing', value)
-  return out
-}
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    return undefined
-  }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  }
-  return btoa(binary)
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text)
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-  return bytes
-}
-
-async function sha1Hex(bytes: Uint8Array): Promise<string> {
-  return hex(await globalThis.crypto.subtle.digest('SHA-1', bytes as BufferSource))
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  return hex(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
-}
-
-function hex(digest: ArrayBuffer): string {
-  let out = ''
-  for (const byte of new Uint8Array(digest)) out += byte.toString(16).padStart(2, '0')
   return out
 }

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check'
 import { expect, it } from 'vitest'
-import { requestKey } from '../../src/http/response-cache.js'
+import { requestKey } from '../../src/http/request-key.js'
 
 function reference(request: Request): string {
   const url = new URL(request.url)
