@@ -17,6 +17,7 @@ import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
+import { checkTags, namespaceTag, userTag } from './tags.js'
 import { type Fenced, freshTime, type Reload, serveFromTierTwo, tagsOfText } from './tier-two-read.js'
 import { Uncached } from './uncached.js'
 import { UpstashStore } from './upstash-store.js'
@@ -613,26 +614,4 @@ class CacheView implements Cache {
   settled(): Promise<void> {
     return this.#core.settled()
   }
-}
-
-/** The version tag of a namespace view (`clear()` bumps it). */
-function namespaceTag(prefix: string): string {
-  return `n:${prefix}`
-}
-
-/** The version tag of a caller's tag (kept apart from namespace tags). */
-function userTag(tag: string): string {
-  return `t:${tag}`
-}
-
-/**
- * Checks tags given to writes and invalidations.
- * @throws {InvalidOptionError} naming `tags` when one is not a non-empty string
- */
-function checkTags(tags: unknown[]): string[] {
-  for (const tag of tags) {
-    if (typeof tag !== 'string' || tag.length === 0)
-      throw new InvalidOptionError('tags', `must be non-empty strings, got ${JSON.stringify(tag)}`)
-  }
-  return tags as string[]
 }
