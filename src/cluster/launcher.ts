@@ -230,16 +230,27 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
     )
   }
 
-  const infos = await Promise.all(
-    o.ports.map((port) => withNode(o.host, port, async (r) => parseInfo(String(await r.cluster('INFO'))))),
-  )
-  const formed = infos.every(
-    (i) =>
-      Number(i.cluster_known_nodes) === o.ports.length && Number(i.cluster_slots_assigned) === TOTAL_SLOTS,
-  )
-  const blank = infos.every(
-    (i) => Number(i.cluster_known_nodes) === 1 && Number(i.cluster_slots_assigned) === 0,
-  )
+  const readInfos = () =>
+    Promise.all(
+      o.ports.map((port) => withNode(o.host, port, async (r) => parseInfo(String(await r.cluster('INFO'))))),
+    )
+  const isFormed = (infos: Array<Record<string, string>>) =>
+    infos.every(
+      (i) =>
+        Number(i.cluster_known_nodes) === o.ports.length && Number(i.cluster_slots_assigned) === TOTAL_SLOTS,
+    )
+  const isBlank = (infos: Array<Record<string, string>>) =>
+    infos.every((i) => Number(i.cluster_known_nodes) === 1 && Number(i.cluster_slots_assigned) === 0)
+  let infos = await readInfos()
+  // A cluster created a moment ago may still be gossiping: a node can know fewer nodes than it will
+  // in a second. Give it a few seconds to settle before calling the state partial.
+  const settleBy = Date.now() + Math.min(o.timeoutMs, 10_000)
+  while (!isFormed(infos) && !isBlank(infos) && Date.now() < settleBy) {
+    await new Promise((r) => setTimeout(r, 200))
+    infos = await readInfos()
+  }
+  const formed = isFormed(infos)
+  const blank = isBlank(infos)
   if (!formed && !blank) {
     throw new TiercacheError(
       'E_CLUSTER_INCONSISTENT',
