@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
+import { bundleWorkerExample } from '../../test/helpers/worker-bundle.js'
 
 const RUNS = process.argv.includes('--quick') ? 5 : 15
 
@@ -57,18 +57,7 @@ async function main() {
   for (const [label, ms] of Object.entries(results))
     rows.push(`| ${label} | ${ms.toFixed(1)} | ${(ms / baseline).toFixed(2)}× |`)
   const gz = async (external: string[]) => {
-    const result = await build({
-      entryPoints: ['examples/worker/index.ts'],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      conditions: ['workerd', 'worker', 'browser'],
-      external,
-      write: false,
-      logLevel: 'silent',
-    })
+    const result = await bundleWorkerExample(external)
     return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length
   }
   const whole = await gz([])

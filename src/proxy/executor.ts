@@ -41,9 +41,15 @@ export class CommandExecutor {
   }
 
   /** Runs one command; rejects with Redis's error or an upstream error (503 in WAIT mode when replicas lag). */
-  async run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+  run(command: CommandArgs, info: CommandInfo): Promise<unknown> {
+    // WAIT mode off (the default), or a read: straight through, no extra promise on the request path.
+    if (!this.#acks || !isWrite(info)) return this.#runOne(command, info)
+    return this.#runConfirmed(command, info, this.#acks)
+  }
+
+  async #runConfirmed(command: CommandArgs, info: CommandInfo, acks: ReplicaAcks): Promise<unknown> {
     const value = await this.#runOne(command, info)
-    if (this.#acks && isWrite(info)) await this.#acks.confirm([{ command, info }])
+    await acks.confirm([{ command, info }])
     return value
   }
 
@@ -94,7 +100,7 @@ export class CommandExecutor {
       ...alone,
       ...[...groups.values()].map((members) => this.#runGroup(commands, infos, members, outcomes)),
     ])
-    await this.#confirm(commands, infos, outcomes)
+    if (this.#acks) await this.#confirm(commands, infos, outcomes)
     return outcomes
   }
 
@@ -177,7 +183,7 @@ export class CommandExecutor {
     const outcomes: Outcome[] = results.map(([error, value]) =>
       error ? { ok: false, error } : { ok: true, value },
     )
-    await this.#confirm(commands, infos, outcomes)
+    if (this.#acks) await this.#confirm(commands, infos, outcomes)
     return outcomes
   }
 }

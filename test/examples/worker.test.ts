@@ -8,12 +8,12 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { bundleWorkerExample } from '../helpers/worker-bundle.js'
 
 describe('examples/worker under wrangler dev', () => {
   let proxy: RunningProxy
@@ -83,20 +83,7 @@ describe('examples/worker under wrangler dev', () => {
 })
 
 describe('the Worker bundle', () => {
-  const bundle = (external: string[]) =>
-    build({
-      entryPoints: ['examples/worker/index.ts'],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      conditions: ['workerd', 'worker', 'browser'],
-      external,
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    })
+  const bundle = bundleWorkerExample
 
   it('has no Node-only import and none of the code the Worker does not use', async () => {
     const result = await bundle([])
