@@ -4,9 +4,10 @@
  * `c.var.cache` hands the cache to handlers. Background work (refreshes, tier-2 writes) goes to
  * `c.executionCtx.waitUntil` when the platform has one (Workers, Vercel Edge).
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Cache } from 'tiercache'
 import {
+  answerFromL1,
   type HeaderReader,
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
@@ -37,8 +38,7 @@ export type CachedOptions = Omit<ResponseCacheOptions, 'cache'> & { cache?: Cach
 export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandler {
   const resolved = resolveResponseCacheOptions(options)
   const keepAlive = keepAliveFor()
-  return async (c, next) => {
-    c.set('cache', options.cache)
+  const produceAndAnswer = async (c: Context, next: Next, header: HeaderReader) => {
     const response = await respondCached(
       c.req.raw,
       async () => {
@@ -46,10 +46,19 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
         return c.res
       },
       resolved,
-      { header: headerReader(c) },
+      { header },
     )
     replaceResponse(c, response)
     keepAlive(c, options.cache)
+  }
+  return (c, next) => {
+    c.set('cache', options.cache)
+    const header = headerReader(c)
+    // An L1 hit answers with no async step of our own (Hono sets a returned Response as c.res).
+    const hit = answerFromL1(c.req.raw, resolved, header)
+    if (!hit) return produceAndAnswer(c, next, header)
+    keepAlive(c, options.cache)
+    return Promise.resolve(hit)
   }
 }
 

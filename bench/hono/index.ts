@@ -36,7 +36,7 @@ async function rate(port: number): Promise<{ rps: number; errors: number; xcache
 async function main() {
   const base = await findFreePortRange(2, false)
   const bare = await server('bare', base)
-  const cached = await server('cached', base + 1)
+  const cached = await server((process.env.MODE ?? 'cached') as 'cached', base + 1)
   const bareRates: number[] = []
   const cachedRates: number[] = []
   let errors = 0

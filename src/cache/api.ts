@@ -98,6 +98,12 @@ export interface Cache {
    * (or cannot vouch for it: a stream sync is due, and starts in the background).
    */
   peek<T>(key: string): T | null | undefined
+  /**
+   * Synchronous, L1 only, and counted: what `getOrLoad` answers without I/O (an L1 hit in stats
+   * and events), `undefined` when it would need tier 2 or a stream sync (nothing counted then:
+   * the caller's `getOrLoad` counts). For servers that answer a hit without an await.
+   */
+  getFromL1<T>(key: string): T | null | undefined
   /** Counters: hits by tier, misses, loads, null hits, stale served, tier-2 errors, L1 size. */
   stats(): CacheStats
   /** Resolves once background work (tier-2 writes, refreshes) is done: call before a Lambda returns. */

@@ -601,6 +601,15 @@ class CacheView implements Cache {
     return (entry.nullMarker ? null : entry.value) as T | null
   }
 
+  getFromL1<T>(key: string): T | null | undefined {
+    const full = this.#key(key)
+    if (this.#rejected(key)) return null
+    const entry = this.#l1.get(full)
+    if (entry === undefined) return undefined
+    if ((this.#shared || entry.tags !== undefined) && !this.#servable(entry)) return undefined
+    return this.#hitL1(full, entry) as T | null
+  }
+
   /** peek's answer when L1 must first be vouched for (a shared tier 2, or a tagged entry). */
   #peekChecked<T>(entry: L1Entry): T | null | undefined {
     if (!this.#servable(entry)) return undefined

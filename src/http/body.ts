@@ -81,9 +81,13 @@ export function fromBase64(text: string): Uint8Array {
   return bytes
 }
 
-/** SHA-1 of bytes, in hex (an ETag for a body that came without one). */
-export async function sha1Hex(bytes: Uint8Array): Promise<string> {
-  return hex(await globalThis.crypto.subtle.digest('SHA-1', bytes as BufferSource))
+/**
+ * SHA-1 of bytes, in unpadded base64url (27 characters): a body's ETag. Shorter than hex (40):
+ * the tag rides on every cached answer, and its bytes were measured in the Hono bench.
+ */
+export async function sha1Base64Url(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-1', bytes as BufferSource))
+  return toBase64(digest).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 /** SHA-256 of text, in hex (the key of a request whose plain key is too long). */

@@ -8,4 +8,4 @@ export {
   resolveResponseCacheOptions,
 } from './options.js'
 export { type HeaderReader, requestKey } from './request-key.js'
-export { type CacheStatus, respondCached } from './response-cache.js'
+export { answerFromL1, type CacheStatus, respondCached } from './response-cache.js'

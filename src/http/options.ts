@@ -8,7 +8,7 @@ import { InvalidOptionError } from '../errors.js'
 
 /** Options of response caching. */
 export interface ResponseCacheOptions {
-  /** The cache responses are kept in (in its namespace `http:`). */
+  /** The cache responses are kept in (under keys that start with `http:`). */
   cache: Cache
   /** Fresh time of a cached response. @default '1m' */
   ttl?: Duration
@@ -87,7 +87,7 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
   if (options.refresh !== undefined && typeof options.refresh !== 'function')
     throw new InvalidOptionError('refresh', 'must be a function')
   return {
-    cache: cache.namespace('http'),
+    cache,
     ttl: parseDuration(ttl, 'ttl'),
     methods: new Set(methods.map((m) => m.toUpperCase())),
     statuses: new Set(statuses),

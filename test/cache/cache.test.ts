@@ -224,6 +224,25 @@ describe('the rest of the API', () => {
     expect(await cache.get('b')).toBeUndefined()
   })
 
+  it('getFromL1: synchronous, L1 only, counted as an L1 hit; undefined (and uncounted) otherwise', async () => {
+    const { cache, clock, events } = setup()
+    expect(cache.getFromL1('a')).toBeUndefined()
+    expect(cache.stats().hits.l1).toBe(0)
+    expect(cache.stats().misses).toBe(0)
+    await cache.set('a', { n: 1 })
+    await cache.set('nothing', null)
+    expect(cache.getFromL1('a')).toEqual({ n: 1 })
+    expect(cache.getFromL1('nothing')).toBeNull()
+    expect(cache.stats().hits.l1).toBe(2)
+    expect(events.filter((e) => e.type === 'hit')).toEqual([
+      { type: 'hit', key: 'a', tier: 'l1', nullMarker: false },
+      { type: 'hit', key: 'nothing', tier: 'l1', nullMarker: true },
+    ])
+    clock.advance(10_000) // past its fresh time: gone from L1, tier 2 would be asked
+    expect(cache.getFromL1('a')).toBeUndefined()
+    expect(() => cache.getFromL1('')).toThrowError(/Invalid cache key "": is empty/)
+  })
+
   it('getMany: one tier-2 round trip for all L1 misses; loadMany gets only the still-missing keys', async () => {
     const { cache, store, clock } = setup()
     await cache.set('m1', 'one') // in L1

@@ -100,6 +100,7 @@ describe('L1 coherence (in-memory tier 2, injected clock)', () => {
     await a.write('k', () => db.rows.set('k', 'v2'))
     expect(await b.getOrLoad('k', db.load)).toBe('v2')
     expect(b.peek('k')).toBeUndefined() // peek cannot vouch for L1 without a sync
+    expect(b.getFromL1('k')).toBeUndefined() // nor can getFromL1
   })
 
   it('invalidateTags: tagged entries stop being served on every instance, from L1 and from tier 2', async () => {

@@ -1,0 +1,93 @@
+/**
+ * `respondCached` and its synchronous half `answerFromL1`, over plain Fetch requests (the adapters'
+ * tests cover them behind Hono, Lambda and the edge wrapper). Injected clock; no sleeping.
+ */
+import { describe, expect, it } from 'vitest'
+import { createCache } from '../../src/cache/cache.js'
+import { MemoryStore } from '../../src/cache/memory-store.js'
+import { resolveResponseCacheOptions } from '../../src/http/options.js'
+import { answerFromL1, respondCached } from '../../src/http/response-cache.js'
+import { ManualClock, seededRandom } from '../helpers/clock.js'
+
+function setup() {
+  const clock = new ManualClock()
+  const cache = createCache({
+    redis: new MemoryStore(clock.now),
+    clock,
+    random: seededRandom(),
+    jitter: 0,
+    maxStaleness: Number.POSITIVE_INFINITY,
+  })
+  const options = resolveResponseCacheOptions({ cache, ttl: '1m', clock })
+  let produced = 0
+  const produce = () => {
+    produced++
+    return Response.json({ n: produced })
+  }
+  return { clock, cache, options, produce, produced: () => produced }
+}
+
+const get = (path: string, headers: Record<string, string> = {}) =>
+  new Request(`http://example.test${path}`, { headers })
+
+describe('answerFromL1', () => {
+  it('answers a response in L1 synchronously, as a HIT counted by the cache; undefined before it is there', async () => {
+    const { cache, options, produce, produced } = setup()
+    expect(answerFromL1(get('/a'), options)).toBeUndefined()
+    expect(cache.stats().hits.l1).toBe(0)
+    const miss = await respondCached(get('/a'), produce, options)
+    expect(miss.headers.get('x-cache')).toBe('MISS')
+    await cache.settled()
+    const hit = answerFromL1(get('/a'), options)
+    expect(hit).toBeInstanceOf(Response)
+    expect(hit!.headers.get('x-cache')).toBe('HIT')
+    expect(hit!.headers.get('server-timing')).toMatch(/^tiercache;desc="HIT l1";dur=\d+(\.\d{1,2})?$/)
+    expect(hit!.headers.get('etag')).toBe(miss.headers.get('etag'))
+    expect(await hit!.json()).toEqual({ n: 1 })
+    expect(cache.stats().hits.l1).toBe(1)
+    expect(produced()).toBe(1)
+    // Stored under an `http:` key in the cache it was given (not a namespace view).
+    expect(cache.peek('http:GET /a')).toMatchObject({ status: 200, encoding: 'utf8' })
+  })
+
+  it('leaves no-cache, no-store, other methods and hashed keys to respondCached', async () => {
+    const { cache, options, produce } = setup()
+    await respondCached(get('/a'), produce, options)
+    await cache.settled()
+    expect(answerFromL1(get('/a', { 'cache-control': 'no-cache' }), options)).toBeUndefined()
+    expect(answerFromL1(get('/a', { 'cache-control': 'max-age=0, no-store' }), options)).toBeUndefined()
+    expect(answerFromL1(new Request('http://example.test/a', { method: 'POST' }), options)).toBeUndefined()
+    const long = `/${'x'.repeat(600)}`
+    await respondCached(get(long), produce, options)
+    await cache.settled()
+    expect(answerFromL1(get(long), options)).toBeUndefined()
+    expect((await respondCached(get(long), produce, options)).headers.get('x-cache')).toBe('HIT')
+    expect(cache.stats().hits.l1).toBe(1)
+  })
+
+  it('If-None-Match on a hit: 304 with the ETag and no body', async () => {
+    const { cache, options, produce } = setup()
+    const first = await respondCached(get('/a'), produce, options)
+    await cache.settled()
+    const etag = first.headers.get('etag')!
+    expect(etag).toMatch(/^"[\w-]{27}"$/)
+    const again = answerFromL1(get('/a', { 'if-none-match': `W/${etag}` }), options)!
+    expect(again.status).toBe(304)
+    expect(again.headers.get('etag')).toBe(etag)
+    expect(again.headers.get('content-type')).toBeNull()
+    expect(await again.text()).toBe('')
+  })
+
+  it('reads headers through the reader it is given (a server with plain header objects)', async () => {
+    const { cache, options, produce } = setup()
+    await respondCached(get('/a'), produce, options)
+    await cache.settled()
+    const asked: string[] = []
+    const reader = (name: string) => {
+      asked.push(name)
+      return name === 'cache-control' ? 'no-cache' : null
+    }
+    expect(answerFromL1(get('/a'), options, reader)).toBeUndefined()
+    expect(asked).toEqual(['cache-control'])
+  })
+})
