@@ -41,7 +41,7 @@ describe('answerFromL1', () => {
     const hit = answerFromL1(get('/a'), options)
     expect(hit).toBeInstanceOf(Response)
     expect(hit!.headers.get('x-cache')).toBe('HIT')
-    expect(hit!.headers.get('server-timing')).toMatch(/^tiercache;desc="HIT l1";dur=\d+(\.\d{1,2})?$/)
+    expect(hit!.headers.get('server-timing')).toBe('tiercache;desc="HIT l1"')
     expect(hit!.headers.get('etag')).toBe(miss.headers.get('etag'))
     expect(await hit!.json()).toEqual({ n: 1 })
     expect(cache.stats().hits.l1).toBe(1)
