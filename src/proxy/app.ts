@@ -3,22 +3,22 @@
  * path-style commands, SSE subscriptions) plus health, readiness and metrics. Every request goes
  * auth → parse → classify → authorize (all commands, before any runs) → execute → encode.
  */
-import { randomUUID } from 'node:crypto'
+import type { RequestListener } from 'node:http'
 import { type Context, Hono } from 'hono'
-import { requestId } from 'hono/request-id'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { type BlockingLimits, BlockingRunner } from './blocking.js'
-import { type CommandArgs, type CommandInfo, describeCommand } from './command-table.js'
-import { encodeReply } from './encode.js'
-import { CommandExecutor, isRedisReply, type Outcome } from './executor.js'
+import { CommandService, routeLabel } from './command-service.js'
+import { type CommandArgs, describeCommand } from './command-table.js'
+import { CommandExecutor, type Outcome } from './executor.js'
+import { withCommandFastPath } from './fast-path.js'
 import { ProxyHttpError } from './http-error.js'
 import type { ProxyMetrics } from './metrics.js'
 import { readBody } from './read-body.js'
 import { ReplicaAcks } from './replica-acks.js'
 import { commandFromPath, parseJson, toCommand, toCommandList } from './request-body.js'
-import { toResp2 } from './resp2.js'
 import { type StreamKind, streamEvents } from './subscribe.js'
-import { authorize, type Grant, type TokenStore } from './tokens.js'
+import type { Grant, TokenStore } from './tokens.js'
 import type { Upstream } from './upstream.js'
 
 /** Everything the HTTP layer needs; `createProxy` fills in defaults. */
@@ -47,6 +47,11 @@ export interface ProxyApp {
   inFlight(): number
   /** Ends every open SSE stream (on shutdown). */
   closeStreams(): void
+  /**
+   * A node:http request listener that answers `POST /`, `/pipeline` and `/multi-exec` itself and
+   * hands every other request to `fallback` (the Hono app's listener): see `fast-path.ts`.
+   */
+  withFastPath(fallback: RequestListener): RequestListener
 }
 
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT'])
@@ -66,59 +71,43 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     ? new ReplicaAcks(upstream, options.replicaAcks.min, options.replicaAcks.timeoutMs)
     : undefined
   const executor = new CommandExecutor(upstream, blocking, acks)
+  const service = new CommandService(upstream, tokens, metrics, logger, executor, {
+    maxBodyBytes: options.maxBodyBytes,
+    maxCommands: options.maxCommands,
+    deadlineMs: options.deadlineMs,
+    readyWaitMs: options.readyWaitMs,
+    blocking: options.blocking,
+  })
   const app = new Hono<{ Variables: { grant: Grant; requestId: string } }>()
-  const bootId = randomUUID().slice(0, 8)
-  let syncCounter = 0
-  let inFlight = 0
   const streamAborts = new Set<AbortController>()
   if (upstream.mode === 'cluster')
     upstream.client.on('refresh', () => metrics.redirections.inc({ kind: 'slots_refresh' }))
 
-  app.use(requestId())
   app.use(async function accountRequest(c, next) {
     const started = performance.now()
-    inFlight++
-    // read-your-writes: every response carries a fresh token; any token the client echoes back
-    // (missing, empty, stale) is accepted, because every write is acknowledged by the master.
+    const reqId = service.requestId(c.req.header('x-request-id'))
+    c.set('requestId', reqId)
+    c.header('X-Request-Id', reqId)
     // Set before the handler runs: a header added to a finished response makes node-server
     // build a full undici Response, which measured as a large share of each request's cost.
-    c.header('upstash-sync-token', `${bootId}-${++syncCounter}`)
+    c.header('upstash-sync-token', service.begin())
     try {
       if (!ALLOWED_METHODS.has(c.req.method)) {
         throw new ProxyHttpError(405, `Method ${c.req.method} not allowed (use POST, GET, PUT or HEAD)`)
       }
       await next()
     } finally {
-      inFlight--
-      const route = routeLabel(c.req.path)
-      const seconds = (performance.now() - started) / 1000
-      metrics.observeRequest(route, c.res.status, seconds)
-      if (c.res.status >= 500) {
-        logger.warn(
-          {
-            reqId: c.get('requestId'),
-            method: c.req.method,
-            route,
-            status: c.res.status,
-            ms: Math.round(seconds * 1000),
-          },
-          'request failed',
-        )
-      } else if (logger.isLevelEnabled('debug')) {
-        logger.debug(
-          {
-            reqId: c.get('requestId'),
-            method: c.req.method,
-            route,
-            status: c.res.status,
-            ms: Math.round(seconds * 1000),
-          },
-          'request',
-        )
-      }
+      service.end(c.req.method, routeLabel(c.req.path), c.res.status, started, reqId)
     }
   })
-  app.onError((error, c) => errorResponse(c, error, logger))
+  app.onError((error, c) => {
+    const answer = service.errorAnswer(error, c.get('requestId'))
+    // The rest of a too-large body is never read, so the connection cannot carry another
+    // request: say so, or a keep-alive client would reuse a socket the server is closing.
+    if (answer.closeConnection) c.header('Connection', 'close')
+    c.header('Content-Type', 'application/json')
+    return c.body(answer.body, answer.status as ContentfulStatusCode)
+  })
   app.notFound((c) => c.json({ error: `Not found: ${c.req.path}` }, 404))
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
@@ -135,63 +124,27 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   })
 
   app.use(async function authenticate(c, next) {
-    const header = c.req.header('authorization')
-    const bearer = header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : undefined
-    c.set('grant', tokens.authenticate(bearer || c.req.query('_token')))
+    c.set('grant', service.authenticate(c.req.header('authorization'), c.req.query('_token')))
     await next()
   })
 
-  const prepare = (c: Context, commands: CommandArgs[]): CommandInfo[] => {
-    const grant = c.get('grant') as Grant
-    // Authorize every command before running any, so a refused pipeline changes nothing.
-    return commands.map((command) => {
-      const info = describeCommand(command)
-      authorize(grant, command, info)
-      metrics.countCommand(info.name)
-      return info
-    })
+  const respond = (c: Context, outcomes: Outcome[], asArray: boolean) => {
+    const answer = service.encode(
+      outcomes,
+      asArray,
+      c.req.header('upstash-response-format'),
+      c.req.header('upstash-encoding'),
+    )
+    c.header('Content-Type', answer.contentType)
+    return typeof answer.body === 'string'
+      ? c.body(answer.body)
+      : c.body(answer.body as Uint8Array<ArrayBuffer>)
   }
-  const run = async <T>(commands: CommandInfo[], work: () => Promise<T>): Promise<T> => {
-    if (!(await upstream.whenReady(options.readyWaitMs))) {
-      metrics.upstreamErrors.inc({ kind: 'unreachable' })
-      const cause = upstream.lastError()
-      throw new ProxyHttpError(
-        503,
-        `ERR upstream Redis unreachable (not connected within ${options.readyWaitMs} ms${cause ? `; last error: ${cause}` : ''})`,
-      )
-    }
-    // A blocking command may legitimately wait up to the maximum block time.
-    const deadline = commands.some((i) => i.blocking)
-      ? Math.max(options.deadlineMs, options.blocking.maxBlockMs + 2000)
-      : options.deadlineMs
-    return withDeadline(work(), deadline, () => metrics.upstreamErrors.inc({ kind: 'deadline' }))
-  }
-  const single = async (c: Context, command: CommandArgs) => {
-    const infos = prepare(c, [command])
-    const value = await run(infos, () => executor.run(command, infos[0]!)).catch((error: Error) => {
-      if (error instanceof ProxyHttpError) throw error
-      if (isRedisReply(error)) throw new ProxyHttpError(400, error.message, { cause: error })
-      metrics.upstreamErrors.inc({ kind: 'unavailable' })
-      throw new ProxyHttpError(503, `ERR upstream Redis unavailable: ${error.message}`, { cause: error })
-    })
-    return respond(c, [{ ok: true, value }], false)
-  }
+  const single = async (c: Context, command: CommandArgs) =>
+    respond(c, await service.single(c.get('grant') as Grant, command), false)
   const many = async (c: Context, kind: 'pipeline' | 'multi-exec') => {
     const commands = toCommandList(parseJson(await readBody(c, options.maxBodyBytes)), options.maxCommands)
-    const infos = prepare(c, commands)
-    const outcomes = await run(infos, () =>
-      kind === 'pipeline' ? executor.pipeline(commands, infos) : executor.transaction(commands, infos),
-    )
-    const failed = outcomes.filter((o) => !o.ok && !isRedisReply(o.error)).length
-    if (failed > 0) metrics.upstreamErrors.inc({ kind: 'unavailable' }, failed)
-    // Nothing ran: say so with a status the client (and a load balancer) can act on.
-    if (failed === outcomes.length) {
-      throw new ProxyHttpError(
-        503,
-        `ERR upstream Redis unavailable: ${(outcomes[0] as { error: Error }).error.message}`,
-      )
-    }
-    return respond(c, outcomes, true)
+    return respond(c, await service.many(c.get('grant') as Grant, kind, commands), true)
   }
 
   app.post('/', async (c) => single(c, toCommand(parseJson(await readBody(c, options.maxBodyBytes)))))
@@ -200,7 +153,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const sse = (kind: StreamKind) => (c: Context) => {
     const target = kind === 'monitor' ? '' : (c.req.param('target') ?? '')
     const grant = c.get('grant') as Grant
-    if (kind === 'monitor') prepare(c, [['MONITOR']])
+    if (kind === 'monitor') service.prepare(grant, [['MONITOR']])
     else if (grant.prefix !== undefined && !target.startsWith(grant.prefix)) {
       // Listening is a read, so read-only tokens may subscribe; a prefix limits channels too.
       throw new ProxyHttpError(403, `NOPERM channel must start with ${JSON.stringify(grant.prefix)}`)
@@ -226,50 +179,11 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
 
   return {
     app,
-    inFlight: () => inFlight,
+    inFlight: () => service.inFlight,
     closeStreams: () => {
       for (const abort of streamAborts) abort.abort()
     },
-  }
-}
-
-function respond(c: Context, outcomes: Outcome[], asArray: boolean): Response {
-  if (c.req.header('upstash-response-format')?.toLowerCase() === 'resp2') {
-    c.header('Content-Type', 'application/octet-stream')
-    return c.body(new Uint8Array(Buffer.concat(outcomes.map(toResp2))))
-  }
-  const base64 = c.req.header('upstash-encoding')?.toLowerCase() === 'base64'
-  // A success item has no `error` key and an error item no `result` key (the client checks both).
-  const items = outcomes.map((o) =>
-    o.ok ? { result: encodeReply(o.value, base64) } : { error: o.error.message },
-  )
-  return c.json(asArray ? items : items[0])
-}
-
-function errorResponse(c: Context, error: Error, logger: Logger): Response {
-  if (error instanceof ProxyHttpError) {
-    // The rest of a too-large body is never read, so the connection cannot carry another
-    // request: say so, or a keep-alive client would reuse a socket the server is closing.
-    if (error.status === 413) c.header('Connection', 'close')
-    return c.json({ error: error.message }, error.status)
-  }
-  // Anything unexpected is a bug: log it with its stack, answer JSON (never plain text).
-  logger.error({ err: error, reqId: c.get('requestId') }, 'unhandled error')
-  return c.json({ error: `ERR internal proxy error: ${error.message}` }, 500)
-}
-
-async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout()
-      reject(new ProxyHttpError(504, `ERR deadline of ${ms} ms passed before Redis answered`))
-    }, ms)
-  })
-  try {
-    return await Promise.race([work, deadline])
-  } finally {
-    clearTimeout(timer)
+    withFastPath: (fallback) => withCommandFastPath(service, fallback),
   }
 }
 
@@ -290,14 +204,6 @@ async function readiness(upstream: Upstream): Promise<string | undefined> {
   } catch (error) {
     return (error as Error).message
   }
-}
-
-function routeLabel(path: string): string {
-  if (path === '/' || path === '/pipeline' || path === '/multi-exec' || path === '/monitor') return path
-  if (path === '/healthz' || path === '/readyz' || path === '/metrics') return path
-  if (path.startsWith('/subscribe/')) return '/subscribe'
-  if (path.startsWith('/psubscribe/')) return '/psubscribe'
-  return '/<command>' // path style; the command itself is counted in commands_total
 }
 
 function decodeSafe(segment: string): string {

@@ -2,6 +2,7 @@
  * `createProxy` / `startProxy`: the Upstash-REST-compatible proxy as a library. The CLI
  * (`tiercache proxy`) is a thin layer over `startProxy`.
  */
+import { createServer, type RequestListener, type ServerOptions } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
@@ -150,6 +151,9 @@ export async function startProxy(
     const s = serve(
       {
         fetch: proxy.app.fetch,
+        // The hot routes skip Hono (see fast-path.ts); everything else is the Hono app's.
+        createServer: ((serverOptions: ServerOptions, listener: RequestListener) =>
+          createServer(serverOptions, proxy.withFastPath(listener))) as typeof createServer,
         port: options.port ?? 8079,
         hostname: host,
         // Node waits 60 s for a request head and checks every 30 s: a crowd of slow clients could

@@ -17,30 +17,51 @@ function tooLarge(maxBytes: number): ProxyHttpError {
  * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`
  */
 export async function readBody(c: Context, maxBytes: number): Promise<string> {
-  const declared = c.req.header('content-length')
-  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes)
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (incoming && typeof incoming.on === 'function' && !incoming.readableEnded) {
-    // A chunked body has no length to check first: count as it arrives and stop at the limit.
-    return new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      const onData = (chunk: Buffer) => {
-        size += chunk.length
-        if (size <= maxBytes) {
-          chunks.push(chunk)
-          return
-        }
-        incoming.off('data', onData)
-        incoming.resume() // discard the rest; the 413 closes the connection
-        reject(tooLarge(maxBytes))
-      }
-      incoming.on('data', onData)
-      incoming.once('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')))
-      incoming.once('error', reject)
-    })
+    return readIncomingBody(incoming, maxBytes)
   }
+  const declared = c.req.header('content-length')
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes)
   const text = await c.req.text()
   if (Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes)
   return text
+}
+
+/**
+ * Reads a Node request's body as UTF-8 text. A declared length past the limit is refused before
+ * reading; a chunked body is counted as it arrives and refused at the limit (the rest is
+ * discarded: the 413 closes the connection). A client that goes away mid-body rejects it.
+ * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`
+ */
+export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+  const declared = incoming.headers['content-length']
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    incoming.resume()
+    return Promise.reject(tooLarge(maxBytes))
+  }
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= maxBytes) {
+        chunks.push(chunk)
+        return
+      }
+      incoming.off('data', onData)
+      incoming.resume() // discard the rest; the 413 closes the connection
+      reject(tooLarge(maxBytes))
+    }
+    incoming.on('data', onData)
+    incoming.once('end', () =>
+      resolve(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+      ),
+    )
+    incoming.once('error', reject)
+    incoming.once('close', () => {
+      if (!incoming.readableEnded) reject(new Error('the client went away before its body was read'))
+    })
+  })
 }

@@ -1,0 +1,204 @@
+/**
+ * The node:http fast path (`POST /`, `/pipeline`, `/multi-exec`) against the Hono app it
+ * stands in for: the same requests, good and bad, sent both ways to one proxy on the real
+ * cluster, must get the same status, content type and body. Also: which requests take it.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+
+let proxy: RunningProxy
+const ns = `fast-${Date.now()}`
+
+beforeAll(async () => {
+  proxy = await startTestProxy({ redis: inject('clusterUrl'), maxBodyBytes: 4096 })
+})
+afterAll(async () => {
+  await proxy.close('1s')
+})
+
+interface Case {
+  name: string
+  path: '/' | '/pipeline' | '/multi-exec'
+  body: string
+  headers?: Record<string, string>
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const std = bearer(TOKENS.standard)
+
+/** Requests whose answers do not depend on what ran before (each case reads what it wrote itself). */
+const CASES: Case[] = [
+  { name: 'SET', path: '/', body: JSON.stringify(['SET', `${ns}:a`, 'v']), headers: std },
+  { name: 'GET', path: '/', body: JSON.stringify(['GET', `${ns}:a`]), headers: std },
+  {
+    name: 'GET, base64',
+    path: '/',
+    body: JSON.stringify(['GET', `${ns}:a`]),
+    headers: { ...std, 'upstash-encoding': 'base64' },
+  },
+  {
+    name: 'GET, resp2',
+    path: '/',
+    body: JSON.stringify(['GET', `${ns}:a`]),
+    headers: { ...std, 'upstash-response-format': 'resp2' },
+  },
+  { name: 'numbers and booleans', path: '/', body: JSON.stringify(['ECHO', 12, true]), headers: std },
+  { name: 'Redis error', path: '/', body: JSON.stringify(['HGET', `${ns}:a`, 'f']), headers: std },
+  { name: 'unknown command', path: '/', body: JSON.stringify(['NOPE', 'x']), headers: std },
+  { name: 'no token', path: '/', body: JSON.stringify(['GET', `${ns}:a`]) },
+  { name: 'wrong token', path: '/', body: JSON.stringify(['GET', `${ns}:a`]), headers: bearer('nope') },
+  {
+    name: 'read-only token writes',
+    path: '/',
+    body: JSON.stringify(['SET', `${ns}:a`, 'w']),
+    headers: bearer(TOKENS.readonly),
+  },
+  { name: 'admin command', path: '/', body: JSON.stringify(['FLUSHALL']), headers: std },
+  {
+    name: 'prefix outside',
+    path: '/',
+    body: JSON.stringify(['GET', `${ns}:a`]),
+    headers: bearer(TOKENS.prefixed),
+  },
+  { name: 'not JSON', path: '/', body: '["SET", ', headers: std },
+  { name: 'empty command', path: '/', body: '[]', headers: std },
+  { name: 'object body', path: '/', body: '{"a":1}', headers: std },
+  { name: 'bad argument', path: '/', body: JSON.stringify(['SET', `${ns}:a`, { x: 1 }]), headers: std },
+  {
+    name: 'too large',
+    path: '/',
+    body: JSON.stringify(['SET', `${ns}:big`, 'x'.repeat(5000)]),
+    headers: std,
+  },
+  {
+    name: 'pipeline across slots, one item failing',
+    path: '/pipeline',
+    body: JSON.stringify([
+      ['SET', `${ns}:p1`, '1'],
+      ['INCR', `${ns}:p1`],
+      ['HGET', `${ns}:p1`, 'f'],
+      ['GET', `${ns}:other`],
+    ]),
+    headers: std,
+  },
+  { name: 'pipeline not a list', path: '/pipeline', body: '["GET", "a"]', headers: std },
+  { name: 'pipeline empty', path: '/pipeline', body: '[]', headers: std },
+  {
+    name: 'pipeline with a refused item',
+    path: '/pipeline',
+    body: JSON.stringify([['GET', `${ns}:a`], ['FLUSHALL']]),
+    headers: std,
+  },
+  {
+    name: 'transaction in one slot',
+    path: '/multi-exec',
+    body: JSON.stringify([
+      ['SET', `{${ns}}:t`, '1'],
+      ['INCR', `{${ns}}:t`],
+    ]),
+    headers: std,
+  },
+  {
+    name: 'transaction across slots',
+    path: '/multi-exec',
+    body: JSON.stringify([
+      ['SET', `${ns}:x1`, '1'],
+      ['SET', `${ns}:x2`, '2'],
+    ]),
+    headers: std,
+  },
+]
+
+async function viaHttp(c: Case) {
+  const response = await fetch(`${proxy.url}${c.path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...c.headers },
+    body: c.body,
+  })
+  return snapshot(response)
+}
+
+async function viaHono(c: Case) {
+  const response = await proxy.proxy.app.request(c.path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...c.headers },
+    body: c.body,
+  })
+  return snapshot(response)
+}
+
+async function snapshot(response: Response) {
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body: Buffer.from(await response.arrayBuffer()).toString('base64'),
+    syncToken: /^[0-9a-f]{8}-\d+$/.test(response.headers.get('upstash-sync-token') ?? ''),
+    requestId: (response.headers.get('x-request-id') ?? '').length > 0,
+  }
+}
+
+describe('the fast path answers as the Hono app does', () => {
+  it.each(CASES)('$name', async (c) => {
+    // The Hono app first for writes, then HTTP: the same command twice gives the same answer
+    // for every case above (SET → OK, INCR on a key just SET in the same pipeline, ...).
+    const hono = await viaHono(c)
+    const http = await viaHttp(c)
+    expect(http).toEqual(hono)
+    expect(http.syncToken).toBe(true)
+    expect(http.requestId).toBe(true)
+  })
+
+  it('a too-large body closes the connection (the rest of it is never read)', async () => {
+    const response = await fetch(`${proxy.url}/`, {
+      method: 'POST',
+      headers: { ...std, 'content-type': 'application/json' },
+      body: JSON.stringify(['SET', `${ns}:big`, 'x'.repeat(5000)]),
+    })
+    expect(response.status).toBe(413)
+    expect(response.headers.get('connection')).toBe('close')
+  })
+
+  it('keeps the client’s X-Request-Id when it is plain, and makes one up otherwise', async () => {
+    const send = (id: string) =>
+      fetch(`${proxy.url}/`, { method: 'POST', headers: { ...std, 'x-request-id': id }, body: '["PING"]' })
+    expect((await send('abc-123=')).headers.get('x-request-id')).toBe('abc-123=')
+    const made = (await send('no spaces please')).headers.get('x-request-id')
+    expect(made).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('a refused request leaves its keep-alive connection usable (its body is drained)', async () => {
+    // Node's fetch reuses the connection: a 401 whose body was never read would poison the next request.
+    for (let i = 0; i < 5; i++) {
+      const refused = await fetch(`${proxy.url}/`, {
+        method: 'POST',
+        body: JSON.stringify(['SET', 'k', 'x'.repeat(2000)]),
+      })
+      expect(refused.status).toBe(401)
+      await refused.text()
+      const ok = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
+      expect(await ok.json()).toEqual({ result: 'PONG' })
+    }
+  })
+
+  it('counts fast-path requests in the metrics by route and status, like the Hono routes', async () => {
+    await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: '[["PING"]]' })
+    await fetch(`${proxy.url}/`, { method: 'POST', body: '["PING"]' })
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
+    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/pipeline",status="200"\} [1-9]/)
+    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/",status="401"\} [1-9]/)
+  })
+
+  it('leaves everything else to the Hono app: queries, other paths and methods', async () => {
+    const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
+      method: 'POST',
+      body: '["PING"]',
+    })
+    expect(await viaQuery.json()).toEqual({ result: 'PONG' })
+    const pathStyle = await fetch(`${proxy.url}/ping`, { headers: std })
+    expect(await pathStyle.json()).toEqual({ result: 'PONG' })
+    const wrongMethod = await fetch(`${proxy.url}/pipeline`, { method: 'DELETE', headers: std })
+    expect(wrongMethod.status).toBe(405)
+    expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
+  })
+})
