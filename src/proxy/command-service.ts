@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BlockingLimits } from './blocking.js'
 import { type CommandArgs, type CommandInfo, describeCommand } from './command-table.js'
+import { Deadlines } from './deadlines.js'
 import { encodeReply } from './encode.js'
 import { type CommandExecutor, isRedisReply, type Outcome } from './executor.js'
 import { ProxyHttpError } from './http-error.js'
@@ -56,6 +57,7 @@ export class CommandService {
   readonly #metrics: ProxyMetrics
   readonly #logger: Logger
   readonly #executor: CommandExecutor
+  readonly #deadlines = new Deadlines()
   readonly #bootId = randomUUID().slice(0, 8)
   #syncCounter = 0
   #inFlight = 0
@@ -240,22 +242,10 @@ export class CommandService {
     const deadline = commands.some((i) => i.blocking)
       ? Math.max(deadlineMs, blocking.maxBlockMs + 2000)
       : deadlineMs
-    return withDeadline(work(), deadline, () => this.#metrics.upstreamErrors.inc({ kind: 'deadline' }))
-  }
-}
-
-async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout()
-      reject(new ProxyHttpError(504, `ERR deadline of ${ms} ms passed before Redis answered`))
-    }, ms)
-  })
-  try {
-    return await Promise.race([work, deadline])
-  } finally {
-    clearTimeout(timer)
+    return this.#deadlines.race(work(), deadline, () => {
+      this.#metrics.upstreamErrors.inc({ kind: 'deadline' })
+      return new ProxyHttpError(504, `ERR deadline of ${deadline} ms passed before Redis answered`)
+    })
   }
 }
 
