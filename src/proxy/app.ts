@@ -153,8 +153,11 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const sse = (kind: StreamKind) => (c: Context) => {
     const target = kind === 'monitor' ? '' : (c.req.param('target') ?? '')
     const grant = c.get('grant') as Grant
-    if (kind === 'monitor') service.prepare(grant, [['MONITOR']])
-    else if (grant.prefix !== undefined && !target.startsWith(grant.prefix)) {
+    // MONITOR itself is refused over POST / (it would take over a shared connection): the stream
+    // runs it on a connection of its own, for admin tokens only.
+    if (kind === 'monitor') {
+      if (grant.kind !== 'admin') throw new ProxyHttpError(403, 'NOPERM MONITOR needs an admin token')
+    } else if (grant.prefix !== undefined && !target.startsWith(grant.prefix)) {
       // Listening is a read, so read-only tokens may subscribe; a prefix limits channels too.
       throw new ProxyHttpError(403, `NOPERM channel must start with ${JSON.stringify(grant.prefix)}`)
     }

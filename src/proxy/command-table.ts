@@ -89,6 +89,15 @@ const CONNECTION_STATE: Record<string, string> = {
   readonly: 'the proxy manages cluster connections',
   readwrite: 'the proxy manages cluster connections',
   asking: 'the proxy follows ASK redirects itself',
+  // Even with an admin token: these turn the shared connection into a replication link or change
+  // how it replies, and every later command on it would fail (the fuzz test found SYNC doing it).
+  monitor: 'use POST /monitor',
+  sync: 'a replication stream would take over a shared connection',
+  psync: 'a replication stream would take over a shared connection',
+  replconf: 'a replication stream would take over a shared connection',
+  'client reply': 'it would change how a shared connection replies',
+  'client tracking': 'it would change how a shared connection replies',
+  'client caching': 'it would change how a shared connection replies',
 }
 
 /** Read commands that Redis's table does not flag `readonly` but that touch no data. */
@@ -147,7 +156,8 @@ function staticInfo(name: string, sub: string | undefined): StaticInfo {
     known,
     readOnly: flag('readonly') || (HARMLESS_KEYLESS.has(name) && sub === undefined) || name === 'command',
     dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
-    refusedBecause: CONNECTION_STATE[name],
+    refusedBecause:
+      CONNECTION_STATE[name] ?? (sub === undefined ? undefined : CONNECTION_STATE[`${name} ${sub}`]),
     blockingFlag: flag('blocking') || name === 'wait' || name === 'waitaof',
     script: SCRIPT_COMMANDS.has(name),
     subTakesKey: sub !== undefined && subcommandTakesKey(name, sub),

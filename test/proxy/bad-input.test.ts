@@ -131,7 +131,6 @@ describe('bad input gets a JSON error with the right status, and never reaches R
       ['CLUSTER', 'RESET'],
       ['ACL', 'LIST'],
       ['SCRIPT', 'KILL'],
-      ['MONITOR'],
     ]) {
       expectJsonError(await post(proxy.url, '/', command), 403, /^NOPERM/)
     }
@@ -144,6 +143,31 @@ describe('bad input gets a JSON error with the right status, and never reaches R
     expectJsonError(await post(proxy.url, '/', ['MULTI']), 400, /use POST \/multi-exec/)
     expectJsonError(await post(proxy.url, '/', ['SELECT', '1']), 400, /one database/)
     expectJsonError(await post(proxy.url, '/', ['SUBSCRIBE', 'x']), 400, /\/subscribe/)
+  })
+
+  it('replication and reply-mode commands → 400 even with the admin token, and the connections still serve', async () => {
+    // The fuzz test once sent SYNC with the admin token: the shared connection became a
+    // replication link and every later command on it failed ("Replica can't interact with the keyspace").
+    const admin = { authorization: `Bearer ${TOKENS.admin}` }
+    for (const command of [
+      ['SYNC'],
+      ['PSYNC', '?', '-1'],
+      ['REPLCONF', 'listening-port', '1'],
+      ['CLIENT', 'REPLY', 'OFF'],
+      ['CLIENT', 'TRACKING', 'on'],
+      ['CLIENT', 'CACHING', 'yes'],
+      ['MONITOR'],
+    ]) {
+      expectJsonError(await post(proxy.url, '/', command, admin), 400, /not accepted over HTTP/)
+    }
+    const refused = await post(proxy.url, '/pipeline', [['SET', `${ns}:sync`, '1'], ['SYNC']], admin)
+    expectJsonError(refused, 400)
+    expect(await direct.exists(`${ns}:sync`)).toBe(0)
+    // Every node's shared connection still answers (a multi-key command fans out by slot).
+    const keys = Array.from({ length: 12 }, (_, i) => `${ns}:after:${i}`)
+    expect((await post(proxy.url, '/', ['MSET', ...keys.flatMap((k) => [k, 'v'])], admin)).status).toBe(200)
+    expect((await post(proxy.url, '/', ['DEL', ...keys], admin)).json()).toEqual({ result: 12 })
+    expect((await post(proxy.url, '/', ['CLIENT', 'ID'], admin)).status).toBe(200)
   })
 
   it('an unknown command → 400 with Redis’s own text', async () => {
