@@ -49,6 +49,8 @@ export interface ResolvedResponseCacheOptions {
   refresh: ((request: Request) => Promise<Response> | Response) | undefined
   /** Keys whose stale response was served with no way to refresh it: the next request revalidates. */
   revalidate: Set<string>
+  /** Cache keys of recently seen URLs (default keys only): see `keyOf` in response-cache.ts. */
+  keysByUrl: Map<string, string>
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024
@@ -98,5 +100,6 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
     now: options.clock ? () => options.clock!.now() : Date.now,
     refresh: options.refresh,
     revalidate: new Set(),
+    keysByUrl: new Map(),
   }
 }

@@ -146,9 +146,8 @@ export function answerFromL1(
     const asked = directives(cacheControl)
     if (asked.has('no-store') || asked.has('no-cache')) return undefined // bypass, revalidate: respondCached's
   }
-  const plainKey = options.key ? options.key(request) : requestKey(request, options.vary, header)
-  if (plainKey.length > LONGEST_PLAIN_KEY) return undefined // hashing is async: respondCached's
-  const key = `http:${plainKey}`
+  const key = keyOf(request, options, header)
+  if (key === undefined) return undefined // a long key is hashed, which is async: respondCached's
   // Served stale with no background refresh: the next request for it produces (respondCached).
   if (options.revalidate.size > 0 && options.revalidate.has(key)) return undefined
   // L1 only ever holds stored responses (a pass-through is never cached), and only within their
@@ -181,6 +180,37 @@ export function answerFromL1(
 function flatValues(headers: Record<string, string>): Record<string, string> {
   for (const name in headers) headers[name] = JSON.parse(JSON.stringify(headers[name])) as string
   return headers
+}
+
+/** URLs whose keys are remembered, at most (the memo is emptied past it). */
+const MAX_REMEMBERED_URLS = 10_000
+
+/**
+ * A request's cache key (`http:` + its plain key), or `undefined` when the plain key is too long
+ * and must be hashed. With the default key and no `vary`, the key of a URL seen before comes from
+ * a memo: the same string object every time, so the L1 lookup finds its hash already computed. A
+ * key built afresh is a concatenation V8 must flatten and hash on each lookup, which measured
+ * as the largest part of a hit's own cost (about 120 of 210 ns).
+ */
+function keyOf(
+  request: Request,
+  options: ResolvedResponseCacheOptions,
+  header: HeaderReader,
+): string | undefined {
+  if (options.key || options.vary.length > 0) {
+    const plainKey = options.key ? options.key(request) : requestKey(request, options.vary, header)
+    return plainKey.length > LONGEST_PLAIN_KEY ? undefined : `http:${plainKey}`
+  }
+  const url = request.method === 'GET' ? request.url : `${request.method} ${request.url}`
+  const memo = options.keysByUrl
+  const known = memo.get(url)
+  if (known !== undefined) return known
+  const plainKey = requestKey(request, options.vary, header)
+  if (plainKey.length > LONGEST_PLAIN_KEY) return undefined
+  if (memo.size >= MAX_REMEMBERED_URLS) memo.clear()
+  const key = `http:${plainKey}`
+  memo.set(url, key)
+  return key
 }
 
 /** Each stored entry's headers for a plain L1 hit, by Server-Timing dur (hundredths of a ms). */

@@ -63,6 +63,22 @@ describe('answerFromL1', () => {
     expect(second.headers.get('content-type')).toMatch(/application\/json/)
   })
 
+  it('remembers the keys of at most 10,000 URLs, and a remembered key is the key', async () => {
+    const { cache, options, produce } = setup()
+    await respondCached(get('/a?y=2&x=1'), produce, options)
+    await cache.settled()
+    // The same URL twice (the second key comes from the memo), and the same query in another order.
+    expect(answerFromL1(get('/a?y=2&x=1'), options)?.headers.get('x-cache')).toBe('HIT')
+    expect(answerFromL1(get('/a?y=2&x=1'), options)?.headers.get('x-cache')).toBe('HIT')
+    expect(answerFromL1(get('/a?x=1&y=2'), options)?.headers.get('x-cache')).toBe('HIT')
+    expect(options.keysByUrl.get('http://example.test/a?y=2&x=1')).toBe('http:GET /a?x=1&y=2')
+    const head = answerFromL1(new Request('http://example.test/a?x=1&y=2', { method: 'HEAD' }), options)
+    expect(head?.headers.get('x-cache')).toBe('HIT') // HEAD is answered from GET's entry
+    for (let i = 0; i < 10_050; i++) answerFromL1(get(`/other/${i}`), options)
+    expect(options.keysByUrl.size).toBeLessThanOrEqual(10_000)
+    expect(answerFromL1(get('/a?y=2&x=1'), options)?.headers.get('x-cache')).toBe('HIT')
+  })
+
   it('leaves no-cache, no-store, other methods and hashed keys to respondCached', async () => {
     const { cache, options, produce } = setup()
     await respondCached(get('/a'), produce, options)
