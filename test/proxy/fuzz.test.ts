@@ -44,8 +44,26 @@ const argument = fc.oneof(
     'LIMIT',
   ),
 )
+/**
+ * Operator commands an admin token may run on purpose, whose purpose is to stop, reconfigure or
+ * lock out the cluster (SHUTDOWN, CONFIG SET maxmemory 1, ACL SETUSER default off ...): "keeps
+ * serving" cannot hold after them, so the fuzz leaves them out. Everything else stays in,
+ * including the commands refused to every token because they would break a shared connection
+ * (SYNC, MONITOR, CLIENT REPLY ...: this fuzz found SYNC doing it with the admin token).
+ */
+const OPERATOR = new Set([
+  'shutdown',
+  'debug',
+  'cluster',
+  'failover',
+  'replicaof',
+  'slaveof',
+  'config',
+  'acl',
+  'module',
+])
 const command = fc
-  .tuple(fc.constantFrom(...list), fc.array(argument, { maxLength: 5 }))
+  .tuple(fc.constantFrom(...list.filter((name) => !OPERATOR.has(name))), fc.array(argument, { maxLength: 5 }))
   .map(([n, a]) => [n, ...a])
 
 // Streaming endpoints (SSE) are exercised by their own tests: a fuzzed GET there would stream forever.
