@@ -74,9 +74,21 @@ export class ProxyMetrics {
   }
 
   /** Counts one command by its (bounded) name. */
-  countCommand(name: string): void {
+  countCommand(name: string, times = 1): void {
     const label = exists(name) ? name : 'unknown'
-    this.#child(`c:${label}`, () => this.commands.labels({ command: label })).inc()
+    this.#child(`c:${label}`, () => this.commands.labels({ command: label })).inc(times)
+  }
+
+  /** Counts the first `count` commands described in `infos`: one counter update per run of one name. */
+  countCommands(infos: ReadonlyArray<{ name: string }>, count: number): void {
+    let i = 0
+    while (i < count) {
+      const name = infos[i]!.name
+      let j = i + 1
+      while (j < count && infos[j]!.name === name) j++
+      this.countCommand(name, j - i)
+      i = j
+    }
   }
 
   /** Records one finished request. */

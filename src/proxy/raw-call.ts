@@ -17,6 +17,21 @@ import type { CommandArgs } from './command-table.js'
 /** Commands whose replies ioredis reshapes by (lower-case) name. */
 const RESHAPED = new Set(['hgetall', 'vsim'])
 
+/**
+ * `get` → `getBuffer`, for the names ioredis knows (a bounded set): one lookup instead of a new
+ * concatenated string per command, which V8 flattens and hashes to find the method.
+ */
+const BUFFER_METHODS = new Map<string, string>()
+
+function bufferMethod(lower: string): string {
+  let method = BUFFER_METHODS.get(lower)
+  if (method === undefined) {
+    method = `${lower}Buffer`
+    BUFFER_METHODS.set(lower, method)
+  }
+  return method
+}
+
 /** Anything that can send a command: the shared client, a node, a dedicated connection, a MULTI. */
 export type CommandTarget = Pick<Redis, 'sendCommand'> | Pick<Cluster, 'sendCommand'>
 
@@ -32,7 +47,7 @@ export function rawCall(
 ): Promise<unknown> {
   const lower = name.toLowerCase()
   if (pipelined && !RESHAPED.has(lower) && exists(lower)) {
-    const method = (target as unknown as Record<string, unknown>)[`${lower}Buffer`]
+    const method = (target as unknown as Record<string, unknown>)[bufferMethod(lower)]
     if (typeof method === 'function') return method.apply(target, args) as Promise<unknown>
   }
   return target.sendCommand(

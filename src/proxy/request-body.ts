@@ -14,6 +14,13 @@ export function toCommand(value: unknown, where = 'command'): CommandArgs {
   if (!Array.isArray(value))
     throw new ProxyHttpError(400, `ERR ${where} must be a JSON array of strings, numbers or booleans`)
   if (value.length === 0) throw new ProxyHttpError(400, `ERR ${where} is empty`)
+  // The usual body is all strings: keep the parsed array (no copy per command in a pipeline).
+  let allStrings = true
+  for (let i = 0; i < value.length && allStrings; i++) allStrings = typeof value[i] === 'string'
+  if (allStrings) {
+    if (value[0] === '') throw new ProxyHttpError(400, `ERR ${where}: the command name is empty`)
+    return value as CommandArgs
+  }
   const args: string[] = new Array(value.length)
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i]

@@ -189,6 +189,37 @@ describe('the fast path answers as the Hono app does', () => {
     expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/",status="401"\} [1-9]/)
   })
 
+  it('counts every authorized command by name, once each, in pipelines too', async () => {
+    const count = async (name: string) => {
+      const text = await (await fetch(`${proxy.url}/metrics`)).text()
+      return Number(
+        new RegExp(`tiercache_proxy_commands_total\\{command="${name}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+      )
+    }
+    const [get, set, lpush] = [await count('get'), await count('set'), await count('lpush')]
+    const pipeline = [
+      ['GET', `${ns}:c`],
+      ['GET', `${ns}:c`],
+      ['SET', `${ns}:c`, '1'],
+      ['GET', `${ns}:c`],
+    ]
+    expect(
+      (await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: JSON.stringify(pipeline) }))
+        .status,
+    ).toBe(200)
+    // Refused at its second command: the first is counted (as before), nothing after it.
+    const refused = [['LPUSH', `${ns}:l`, 'x'], ['FLUSHALL'], ['SET', `${ns}:c`, '2']]
+    expect(
+      (await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: JSON.stringify(refused) }))
+        .status,
+    ).toBe(403)
+    expect([await count('get'), await count('set'), await count('lpush')]).toEqual([
+      get + 3,
+      set + 1,
+      lpush + 1,
+    ])
+  })
+
   it('leaves everything else to the Hono app: queries, other paths and methods', async () => {
     const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
       method: 'POST',
