@@ -6,6 +6,7 @@
  *   circuit breaker opens, requests stay fast, and it closes once tier 2 is quick again.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createCache } from '../../src/index.js'
 import { startDelayRelay } from '../helpers/delay-relay.js'
@@ -100,7 +101,14 @@ describe('the proxy killed under load (SIGKILL), then restarted', () => {
     try {
       const running = load(cache, 4, Date.now() + 4000)
       await sleep(1000)
-      proxy.kill('SIGKILL')
+      const killed = proxy
+      const exited = once(killed, 'exit')
+      killed.kill('SIGKILL')
+      // "While it was down" starts once it is gone: an answer already on its way when the signal
+      // was sent may still arrive (the proxy answers in well under a millisecond), so wait for the
+      // exit and let such answers land first.
+      await exited
+      await sleep(50)
       const l2Before = cache.stats().hits.l2
       await sleep(1000)
       const l2During = cache.stats().hits.l2
