@@ -76,9 +76,8 @@ export async function respondCached(
   if (!options.methods.has(method) || requestDirectives.has('no-store')) {
     return mark(await produce(), 'BYPASS', started)
   }
-  const plainKey = options.key ? options.key(request) : requestKey(request, options.vary, header)
   const key =
-    plainKey.length > LONGEST_PLAIN_KEY ? `http:sha256:${await sha256Hex(plainKey)}` : `http:${plainKey}`
+    keyOf(request, options, header) ?? `http:sha256:${await sha256Hex(plainKeyOf(request, options, header))}`
   const { cache } = options
   // A stale answer went out with no background refresh: this request produces the new one.
   const revalidating =
@@ -198,19 +197,24 @@ function keyOf(
   header: HeaderReader,
 ): string | undefined {
   if (options.key || options.vary.length > 0) {
-    const plainKey = options.key ? options.key(request) : requestKey(request, options.vary, header)
+    const plainKey = plainKeyOf(request, options, header)
     return plainKey.length > LONGEST_PLAIN_KEY ? undefined : `http:${plainKey}`
   }
   const url = request.method === 'GET' ? request.url : `${request.method} ${request.url}`
   const memo = options.keysByUrl
   const known = memo.get(url)
   if (known !== undefined) return known
-  const plainKey = requestKey(request, options.vary, header)
+  const plainKey = plainKeyOf(request, options, header)
   if (plainKey.length > LONGEST_PLAIN_KEY) return undefined
   if (memo.size >= MAX_REMEMBERED_URLS) memo.clear()
   const key = `http:${plainKey}`
   memo.set(url, key)
   return key
+}
+
+/** The key before its `http:` prefix: the caller's `key`, or method + path + sorted query (+ `vary`). */
+function plainKeyOf(request: Request, options: ResolvedResponseCacheOptions, header: HeaderReader): string {
+  return options.key ? options.key(request) : requestKey(request, options.vary, header)
 }
 
 /** Each stored entry's headers for a plain L1 hit, by Server-Timing dur (hundredths of a ms). */

@@ -8,15 +8,15 @@ import { type Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { type BlockingLimits, BlockingRunner } from './blocking.js'
-import { CommandService, routeLabel } from './command-service.js'
-import { type CommandArgs, describeCommand } from './command-table.js'
-import { CommandExecutor, type Outcome } from './executor.js'
+import { CommandService, type EncodedAnswer, routeLabel } from './command-service.js'
+import { describeCommand } from './command-table.js'
+import { CommandExecutor } from './executor.js'
 import { withCommandFastPath } from './fast-path.js'
 import { ProxyHttpError } from './http-error.js'
 import type { ProxyMetrics } from './metrics.js'
 import { readBody } from './read-body.js'
 import { ReplicaAcks } from './replica-acks.js'
-import { commandFromPath, parseJson, toCommand, toCommandList } from './request-body.js'
+import { commandFromPath } from './request-body.js'
 import { type StreamKind, streamEvents } from './subscribe.js'
 import type { Grant, TokenStore } from './tokens.js'
 import type { Upstream } from './upstream.js'
@@ -128,28 +128,27 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     await next()
   })
 
-  const respond = (c: Context, outcomes: Outcome[], asArray: boolean) => {
-    const answer = service.encode(
-      outcomes,
-      asArray,
-      c.req.header('upstash-response-format'),
-      c.req.header('upstash-encoding'),
-    )
+  const send = (c: Context, answer: EncodedAnswer) => {
     c.header('Content-Type', answer.contentType)
     return typeof answer.body === 'string'
       ? c.body(answer.body)
       : c.body(answer.body as Uint8Array<ArrayBuffer>)
   }
-  const single = async (c: Context, command: CommandArgs) =>
-    respond(c, await service.single(c.get('grant') as Grant, command), false)
-  const many = async (c: Context, kind: 'pipeline' | 'multi-exec') => {
-    const commands = toCommandList(parseJson(await readBody(c, options.maxBodyBytes)), options.maxCommands)
-    return respond(c, await service.many(c.get('grant') as Grant, kind, commands), true)
-  }
+  const answerBody = async (c: Context, route: '/' | '/pipeline' | '/multi-exec') =>
+    send(
+      c,
+      await service.answerBody(
+        c.get('grant') as Grant,
+        route,
+        await readBody(c, options.maxBodyBytes),
+        c.req.header('upstash-response-format'),
+        c.req.header('upstash-encoding'),
+      ),
+    )
 
-  app.post('/', async (c) => single(c, toCommand(parseJson(await readBody(c, options.maxBodyBytes)))))
-  app.post('/pipeline', (c) => many(c, 'pipeline'))
-  app.post('/multi-exec', (c) => many(c, 'multi-exec'))
+  app.post('/', (c) => answerBody(c, '/'))
+  app.post('/pipeline', (c) => answerBody(c, '/pipeline'))
+  app.post('/multi-exec', (c) => answerBody(c, '/multi-exec'))
   const sse = (kind: StreamKind) => (c: Context) => {
     const target = kind === 'monitor' ? '' : (c.req.param('target') ?? '')
     const grant = c.get('grant') as Grant
@@ -177,7 +176,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     }
     const body =
       c.req.method === 'POST' || c.req.method === 'PUT' ? await readBody(c, options.maxBodyBytes) : undefined
-    return single(c, commandFromPath(segments, new URL(c.req.url).searchParams, body))
+    const command = commandFromPath(segments, new URL(c.req.url).searchParams, body)
+    const outcomes = await service.single(c.get('grant') as Grant, command)
+    const format = c.req.header('upstash-response-format')
+    return send(c, service.encode(outcomes, false, format, c.req.header('upstash-encoding')))
   })
 
   return {

@@ -13,6 +13,7 @@ import { encodeReply } from './encode.js'
 import { type CommandExecutor, isRedisReply, type Outcome } from './executor.js'
 import { ProxyHttpError } from './http-error.js'
 import type { ProxyMetrics } from './metrics.js'
+import { parseJson, toCommand, toCommandList } from './request-body.js'
 import { toResp2 } from './resp2.js'
 import { authorize, type Grant, type TokenStore } from './tokens.js'
 import type { Upstream } from './upstream.js'
@@ -191,6 +192,30 @@ export class CommandService {
       )
     }
     return outcomes
+  }
+
+  /**
+   * Answers a body sent to `POST /` (one command), `/pipeline` or `/multi-exec`: parse, validate,
+   * authorize, run, encode. The Hono routes and the node:http fast path both answer through it.
+   * @throws {ProxyHttpError} for a bad body, a refused command, or Redis out of reach
+   */
+  async answerBody(
+    grant: Grant,
+    route: '/' | '/pipeline' | '/multi-exec',
+    text: string,
+    format: string | undefined,
+    encoding: string | undefined,
+  ): Promise<EncodedAnswer> {
+    const body = parseJson(text)
+    const outcomes =
+      route === '/'
+        ? await this.single(grant, toCommand(body))
+        : await this.many(
+            grant,
+            route === '/pipeline' ? 'pipeline' : 'multi-exec',
+            toCommandList(body, this.limits.maxCommands),
+          )
+    return this.encode(outcomes, route !== '/', format, encoding)
   }
 
   /**

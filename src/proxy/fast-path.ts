@@ -13,7 +13,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { CommandService } from './command-service.js'
 import { readIncomingBody } from './read-body.js'
-import { parseJson, toCommand, toCommandList } from './request-body.js'
 
 /** The paths answered here; anything with a query string (`?_token=`) goes to Hono. */
 const FAST_PATHS = new Set(['/', '/pipeline', '/multi-exec'])
@@ -45,18 +44,10 @@ async function answer(
   let status = 200
   try {
     const grant = service.authenticate(one(headers, 'authorization'), undefined)
-    const body = parseJson(await readIncomingBody(request, service.limits.maxBodyBytes))
-    const outcomes =
-      path === '/'
-        ? await service.single(grant, toCommand(body))
-        : await service.many(
-            grant,
-            path === '/pipeline' ? 'pipeline' : 'multi-exec',
-            toCommandList(body, service.limits.maxCommands),
-          )
-    const encoded = service.encode(
-      outcomes,
-      path !== '/',
+    const encoded = await service.answerBody(
+      grant,
+      path,
+      await readIncomingBody(request, service.limits.maxBodyBytes),
       one(headers, 'upstash-response-format'),
       one(headers, 'upstash-encoding'),
     )
