@@ -177,9 +177,9 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     const body =
       c.req.method === 'POST' || c.req.method === 'PUT' ? await readBody(c, options.maxBodyBytes) : undefined
     const command = commandFromPath(segments, new URL(c.req.url).searchParams, body)
-    const outcomes = await service.single(c.get('grant') as Grant, command)
+    const value = await service.single(c.get('grant') as Grant, command)
     const format = c.req.header('upstash-response-format')
-    return send(c, service.encode(outcomes, false, format, c.req.header('upstash-encoding')))
+    return send(c, service.encodeOne(value, format, c.req.header('upstash-encoding')))
   })
 
   return {

@@ -4,10 +4,23 @@
  */
 
 import { exists } from '@ioredis/commands'
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { LatencyHistogram } from './latency-histogram.js'
 
-/** The metrics a proxy updates. */
+/** A counter's increments not yet handed to prom-client, by label value. */
+type Pending<K = string> = Map<K, { add: (n: number) => void; n: number }>
+
+/**
+ * The metrics a proxy updates.
+ *
+ * The per-request counters (requests, commands) add to plain numbers and hand them to prom-client
+ * when `/metrics` is read (each counter's `collect`): prom-client validates and hashes the labels
+ * on every `inc`, label children included, which measured 0.3 µs a request.
+ */
 export class ProxyMetrics {
+  readonly #pendingRequests = new Map<string, Pending<number>>()
+  readonly #pendingCommands: Pending = new Map()
+
   /** The registry `/metrics` renders. */
   readonly registry = new Registry()
   /** HTTP requests by route and status. */
@@ -16,6 +29,9 @@ export class ProxyMetrics {
     help: 'HTTP requests by route and status',
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const byStatus of this.#pendingRequests.values()) flush(byStatus)
+    },
   })
   /** Commands by name (unknown names are counted as `unknown`, so labels stay bounded). */
   readonly commands = new Counter({
@@ -23,12 +39,13 @@ export class ProxyMetrics {
     help: 'Redis commands received, by command',
     labelNames: ['command'] as const,
     registers: [this.registry],
+    collect: () => flush(this.#pendingCommands),
   })
   /** Request latency by route. */
-  readonly latency = new Histogram({
+  readonly latency = new LatencyHistogram({
     name: 'tiercache_proxy_request_duration_seconds',
     help: 'Request latency by route',
-    labelNames: ['route'] as const,
+    labelName: 'route',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   })
@@ -60,26 +77,19 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tiercache_proxy_' })
   }
 
-  // Label children cached by their values: prom-client hashes the label object on every call,
-  // which showed in the proxy's per-request profile.
-  readonly #children = new Map<string, { inc(n?: number): void; observe?(v: number): void }>()
-
-  #child<T extends { inc(n?: number): void }>(key: string, make: () => T): T {
-    let child = this.#children.get(key)
-    if (!child) {
-      child = make()
-      this.#children.set(key, child)
-    }
-    return child as unknown as T
-  }
-
   /** Counts one command by its (bounded) name. */
   countCommand(name: string, times = 1): void {
-    const label = exists(name) ? name : 'unknown'
-    this.#child(`c:${label}`, () => this.commands.labels({ command: label })).inc(times)
+    let pending = this.#pendingCommands.get(name)
+    if (!pending) {
+      const label = exists(name) ? name : 'unknown'
+      const child = this.commands.labels({ command: label })
+      pending = { add: (n) => child.inc(n), n: 0 }
+      this.#pendingCommands.set(name, pending)
+    }
+    pending.n += times
   }
 
-  /** Counts the first `count` commands described in `infos`: one counter update per run of one name. */
+  /** Counts the first `count` commands described in `infos`: one update per run of one name. */
   countCommands(infos: ReadonlyArray<{ name: string }>, count: number): void {
     let i = 0
     while (i < count) {
@@ -93,11 +103,26 @@ export class ProxyMetrics {
 
   /** Records one finished request. */
   observeRequest(route: string, status: number, seconds: number): void {
-    this.#child(`r:${route}:${status}`, () => this.requests.labels({ route, status: String(status) })).inc()
-    const histogram = this.#child(`l:${route}`, () => {
-      const h = this.latency.labels({ route })
-      return { inc: () => {}, observe: (v: number) => h.observe(v) }
-    })
-    histogram.observe!(seconds)
+    let byStatus = this.#pendingRequests.get(route)
+    if (!byStatus) {
+      byStatus = new Map()
+      this.#pendingRequests.set(route, byStatus)
+    }
+    let pending = byStatus.get(status)
+    if (!pending) {
+      const child = this.requests.labels({ route, status: String(status) })
+      pending = { add: (n) => child.inc(n), n: 0 }
+      byStatus.set(status, pending)
+    }
+    pending.n++
+    this.latency.observe(route, seconds)
+  }
+}
+
+/** Hands pending increments to prom-client. */
+function flush<K>(pending: Pending<K>): void {
+  for (const entry of pending.values()) {
+    if (entry.n > 0) entry.add(entry.n)
+    entry.n = 0
   }
 }

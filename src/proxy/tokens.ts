@@ -3,7 +3,7 @@
  * commands only, no SCAN/KEYS) or admin (everything); standard and read-only tokens may carry a
  * key prefix that every key of every command must start with.
  */
-import crypto, { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
 import type { CommandArgs, CommandInfo } from './command-table.js'
 import { ProxyHttpError } from './http-error.js'
@@ -27,7 +27,7 @@ export interface TokenSpec {
   scripts?: boolean
 }
 
-/** A token after validation, with its digest for constant-time comparison. */
+/** What a token grants, once validated. */
 export interface Grant {
   kind: TokenKind
   prefix: string | undefined
@@ -41,9 +41,24 @@ const KEYSPACE_WIDE = new Set(['scan', 'keys', 'randomkey', 'dbsize', 'flushdb',
 /** Keyless commands a prefixed token may still run: they touch no data. */
 const PREFIX_SAFE_KEYLESS = new Set(['ping', 'echo', 'time'])
 
-/** Checks bearer tokens in constant time and decides what each may run. */
+/**
+ * Checks bearer tokens in constant time and decides what each may run.
+ *
+ * Every token is compared at one fixed width: its UTF-16 length (4 bytes) then its UTF-8 bytes,
+ * zero-padded to the longest configured token plus 8. The presented token is written the same way
+ * into a scratch buffer (cut at that width), then compared with every configured token by
+ * `timingSafeEqual`. The time depends on the configuration only: not on whether or how much of
+ * the presented token matches, nor on its length. Equal buffers mean equal tokens: equal lengths,
+ * and a configured token always ends in at least 4 zero bytes that a longer presented token would
+ * have to fill with U+0000, which would make it longer.
+ *
+ * Why not a SHA-256 of the presented token (the usual way to compare at a fixed width): that
+ * measured 0.9 µs a request against 0.3 here, on a path where a whole single command costs the
+ * proxy about 40 µs of CPU.
+ */
 export class TokenStore {
-  readonly #entries: Array<{ digest: Buffer; grant: Grant }>
+  readonly #entries: Array<{ padded: Buffer; grant: Grant }>
+  readonly #scratch: Buffer
 
   /**
    * @param specs at least one token
@@ -56,6 +71,10 @@ export class TokenStore {
         'at least one token is required (--token, TIERCACHE_TOKEN or --tokens-file)',
       )
     }
+    const width =
+      LENGTH_BYTES +
+      Math.max(...specs.map((spec) => (typeof spec.token === 'string' ? Buffer.byteLength(spec.token) : 0))) +
+      8
     this.#entries = specs.map((spec, index) => {
       if (typeof spec.token !== 'string' || spec.token.length === 0) {
         throw new InvalidOptionError('tokens', `token ${index} is empty`)
@@ -68,15 +87,16 @@ export class TokenStore {
         )
       }
       return {
-        digest: digest(spec.token),
+        padded: writeAtWidth(Buffer.alloc(width), spec.token),
         grant: { kind, prefix: spec.prefix || undefined, scripts: spec.scripts === true, index },
       }
     })
+    this.#scratch = Buffer.alloc(width)
   }
 
   /**
    * Finds the grant of a presented token. Every configured token is compared, each in constant
-   * time on fixed-length digests, so timing reveals neither a match nor how much of it matched.
+   * time at one fixed width, so timing reveals neither a match nor how much of it matched.
    * @throws {ProxyHttpError} 401 when the token is missing or unknown
    */
   authenticate(presented: string | undefined): Grant {
@@ -85,21 +105,24 @@ export class TokenStore {
         401,
         'Unauthorized: missing token (Authorization: Bearer <token>, or ?_token=)',
       )
-    const candidate = digest(presented)
+    const candidate = writeAtWidth(this.#scratch.fill(0), presented)
     let found: Grant | undefined
     for (const entry of this.#entries) {
-      if (timingSafeEqual(entry.digest, candidate) && found === undefined) found = entry.grant
+      if (timingSafeEqual(entry.padded, candidate) && found === undefined) found = entry.grant
     }
     if (!found) throw new ProxyHttpError(401, 'Unauthorized: invalid token')
     return found
   }
 }
 
-/** One-shot `crypto.hash` (Node ≥ 20.12) costs about 60 % of a `createHash` chain, once per request. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
+/** Bytes of the length field in front of a token's bytes. */
+const LENGTH_BYTES = 4
 
-function digest(token: string): Buffer {
-  return oneShot ? oneShot('sha256', token, 'buffer') : createHash('sha256').update(token).digest()
+/** Writes a token's length and UTF-8 bytes into a zeroed buffer, cut at its width. */
+function writeAtWidth(buffer: Buffer, token: string): Buffer {
+  buffer.writeUInt32LE(Math.min(token.length, 0xffffffff), 0)
+  buffer.write(token, LENGTH_BYTES, 'utf8')
+  return buffer
 }
 
 /**

@@ -164,7 +164,12 @@ describe('the fast path answers as the Hono app does', () => {
       fetch(`${proxy.url}/`, { method: 'POST', headers: { ...std, 'x-request-id': id }, body: '["PING"]' })
     expect((await send('abc-123=')).headers.get('x-request-id')).toBe('abc-123=')
     const made = (await send('no spaces please')).headers.get('x-request-id')
-    expect(made).toMatch(/^[0-9a-f-]{36}$/)
+    const again = (await send('no spaces please')).headers.get('x-request-id')
+    // This proxy's boot id, then a count: unique per request, and one boot id per proxy.
+    expect(made).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
+    expect(again).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
+    expect(again).not.toBe(made)
+    expect(again!.slice(0, 8)).toBe(made!.slice(0, 8))
   })
 
   it('a refused request leaves its keep-alive connection usable (its body is drained)', async () => {

@@ -132,6 +132,40 @@ describe('token configuration', () => {
     )
   })
 
+  it('matches a token exactly: no prefix, extension, padding, case or truncation passes', () => {
+    const long = 'L'.repeat(300)
+    const store = new TokenStore([
+      { token: 'secret-standard' },
+      { token: 'ключ-ü-🔑', kind: 'readonly' },
+      { token: long, kind: 'admin' },
+    ])
+    expect(store.authenticate('secret-standard').kind).toBe('standard')
+    expect(store.authenticate('ключ-ü-🔑').kind).toBe('readonly')
+    expect(store.authenticate(long).kind).toBe('admin')
+    const near = [
+      'secret-standar',
+      'secret-standardx',
+      'secret-standard\0',
+      'secret-standard\0\0\0\0\0\0\0\0\0\0\0\0',
+      'SECRET-STANDARD',
+      ' secret-standard',
+      'ключ-ü-🔑\0',
+      'ключ-ü-',
+      'ключ-ü-\uD83D',
+      `${long}L`,
+      `${long}${'\0'.repeat(50)}`,
+      long.slice(1),
+      'L'.repeat(100_000),
+      'x',
+    ]
+    for (const token of near) {
+      expect(() => store.authenticate(token), JSON.stringify(token.slice(0, 40))).toThrowError(
+        /invalid token/,
+      )
+    }
+    expect(() => store.authenticate(undefined)).toThrowError(/missing token/)
+  })
+
   it('reads a tokens file, and names it when it is malformed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiercache-tokens-'))
     const good = join(dir, 'tokens.json')
