@@ -3,8 +3,10 @@
  * HTTP). Runs on Node, Lambda, Workers and Vercel Edge; the proxy lives at `tiercache/proxy`.
  */
 export type { BatchLoader, Cache, Loader, LoadInfo, WriteOptions } from './cache/api.js'
-export { createCache, MAX_KEY_LENGTH } from './cache/cache.js'
+export { MAX_KEY_LENGTH } from './cache/cache.js'
 export type { CircuitState } from './cache/circuit-breaker.js'
+export { createCache } from './cache/create-cache.js'
+export { createEdgeCache } from './cache/create-edge-cache.js'
 export type { CacheEvent, CacheStats } from './cache/events.js'
 export { MemoryStore } from './cache/memory-store.js'
 export type { CacheOptions, Clock } from './cache/options.js'

@@ -5,7 +5,7 @@
  * handler (Vercel Edge middleware and functions, Deno, Bun) with `waitUntil` passed in.
  * No Node-only API is used here or in what it imports.
  */
-import { type Cache, type CacheOptions, createCache, InvalidOptionError } from 'tiercache'
+import { type Cache, type CacheOptions, createEdgeCache, InvalidOptionError } from 'tiercache'
 import {
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
@@ -80,7 +80,7 @@ export function withCache<Env = UpstashEnv>(
       cache =
         typeof options.cache === 'function'
           ? options.cache(env)
-          : createCache({ redis: fromEnv(env), ...options.cache })
+          : createEdgeCache({ redis: fromEnv(env), ...options.cache })
       if (options.responses !== false) resolved = resolveResponseCacheOptions({ ...options.responses, cache })
     }
     return cache
@@ -124,7 +124,7 @@ export function cacheFetch(
   handler: FetchHandler,
   options: FetchCacheOptions,
 ): (request: Request, ctx?: Partial<WaitUntil>) => Promise<Response> {
-  const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createCache(options.cache as CacheOptions)
+  const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createEdgeCache(options.cache as CacheOptions)
   const resolved =
     options.responses === false ? undefined : resolveResponseCacheOptions({ ...options.responses, cache })
   return async (request, ctx) => {

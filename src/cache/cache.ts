@@ -1,6 +1,7 @@
 /**
- * `createCache`: the two-tier cache. L1 is an in-process LRU; tier 2 is shared (Redis over HTTP,
- * or the embedded in-memory store). Runs unchanged on Node, Lambda, Workers and Vercel Edge.
+ * The two-tier cache (built by `createCache` or `createEdgeCache`). L1 is an in-process LRU; tier 2
+ * is shared (Redis over HTTP, or the embedded in-memory store). Runs unchanged on Node, Lambda,
+ * Workers and Vercel Edge.
  */
 
 import { backoffDelay, sleep } from '../backoff.js'
@@ -8,12 +9,12 @@ import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
-import { CacheCore, type L1Entry } from './core.js'
+import { CacheCore } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { registerCore } from './internals.js'
+import type { L1Entry, L1Factory } from './l1-store.js'
 import { OWN_WRITE } from './l1-sync.js'
-import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
@@ -26,17 +27,21 @@ import { UpstashStore } from './upstash-store.js'
 export const MAX_KEY_LENGTH = 1024
 
 /**
- * Creates a cache.
+ * Builds a cache over the given tier 1 and tier 2; `createCache` and `createEdgeCache` are the
+ * public ways in. Kept apart from them so a bundle takes only the L1 and default store it uses.
+ * @param l1 builds tier 1's LRU
+ * @param defaultStore tier 2 when `options.redis` is not given
  * @throws {InvalidOptionError} naming the first bad option
- * @example
- * const cache = createCache({ redis: { url, token }, namespace: 'app', ttl: '10m' })
- * const user = await cache.getOrLoad(`user:${id}`, () => db.users.find(id))
  */
-export function createCache(options: CacheOptions = {}): Cache {
+export function buildCache(
+  options: CacheOptions,
+  l1: L1Factory,
+  defaultStore: (now: () => number) => TierTwoStore,
+): Cache {
   const resolved = resolveOptions(options)
   const store: TierTwoStore =
     options.redis === undefined
-      ? new MemoryStore(resolved.now)
+      ? defaultStore(resolved.now)
       : isStore(options.redis)
         ? options.redis
         : new UpstashStore(options.redis)
@@ -46,7 +51,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   // The private in-memory store has no other writer: no invalidation stream to read.
   // (nor with `maxStaleness: Infinity`, coherence turned off).
   const shared = options.redis !== undefined && resolved.maxStalenessMs !== Number.POSITIVE_INFINITY
-  return new CacheView(new CacheCore(resolved, store, shared), '')
+  return new CacheView(new CacheCore(resolved, store, shared, l1), '')
 }
 
 function isStore(value: unknown): value is TierTwoStore {

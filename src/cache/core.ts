@@ -2,12 +2,12 @@
  * What every namespace view of one cache shares: L1, the tier-2 store behind its timeout and
  * circuit breaker, in-process single flight, background work, counters and events.
  */
-import { LRUCache } from 'lru-cache'
 import { sleep } from '../backoff.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import type { CacheEvent, CacheStats } from './events.js'
 import { jittered } from './jitter.js'
+import type { L1Factory, L1Store } from './l1-store.js'
 import { L1Sync, OWN_WRITE } from './l1-sync.js'
 import type { ResolvedOptions } from './options.js'
 import { SingleFlight } from './single-flight.js'
@@ -15,13 +15,6 @@ import type { TierTwoStore } from './store.js'
 import { syncKeys } from './sync-scripts.js'
 
 /** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
-export interface L1Entry {
-  value: unknown
-  nullMarker: boolean
-  size: number
-  /** Versions of the entry's tags when it was loaded (undefined: no tags). */
-  tags: Record<string, number> | undefined
-}
 
 /** Delays between retries of an invalidation that failed (the last repeats). */
 const INVALIDATION_RETRY_MS = [1000, 5000, 30_000]
@@ -36,7 +29,7 @@ class TierTwoTimeout extends Error {
 
 /** Shared state and tier plumbing; the public API lives in `cache.ts`. */
 export class CacheCore {
-  readonly l1: LRUCache<string, L1Entry>
+  readonly l1: L1Store
   readonly flights = new SingleFlight<unknown>()
   readonly breaker: CircuitBreaker
   readonly counters = {
@@ -67,26 +60,21 @@ export class CacheCore {
   /**
    * @param shared whether other instances can write this tier 2 (false for the cache's private
    *   in-memory store: no stream to read)
+   * @param l1 builds tier 1's LRU (lru-cache, or the compact one for edge bundles)
    */
   constructor(
     readonly options: ResolvedOptions,
     readonly store: TierTwoStore,
-    shared = true,
+    shared: boolean,
+    l1: L1Factory,
   ) {
     const { onEvent } = options
-    this.l1 = new LRUCache<string, L1Entry>({
+    this.l1 = l1({
       max: options.l1Max,
       maxSize: options.l1MaxSize,
-      sizeCalculation: (entry) => entry.size,
-      // L1 expiry follows the injected clock, like everything else. With an injected clock every
-      // read asks it (ttlResolution 0: tests move time between two reads in one tick); with the
-      // real clock lru-cache's default reuses a time for 1 ms, which keeps clock reads off the hit path.
-      perf: { now: options.now },
-      ...(options.clockInjected ? { ttlResolution: 0 } : {}),
-      // Only pay for disposal callbacks when someone listens.
-      ...(onEvent
-        ? { dispose: (_v: L1Entry, key: string, reason: string) => onEvent({ type: 'evict', key, reason }) }
-        : {}),
+      now: options.now,
+      exactClock: options.clockInjected,
+      onDispose: onEvent ? (key, reason) => onEvent({ type: 'evict', key, reason }) : undefined,
     })
     this.breaker = new CircuitBreaker(
       options.breakerFailures,

@@ -3,7 +3,7 @@
  * never leave tier 2. Clock and randomness are injected; nothing sleeps.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import { InvalidOptionError } from '../../src/errors.js'
 import { ManualClock } from '../helpers/clock.js'

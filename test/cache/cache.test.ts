@@ -3,7 +3,7 @@
  * for a 20 ms tier-2 timeout, which is the behaviour under test).
  */
 import { describe, expect, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import type { CacheEvent } from '../../src/cache/events.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { TierTwoStore } from '../../src/cache/store.js'

@@ -7,7 +7,7 @@
  * in-memory tier 2 for more histories.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { TierTwoStore } from '../../src/cache/store.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'

@@ -5,7 +5,7 @@
  * write that completed before the read began.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { CacheOptions } from '../../src/cache/options.js'
 import type { ReadOrLock, TierTwoStore } from '../../src/cache/store.js'

@@ -4,7 +4,7 @@
  * than twice the average. Time and randomness are injected: the clock is stepped, nothing sleeps.
  */
 import { describe, expect, it } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { jittered } from '../../src/cache/jitter.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'

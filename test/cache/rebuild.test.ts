@@ -4,7 +4,7 @@
  * in `stampede.test.ts`.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import { RebuildTimeoutError } from '../../src/errors.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'

@@ -3,7 +3,7 @@
  * reader that loaded before the write cannot put its old value back, whatever the timing.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { TierTwoStore } from '../../src/cache/store.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'

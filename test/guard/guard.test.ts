@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import { createGuard } from '../../src/guard/index.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'

@@ -3,7 +3,7 @@
  * tests cover them behind Hono, Lambda and the edge wrapper). Injected clock; no sleeping.
  */
 import { describe, expect, it } from 'vitest'
-import { createCache } from '../../src/cache/cache.js'
+import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import { resolveResponseCacheOptions } from '../../src/http/options.js'
 import { answerFromL1, respondCached } from '../../src/http/response-cache.js'
