@@ -1,17 +1,29 @@
 /**
- * One server of the Hono benchmark, in a process of its own: the same route bare, or behind
- * tiercache's cacheMiddleware (in-memory tier 2: every request after the first is an L1 HIT).
- * argv: 'bare' | 'cached', port. Prints "ready" when listening.
+ * One server of the Hono benchmark, in a process of its own: the same route bare, behind
+ * tiercache's cacheMiddleware (in-memory tier 2: every request after the first is an L1 HIT), or
+ * behind the floor middleware (below). argv: 'bare' | 'cached' | 'floor', port. Prints "ready".
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { cacheMiddleware } from '../../adapters/hono/index.js'
 import { createCache } from '../../src/index.js'
 
-const [mode, port] = process.argv.slice(2) as ['bare' | 'cached', string]
+const [mode, port] = process.argv.slice(2) as ['bare' | 'cached' | 'floor', string]
 const product = { id: 42, name: 'lamp', price: 129, tags: ['home', 'light'], stock: 17 }
 const app = new Hono()
 if (mode === 'cached') app.use('/products/*', cacheMiddleware({ cache: createCache(), ttl: '1h' }))
+if (mode === 'floor') {
+  // The floor of any caching middleware: an async middleware that answers a prebuilt body with the
+  // headers a HIT carries (same names, same lengths) and does no cache work at all.
+  const body = JSON.stringify(product)
+  const headers = {
+    'content-type': 'application/json',
+    etag: '"jyMRyR_oUv-u6GH1RtwSl1aar5E"',
+    'x-cache': 'HIT',
+    'server-timing': 'tiercache;desc="HIT l1";dur=0.01',
+  }
+  app.use('/products/*', async () => new Response(body, { status: 200, headers }))
+}
 app.get('/products/:id', (c) => c.json({ ...product, id: Number(c.req.param('id')) }))
 serve({ fetch: app.fetch, port: Number(port), hostname: '127.0.0.1' }, () => process.stdout.write('ready\n'))
 process.on('SIGINT', () => process.exit(0))
