@@ -3,6 +3,7 @@
  * stands in for: the same requests, good and bad, sent both ways to one proxy on the real
  * cluster, must get the same status, content type and body. Also: which requests take it.
  */
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
@@ -172,6 +173,19 @@ describe('the fast path answers as the Hono app does', () => {
     expect(again!.slice(0, 8)).toBe(made!.slice(0, 8))
   })
 
+  it('a client that leaves mid-body is let go: nothing stays in flight', async () => {
+    const socket = connect(proxy.port, '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nContent-Length: 100\r\n\r\n["GET",`,
+    )
+    await until(() => proxy.proxy.inFlight() === 1)
+    socket.destroy()
+    await until(() => proxy.proxy.inFlight() === 0)
+    const after = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
+    expect(await after.json()).toEqual({ result: 'PONG' })
+  })
+
   it('a refused request leaves its keep-alive connection usable (its body is drained)', async () => {
     // Node's fetch reuses the connection: a 401 whose body was never read would poison the next request.
     for (let i = 0; i < 5; i++) {
@@ -238,3 +252,12 @@ describe('the fast path answers as the Hono app does', () => {
     expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
   })
 })
+
+/** Waits (up to 5 s) until `done()` holds. */
+async function until(done: () => boolean): Promise<void> {
+  const end = Date.now() + 5000
+  while (!done()) {
+    if (Date.now() > end) throw new Error('timed out waiting for a condition')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
