@@ -89,7 +89,7 @@ describe('the Worker bundle', () => {
     const result = await bundle([])
     const inputs = Object.keys(result.metafile.inputs)
     expect(
-      inputs.filter((f) => /src\/(guard|proxy|cluster|cli)\/|dist\/(guard|proxy|cluster|cli)\//.test(f)),
+      inputs.filter((f) => /(src|dist)\/(guard|queue|stock|proxy|cluster|cli)\//.test(f)),
     ).toEqual([])
     expect(inputs.filter((f) => /node_modules\/(ioredis|hono|bloom-filters|pino)\//.test(f))).toEqual([])
     const code = result.outputFiles[0]!.text
