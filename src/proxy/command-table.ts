@@ -174,6 +174,47 @@ const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'fcall', 'eval_ro', 'evalsha
  * @param command name and arguments, as strings
  */
 export function describeCommand(command: CommandArgs): CommandInfo {
+  const byCount = positionalCache.get(command[0])
+  const cached = byCount?.[command.length]
+  if (cached !== undefined) return cached
+  const info = describeAnew(command)
+  if (isPositional(command[0], info) && command.length <= MAX_CACHED_LENGTH) {
+    let counts = byCount
+    if (counts === undefined) {
+      counts = []
+      positionalCache.set(command[0], counts)
+    }
+    Object.freeze(info.keyIndexes)
+    counts[command.length] = Object.freeze(info)
+  }
+  return info
+}
+
+/**
+ * Descriptions of commands whose description depends only on the name as sent and the number of
+ * words (no subcommand, keys at fixed positions), by name and then by length: GET, SET, HSET,
+ * MGET ... The result is frozen and shared. Why: describing anew cost 0.36 µs a command (a
+ * lower-cased copy, an argument copy, a key-position walk and a new object), 100 times in a
+ * 100-command pipeline.
+ */
+const positionalCache = new Map<string, Array<CommandInfo | undefined>>()
+/** Longest command (in words) whose description is kept: the common ones are short. */
+const MAX_CACHED_LENGTH = 16
+
+/**
+ * Whether a description depends on nothing but the name as sent and the word count. Only names a
+ * client sends in one case (all lower or all upper) are kept, so that the cache is bounded by the
+ * command table, whatever a client sends.
+ */
+function isPositional(sent: string, info: CommandInfo): boolean {
+  if (!info.known || info.sub !== undefined || CONTAINER_COMMANDS.has(info.name)) return false
+  if (sent !== info.name && sent !== info.name.toUpperCase()) return false
+  table ??= loadTable()
+  const entry = table[info.name]
+  return entry !== undefined && entry.subcommands === undefined && !entry.flags.includes('movablekeys')
+}
+
+function describeAnew(command: CommandArgs): CommandInfo {
   const name = command[0].toLowerCase()
   const args = command.slice(1)
   const sub = CONTAINER_COMMANDS.has(name) && args[0] !== undefined ? args[0].toLowerCase() : undefined

@@ -88,9 +88,7 @@ describe('the Worker bundle', () => {
   it('has no Node-only import and none of the code the Worker does not use', async () => {
     const result = await bundle([])
     const inputs = Object.keys(result.metafile.inputs)
-    expect(
-      inputs.filter((f) => /(src|dist)\/(guard|queue|stock|proxy|cluster|cli)\//.test(f)),
-    ).toEqual([])
+    expect(inputs.filter((f) => /(src|dist)\/(guard|queue|stock|proxy|cluster|cli)\//.test(f))).toEqual([])
     expect(inputs.filter((f) => /node_modules\/(ioredis|hono|bloom-filters|pino)\//.test(f))).toEqual([])
     const code = result.outputFiles[0]!.text
     expect(code).not.toMatch(/from\s*"node:|require\("node:|import\("node:/)
