@@ -8,17 +8,17 @@ import { ProxyHttpError } from './http-error.js'
 /**
  * Validates one command: a non-empty array of strings, numbers and booleans. Numbers and booleans
  * become their string forms (`100` → `"100"`, `true` → `"true"`), as the Upstash server does.
- * @param where names the command in error messages (`command`, `command 3`)
+ * @param index its place in a pipeline, for error messages (`command 3`); none for a single command
  */
-export function toCommand(value: unknown, where = 'command'): CommandArgs {
+export function toCommand(value: unknown, index?: number): CommandArgs {
   if (!Array.isArray(value))
-    throw new ProxyHttpError(400, `ERR ${where} must be a JSON array of strings, numbers or booleans`)
-  if (value.length === 0) throw new ProxyHttpError(400, `ERR ${where} is empty`)
+    throw new ProxyHttpError(400, `ERR ${label(index)} must be a JSON array of strings, numbers or booleans`)
+  if (value.length === 0) throw new ProxyHttpError(400, `ERR ${label(index)} is empty`)
   // The usual body is all strings: keep the parsed array (no copy per command in a pipeline).
   let allStrings = true
   for (let i = 0; i < value.length && allStrings; i++) allStrings = typeof value[i] === 'string'
   if (allStrings) {
-    if (value[0] === '') throw new ProxyHttpError(400, `ERR ${where}: the command name is empty`)
+    if (value[0] === '') throw new ProxyHttpError(400, `ERR ${label(index)}: the command name is empty`)
     return value as CommandArgs
   }
   const args: string[] = new Array(value.length)
@@ -29,11 +29,16 @@ export function toCommand(value: unknown, where = 'command'): CommandArgs {
     else
       throw new ProxyHttpError(
         400,
-        `ERR ${where}: argument ${i} must be a string, number or boolean, got ${describe(item)}`,
+        `ERR ${label(index)}: argument ${i} must be a string, number or boolean, got ${describe(item)}`,
       )
   }
-  if (args[0] === '') throw new ProxyHttpError(400, `ERR ${where}: the command name is empty`)
+  if (args[0] === '') throw new ProxyHttpError(400, `ERR ${label(index)}: the command name is empty`)
   return args as CommandArgs
+}
+
+/** How error messages name a command; built only when one is refused (not for every command). */
+function label(index: number | undefined): string {
+  return index === undefined ? 'command' : `command ${index}`
 }
 
 /**
@@ -49,7 +54,7 @@ export function toCommandList(value: unknown, maxCommands: number): CommandArgs[
       `ERR too many commands in one request: ${value.length} (at most ${maxCommands})`,
     )
   }
-  return value.map((item, i) => toCommand(item, `command ${i}`))
+  return value.map((item, i) => toCommand(item, i))
 }
 
 /**
