@@ -77,14 +77,23 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tiercache_proxy_' })
   }
 
+  /** Command labels being counted: at most the command table's names and `unknown` (for tests). */
+  get commandLabels(): number {
+    return this.#pendingCommands.size
+  }
+
   /** Counts one command by its (bounded) name. */
   countCommand(name: string, times = 1): void {
     let pending = this.#pendingCommands.get(name)
     if (!pending) {
+      // Kept under the label, not the name: names a client invents must not grow the map.
       const label = exists(name) ? name : 'unknown'
-      const child = this.commands.labels({ command: label })
-      pending = { add: (n) => child.inc(n), n: 0 }
-      this.#pendingCommands.set(name, pending)
+      pending = this.#pendingCommands.get(label)
+      if (!pending) {
+        const child = this.commands.labels({ command: label })
+        pending = { add: (n) => child.inc(n), n: 0 }
+        this.#pendingCommands.set(label, pending)
+      }
     }
     pending.n += times
   }
