@@ -6,7 +6,7 @@
  * so the proxy and its Redis client never disagree about where a command goes.
  */
 import { createRequire } from 'node:module'
-import { exists, getKeyIndexes, hasFlag } from '@ioredis/commands'
+import { getKeyIndexes, hasFlag } from '@ioredis/commands'
 
 /** A command as it arrived: name first, then arguments, all strings. */
 export type CommandArgs = [string, ...string[]]
@@ -69,36 +69,40 @@ const DANGEROUS = new Set([
  * Never run over HTTP: they change the state of the connection they run on, and the proxy's
  * upstream connections are shared by every request (or there is a dedicated endpoint instead).
  */
-const CONNECTION_STATE: Record<string, string> = {
-  multi: 'use POST /multi-exec',
-  exec: 'use POST /multi-exec',
-  discard: 'use POST /multi-exec',
-  watch: 'use POST /multi-exec',
-  unwatch: 'use POST /multi-exec',
-  subscribe: 'use POST /subscribe/<channel>',
-  psubscribe: 'use POST /psubscribe/<pattern>',
-  ssubscribe: 'use POST /subscribe/<channel>',
-  unsubscribe: 'close the /subscribe stream instead',
-  punsubscribe: 'close the /psubscribe stream instead',
-  sunsubscribe: 'close the /subscribe stream instead',
-  select: 'the proxy serves one database',
-  auth: 'authenticate to the proxy with a token',
-  hello: 'the proxy speaks RESP2 to Redis',
-  quit: 'close the HTTP connection instead',
-  reset: 'it would reset a shared connection',
-  readonly: 'the proxy manages cluster connections',
-  readwrite: 'the proxy manages cluster connections',
-  asking: 'the proxy follows ASK redirects itself',
-  // Even with an admin token: these turn the shared connection into a replication link or change
-  // how it replies, and every later command on it would fail (the fuzz test found SYNC doing it).
-  monitor: 'use POST /monitor',
-  sync: 'a replication stream would take over a shared connection',
-  psync: 'a replication stream would take over a shared connection',
-  replconf: 'a replication stream would take over a shared connection',
-  'client reply': 'it would change how a shared connection replies',
-  'client tracking': 'it would change how a shared connection replies',
-  'client caching': 'it would change how a shared connection replies',
-}
+// A Map, not an object literal: a name a client sends (`__proto__`, `constructor`) must not find
+// Object.prototype's properties.
+const CONNECTION_STATE = new Map<string, string>(
+  Object.entries({
+    multi: 'use POST /multi-exec',
+    exec: 'use POST /multi-exec',
+    discard: 'use POST /multi-exec',
+    watch: 'use POST /multi-exec',
+    unwatch: 'use POST /multi-exec',
+    subscribe: 'use POST /subscribe/<channel>',
+    psubscribe: 'use POST /psubscribe/<pattern>',
+    ssubscribe: 'use POST /subscribe/<channel>',
+    unsubscribe: 'close the /subscribe stream instead',
+    punsubscribe: 'close the /psubscribe stream instead',
+    sunsubscribe: 'close the /subscribe stream instead',
+    select: 'the proxy serves one database',
+    auth: 'authenticate to the proxy with a token',
+    hello: 'the proxy speaks RESP2 to Redis',
+    quit: 'close the HTTP connection instead',
+    reset: 'it would reset a shared connection',
+    readonly: 'the proxy manages cluster connections',
+    readwrite: 'the proxy manages cluster connections',
+    asking: 'the proxy follows ASK redirects itself',
+    // Even with an admin token: these turn the shared connection into a replication link or change
+    // how it replies, and every later command on it would fail (the fuzz test found SYNC doing it).
+    monitor: 'use POST /monitor',
+    sync: 'a replication stream would take over a shared connection',
+    psync: 'a replication stream would take over a shared connection',
+    replconf: 'a replication stream would take over a shared connection',
+    'client reply': 'it would change how a shared connection replies',
+    'client tracking': 'it would change how a shared connection replies',
+    'client caching': 'it would change how a shared connection replies',
+  }),
+)
 
 /** Read commands that Redis's table does not flag `readonly` but that touch no data. */
 const HARMLESS_KEYLESS = new Set(['ping', 'echo', 'time', 'lastsave', 'dbsize', 'command'])
@@ -149,7 +153,7 @@ function staticInfo(name: string, sub: string | undefined): StaticInfo {
   const cacheKey = sub === undefined ? name : `${name} ${sub}`
   const cached = staticCache.get(cacheKey)
   if (cached) return cached
-  const known = exists(name)
+  const known = isKnownCommand(name)
   const flag = (f: string) =>
     (known && hasFlag(name, f)) || (sub !== undefined && subcommandHasFlag(name, sub, f))
   const info: StaticInfo = {
@@ -157,7 +161,7 @@ function staticInfo(name: string, sub: string | undefined): StaticInfo {
     readOnly: flag('readonly') || (HARMLESS_KEYLESS.has(name) && sub === undefined) || name === 'command',
     dangerous: DANGEROUS.has(name) || (sub !== undefined && DANGEROUS.has(`${name} ${sub}`)) || flag('admin'),
     refusedBecause:
-      CONNECTION_STATE[name] ?? (sub === undefined ? undefined : CONNECTION_STATE[`${name} ${sub}`]),
+      CONNECTION_STATE.get(name) ?? (sub === undefined ? undefined : CONNECTION_STATE.get(`${name} ${sub}`)),
     blockingFlag: flag('blocking') || name === 'wait' || name === 'waitaof',
     script: SCRIPT_COMMANDS.has(name),
     subTakesKey: sub !== undefined && subcommandTakesKey(name, sub),
@@ -209,8 +213,7 @@ const MAX_CACHED_LENGTH = 16
 function isPositional(sent: string, info: CommandInfo): boolean {
   if (!info.known || info.sub !== undefined || CONTAINER_COMMANDS.has(info.name)) return false
   if (sent !== info.name && sent !== info.name.toUpperCase()) return false
-  table ??= loadTable()
-  const entry = table[info.name]
+  const entry = entryOf(info.name)
   return entry !== undefined && entry.subcommands === undefined && !entry.flags.includes('movablekeys')
 }
 
@@ -258,12 +261,11 @@ function describeAnew(command: CommandArgs): CommandInfo {
 
 /** Redis's arity rule: N > 0 is exactly N words (name included), -N is at least N. */
 function arityFits(name: string, sub: string | undefined, length: number): boolean {
-  table ??= loadTable()
-  const entry = table[name]
+  const entry = entryOf(name)
   if (!entry) return true
   const fits = (arity: number) => (arity >= 0 ? length === arity : length >= -arity)
   if (!fits(entry.arity)) return false
-  const subEntry = sub !== undefined ? entry.subcommands?.[sub] : undefined
+  const subEntry = sub !== undefined ? subcommandEntry(name, sub) : undefined
   return subEntry ? fits(subEntry.arity) : true
 }
 
@@ -287,8 +289,22 @@ interface TableEntry {
 // The raw table has the subcommands' flags and key positions that the helper functions do not expose.
 let table: Record<string, TableEntry> | undefined
 function subcommandEntry(name: string, sub: string): TableEntry | undefined {
+  const subcommands = entryOf(name)?.subcommands
+  return subcommands !== undefined && Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined
+}
+
+/**
+ * The table's entry for a lower-case name. Own properties only: a client can send `__proto__` or
+ * `constructor`, which a plain lookup finds on Object.prototype (the fuzz test sent `__proto__`).
+ */
+function entryOf(name: string): TableEntry | undefined {
   table ??= loadTable()
-  return table[name]?.subcommands?.[sub]
+  return Object.hasOwn(table, name) ? table[name] : undefined
+}
+
+/** Whether Redis has a command of this lower-case name (`__proto__` and the like are not). */
+export function isKnownCommand(name: string): boolean {
+  return entryOf(name) !== undefined
 }
 
 function loadTable(): Record<string, TableEntry> {

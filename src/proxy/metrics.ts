@@ -3,8 +3,8 @@
  * process, as in the tests). Counters only; nothing here logs.
  */
 
-import { exists } from '@ioredis/commands'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { isKnownCommand } from './command-table.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
 /** A counter's increments not yet handed to prom-client, by label value. */
@@ -87,7 +87,7 @@ export class ProxyMetrics {
     let pending = this.#pendingCommands.get(name)
     if (!pending) {
       // Kept under the label, not the name: names a client invents must not grow the map.
-      const label = exists(name) ? name : 'unknown'
+      const label = isKnownCommand(name) ? name : 'unknown'
       pending = this.#pendingCommands.get(label)
       if (!pending) {
         const child = this.commands.labels({ command: label })

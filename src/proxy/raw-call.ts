@@ -10,9 +10,8 @@
  *   Those, and commands ioredis has no method for, are sent with `sendCommand` under the
  *   upper-case name, which no reply transformer is registered for.
  */
-import { exists } from '@ioredis/commands'
 import { type Cluster, Command, type Redis } from 'ioredis'
-import type { CommandArgs } from './command-table.js'
+import { type CommandArgs, isKnownCommand } from './command-table.js'
 
 /** Commands whose replies ioredis reshapes by (lower-case) name. */
 const RESHAPED = new Set(['hgetall', 'vsim'])
@@ -46,7 +45,7 @@ export function rawCall(
   { pipelined = true } = {},
 ): Promise<unknown> {
   const lower = name.toLowerCase()
-  if (pipelined && !RESHAPED.has(lower) && exists(lower)) {
+  if (pipelined && !RESHAPED.has(lower) && isKnownCommand(lower)) {
     const method = (target as unknown as Record<string, unknown>)[bufferMethod(lower)]
     if (typeof method === 'function') return method.apply(target, args) as Promise<unknown>
   }

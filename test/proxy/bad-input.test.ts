@@ -184,6 +184,18 @@ describe('bad input gets a JSON error with the right status, and never reaches R
     ])
   })
 
+  it('names that are Object.prototype properties are unknown commands, not a 500 (found by the fuzz test)', async () => {
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      expectJsonError(await post(proxy.url, '/', [name, 'a']), 400, /^ERR unknown command/)
+      const path = await fetch(`${proxy.url}/${name}`, {
+        headers: { authorization: `Bearer ${TOKENS.standard}` },
+      })
+      expect(path.status, `GET /${name}`).toBe(404)
+      expect(await path.json()).toEqual({ error: expect.any(String) })
+      expectJsonError(await post(proxy.url, '/', ['OBJECT', name, 'k']), 400, /^ERR/)
+    }
+  })
+
   it('a wrong-arity or wrong-type command keeps Redis’s error text and prefix', async () => {
     expectJsonError(
       await post(proxy.url, '/', ['GET']),

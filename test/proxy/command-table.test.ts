@@ -55,3 +55,25 @@ describe('describeCommand', () => {
     expect(Object.isFrozen(shared.keyIndexes)).toBe(true)
   })
 })
+
+describe('names that are Object.prototype properties', () => {
+  it('are unknown commands and unknown subcommands, never a crash', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__PROTO__']) {
+      const info = describeCommand([name, 'x'])
+      expect(info.known, name).toBe(false)
+      expect(info.keyIndexes).toEqual([])
+      expect(describeCommand(['CONFIG', name]).dangerous).toBe(true)
+      expect(describeCommand(['OBJECT', name, 'k']).known).toBe(true)
+    }
+  })
+})
+
+describe('subcommands that are Object.prototype properties', () => {
+  it('are not taken for real subcommands (arity, flags, keys)', () => {
+    const info = describeCommand(['CONFIG', '__proto__'])
+    expect(info.sub).toBe('__proto__')
+    expect(info.refusedBecause).toBeUndefined()
+    expect(info.keyIndexes).toEqual([])
+    expect(info.malformed).toBe(false) // Redis answers for an unknown subcommand
+  })
+})
