@@ -6,8 +6,10 @@
  *   npm run bench:proxy            (8 s per case)
  *   npm run bench:proxy -- --quick (2 s per case, a smoke run)
  *
- * Each server runs in its own process (redis-server, webdis, the proxy from dist/) so the load
- * generator (autocannon, here) does not share an event loop with what it measures.
+ * Each server runs in its own process (redis-server, webdis, a bare node:http + ioredis server as
+ * the ceiling of one Node process, the proxy from dist/) so the load generator (autocannon, here)
+ * does not share an event loop with what it measures. Where /proc exists, each case also reports
+ * the CPU its server's processes and Redis used per request.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,6 +18,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { findFreePortRange } from '../../test/helpers/ports.js'
+import { cpuSeconds } from '../helpers/process-cpu.js'
 
 const quick = process.argv.includes('--quick')
 const SECONDS = quick ? 2 : 8
@@ -31,6 +34,10 @@ interface Row {
   p50: number
   p99: number
   errors: number
+  /** CPU (user + system) of the server's processes per request, in µs; undefined where not measured. */
+  serverCpuUs?: number | undefined
+  /** CPU of redis-server per request, in µs. */
+  redisCpuUs?: number | undefined
 }
 
 const children: ChildProcess[] = []
@@ -67,10 +74,28 @@ function ensureWebdis(): boolean {
   return false
 }
 
-async function http(name: string, options: autocannon.Options, commandsPerRequest = 1): Promise<Row> {
+/** The processes whose CPU a case is charged: the server's and Redis's. */
+interface Pids {
+  server?: number | undefined
+  redis?: number | undefined
+}
+
+async function http(
+  name: string,
+  options: autocannon.Options,
+  commandsPerRequest = 1,
+  pids: Pids = {},
+): Promise<Row> {
   // A short warm-up, not measured: JIT, connection pools, Redis's own caches.
   await autocannon({ ...options, connections: CONNECTIONS, duration: 1 })
+  const before = { server: cpuSeconds(pids.server), redis: cpuSeconds(pids.redis) }
   const result = await autocannon({ ...options, connections: CONNECTIONS, duration: SECONDS })
+  const perRequest = (start: number | undefined, pid: number | undefined) => {
+    const end = cpuSeconds(pid)
+    return start === undefined || end === undefined
+      ? undefined
+      : ((end - start) * 1e6) / result.requests.total
+  }
   return {
     name,
     requestsPerSecond: result.requests.average,
@@ -78,6 +103,8 @@ async function http(name: string, options: autocannon.Options, commandsPerReques
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
+    serverCpuUs: perRequest(before.server, pids.server),
+    redisCpuUs: perRequest(before.redis, pids.redis),
   }
 }
 
@@ -122,7 +149,7 @@ async function directIoredis(port: number): Promise<Row> {
 async function main() {
   const base = await findFreePortRange(13, false)
   const [redisPort, webdisPort, proxyPort] = [base, base + 1, base + 2]
-  start('redis-server', [
+  const redisProcess = start('redis-server', [
     '--port',
     String(redisPort),
     '--bind',
@@ -156,10 +183,33 @@ async function main() {
         logfile: join(dir, 'webdis.log'),
       }),
     )
-    start('webdis', [config])
+    const webdis = start('webdis', [config])
     await waitForHttp(`http://127.0.0.1:${webdisPort}/PING`)
-    rows.push(await http('webdis single GET', { url: `http://127.0.0.1:${webdisPort}/GET/${KEY}` }))
+    rows.push(
+      await http('webdis single GET', { url: `http://127.0.0.1:${webdisPort}/GET/${KEY}` }, 1, {
+        server: webdis.pid,
+        redis: redisProcess.pid,
+      }),
+    )
   }
+
+  // The ceiling: what one Node process does with node:http and ioredis and no checks at all.
+  const barePort = base + 3
+  const bare = start('node_modules/.bin/tsx', [
+    'bench/proxy/bare-server.ts',
+    String(barePort),
+    String(redisPort),
+  ])
+  await waitForHttp(`http://127.0.0.1:${barePort}/`)
+  rows.push(
+    await http(
+      'bare node:http + ioredis, no checks (the ceiling)',
+      { url: `http://127.0.0.1:${barePort}/`, method: 'POST', body: JSON.stringify(['GET', KEY]) },
+      1,
+      { server: bare.pid, redis: redisProcess.pid },
+    ),
+  )
+  bare.kill('SIGTERM')
 
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
   const pipeline = JSON.stringify(Array.from({ length: PIPELINE }, () => ['GET', KEY]))
@@ -190,17 +240,20 @@ async function main() {
       headers,
       body: JSON.stringify(['GET', KEY]),
     }
-    rows.push(await http(`${label} single GET`, single))
+    const pids = { server: proxy.pid, redis: redisProcess.pid }
+    rows.push(await http(`${label} single GET`, single, 1, pids))
     if (workers === 1) {
       rows.push(
-        await http(`${label} single GET, base64`, {
-          ...single,
-          headers: { ...headers, 'upstash-encoding': 'base64' },
-        }),
+        await http(
+          `${label} single GET, base64`,
+          { ...single, headers: { ...headers, 'upstash-encoding': 'base64' } },
+          1,
+          pids,
+        ),
       )
     }
     const batch = { url: `${proxyUrl}/pipeline`, method: 'POST' as const, headers, body: pipeline }
-    rows.push(await http(`${label} /pipeline (${PIPELINE} GETs)`, batch, PIPELINE))
+    rows.push(await http(`${label} /pipeline (${PIPELINE} GETs)`, batch, PIPELINE, pids))
     proxy.kill('SIGTERM')
     await new Promise((r) => proxy.once('exit', r))
   }
@@ -217,12 +270,15 @@ async function main() {
       `${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, redis ${redisVersion}\n`,
   )
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
-  console.log('| case | requests/s | commands/s | p50 ms | p99 ms | errors | commands/s vs webdis |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  const cpu = (us: number | undefined) => (us === undefined ? '–' : us.toFixed(1))
+  console.log(
+    '| case | requests/s | commands/s | p50 ms | p99 ms | errors | server CPU µs/request | Redis CPU µs/request | commands/s vs webdis |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
     const ratio = webdis ? `${(r.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×` : 'n/a'
     console.log(
-      `| ${r.name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.commandsPerSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${ratio} |`,
+      `| ${r.name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.commandsPerSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${cpu(r.serverCpuUs)} | ${cpu(r.redisCpuUs)} | ${ratio} |`,
     )
   }
   if (webdis) {
