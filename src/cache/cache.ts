@@ -4,9 +4,8 @@
  * Workers and Vercel Edge.
  */
 
-import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, InvalidOptionError, LoaderError, RebuildTimeoutError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
@@ -15,12 +14,11 @@ import type { CacheStats } from './events.js'
 import { registerCore } from './internals.js'
 import type { L1Entry, L1Factory } from './l1-store.js'
 import { OWN_WRITE } from './l1-sync.js'
+import { learnTagsOf, loadMiss, type Miss, refreshServed } from './miss-path.js'
 import { type CacheOptions, resolveOptions } from './options.js'
-import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
 import type { TierTwoStore } from './store.js'
 import { checkTags, namespaceTag, userTag } from './tags.js'
-import { type Fenced, freshTime, type Reload, serveFromTierTwo, tagsOfText } from './tier-two-read.js'
-import { Uncached } from './uncached.js'
+import { freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
@@ -96,6 +94,11 @@ class CacheView implements Cache {
     return [...this.#namespaceTags, ...own.map((tag) => userTag(tag))]
   }
 
+  /** One key's miss, for the miss path (`miss-path.ts`), with this view's tags. */
+  #miss<T>(full: string, key: string, loader: Loader<T>, options: WriteOptions | undefined): Miss<T> {
+    return { core: this.#core, full, key, loader, options, tags: this.#tagsFor(options) }
+  }
+
   /** Whether an L1 entry may be served now: the last sync is recent enough, and its tags are current. */
   #servable(entry: L1Entry): boolean {
     const sync = this.#sync
@@ -163,7 +166,7 @@ class CacheView implements Cache {
    */
   #joinOrLoad<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
     const core = this.#core
-    const load = () => this.#load(full, key, loader, options)
+    const load = () => loadMiss(this.#miss(full, key, loader, options))
     if (!this.#sync.shared) return core.flights.run(full, load) as Promise<T | null>
     const now = core.options.now()
     return core.flights.run(full, load, now - core.options.maxStalenessMs, now) as Promise<T | null>
@@ -187,13 +190,6 @@ class CacheView implements Cache {
     return this.#joinOrLoad(full, key, loader, options)
   }
 
-  /** Learns the versions of an entry's tags when this instance does not know them yet. */
-  async #learnTagsOf(texts: Array<string | undefined>): Promise<void> {
-    const tags = new Set<string>()
-    for (const text of texts) for (const tag of Object.keys(tagsOfText(text) ?? {})) tags.add(tag)
-    if (tags.size > 0) await this.#sync.learn([...tags])
-  }
-
   #hitL1(full: string, entry: { value: unknown; nullMarker: boolean }): unknown {
     const core = this.#core
     core.counters.l1Hits++
@@ -202,201 +198,6 @@ class CacheView implements Cache {
     const { onEvent } = core.options
     if (onEvent) onEvent({ type: 'hit', key: full, tier: 'l1', nullMarker: entry.nullMarker })
     return entry.nullMarker ? null : entry.value
-  }
-
-  /**
-   * The miss path. One tier-2 round trip reads the entry and, when it is absent or past its fresh
-   * time, tries to take the key's rebuild lock: across the whole fleet one caller loads, the
-   * others serve the stale value (inside grace) or wait for the winner's fill.
-   */
-  async #load<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
-    const core = this.#core
-    const sync = this.#sync
-    const tags = this.#tagsFor(options)
-    if (tags) await sync.learn(tags)
-    // A sync that is due goes out with the read (the client pipelines them into one request).
-    const syncing = sync.ensure(core.options.now())
-    const startGen = sync.gen
-    const token = globalThis.crypto.randomUUID()
-    const tierKey = core.tierKey(full)
-    const read = (now: number) =>
-      core.tierTwo('get', () =>
-        core.store.readOrLock(tierKey, token, core.options.lockTtlMs, now, tags && sync.versionsOf(tags)),
-      )
-    let [seen] = await Promise.all([read(core.options.now()), syncing])
-    if (seen === undefined) {
-      // Tier 2 failed or timed out: fail open, the loader answers; its value stays in L1 only.
-      this.#countMiss(full)
-      return this.#runLoader(full, key, loader, options)
-    }
-    const entryTags = tagsOfText(seen.text)
-    if (entryTags) {
-      await this.#learnTagsOf([seen.text])
-      // Invalidated by a tag since it was written, though fresh by its time: take the lock now.
-      if (!seen.locked && sync.current(entryTags) !== true)
-        seen = (await read(Number.MAX_SAFE_INTEGER)) ?? seen
-    }
-    const fenced = seen.locked ? { fence: seen.fence, token } : undefined
-    const served = serveFromTierTwo<T>(
-      this.#core,
-      full,
-      seen.text,
-      startGen,
-      (f) => this.#refresh(full, key, loader, options, f),
-      fenced,
-    )
-    if (served) return served.value
-    this.#countMiss(full)
-    if (fenced) return this.#runLoader(full, key, loader, options, fenced)
-    return this.#waitForFill(full, key, loader, options)
-  }
-
-  /**
-   * A background refresh of a value that is still served (stale inside grace, or early by XFetch).
-   * Without the lock it first tries to take it: one refresh for the fleet.
-   */
-  async #refresh<T>(
-    full: string,
-    key: string,
-    loader: Loader<T>,
-    options: WriteOptions | undefined,
-    fenced?: Fenced,
-  ): Promise<unknown> {
-    const core = this.#core
-    let lock = fenced
-    if (!lock) {
-      const token = globalThis.crypto.randomUUID()
-      // "Stale as of the end of time": the script then tries the lock even on a fresh entry.
-      const seen = await core.tierTwo('get', () =>
-        core.store.readOrLock(core.tierKey(full), token, core.options.lockTtlMs, Number.MAX_SAFE_INTEGER),
-      )
-      if (!seen?.locked) return // someone else is refreshing it (or tier 2 is away)
-      lock = { fence: seen.fence, token }
-    }
-    return this.#runLoader(full, key, loader, options, lock, true)
-  }
-
-  #countMiss(full: string): void {
-    this.#core.counters.misses++
-    this.#core.emit(() => ({ type: 'miss', key: full }))
-  }
-
-  /**
-   * Another instance holds the rebuild lock: poll (backoff with full jitter) until its fill lands,
-   * taking the lock over if it is released or expires (the holder failed or died), up to
-   * `rebuild.wait`; then load anyway (fail open) or throw, as configured.
-   */
-  async #waitForFill<T>(
-    full: string,
-    key: string,
-    loader: Loader<T>,
-    options?: WriteOptions,
-  ): Promise<T | null> {
-    const core = this.#core
-    const { lockWaitMs, lockTtlMs, random } = core.options
-    core.counters.waits++
-    core.emit(() => ({ type: 'rebuildWait', key: full }))
-    // Real time: this waits for another process, whatever clock the cache was given.
-    const deadline = Date.now() + lockWaitMs
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
-      await sleep(
-        Math.min(
-          backoffDelay(attempt, POLL_BASE_MS, POLL_MAX_MS, random),
-          Math.max(1, deadline - Date.now()),
-        ),
-      )
-      const token = globalThis.crypto.randomUUID()
-      const startGen = this.#sync.gen
-      const tags = this.#tagsFor(options)
-      const seen = await core.tierTwo('get', () =>
-        core.store.readOrLock(
-          core.tierKey(full),
-          token,
-          lockTtlMs,
-          core.options.now(),
-          tags && this.#sync.versionsOf(tags),
-        ),
-      )
-      if (seen === undefined) break
-      await this.#learnTagsOf([seen.text])
-      const served = serveFromTierTwo<T>(this.#core, full, seen.text, startGen)
-      if (served) return served.value
-      if (seen.locked) return this.#runLoader(full, key, loader, options, { fence: seen.fence, token })
-    }
-    core.counters.waitTimeouts++
-    core.emit(() => ({ type: 'rebuildWaitTimeout', key: full }))
-    if (core.options.onWaitTimeout === 'throw') throw new RebuildTimeoutError(key, lockWaitMs)
-    return this.#runLoader(full, key, loader, options)
-  }
-
-  async #runLoader<T>(
-    full: string,
-    key: string,
-    loader: Loader<T>,
-    options: WriteOptions | undefined,
-    fenced?: Fenced,
-    refreshing = false,
-  ): Promise<T | null> {
-    const core = this.#core
-    // The loader reads the source after every sync so far: only a later one can make it old.
-    const startGen = this.#sync.gen
-    // The tag versions before the load: if a tag moves while it runs, the value is older than that.
-    const tags = this.#tagsFor(options)
-    const versions = tags && this.#sync.versionsOf(tags)
-    const started = core.options.now()
-    let value: T | null | undefined | Uncached<T>
-    try {
-      value = await loader(key, { refreshing })
-    } catch (error) {
-      core.counters.loadErrors++
-      core.emit(() => ({ type: 'loadError', key: full, error }))
-      if (refreshing) {
-        // Stale-if-error: the stale value keeps being served, and the rebuild lock is held on as a
-        // fleet-wide backoff (no instance retries the failing source meanwhile): lockTtl, doubled
-        // at each consecutive failure of this process, up to the end of grace.
-        core.counters.refreshErrors++
-        if (fenced) {
-          const failures = (core.refreshFailures.get(full) ?? 0) + 1
-          core.refreshFailures.set(full, failures)
-          const { lockTtlMs, graceMs } = core.options
-          const cap =
-            options?.ttl === Number.POSITIVE_INFINITY ? HOT_KEY_MAX_BACKOFF_MS : Math.max(graceMs, lockTtlMs)
-          const hold = Math.min(lockTtlMs * 2 ** Math.min(failures - 1, 30), cap)
-          core.background(
-            core.tierTwo('set', () => core.store.holdLock(core.tierKey(full), fenced.token, hold)),
-          )
-        }
-      } else if (fenced) {
-        // A miss: let the next caller (here or elsewhere) try at once instead of waiting out the lock.
-        core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
-      }
-      throw new LoaderError(key, error)
-    }
-    const ms = core.options.now() - started
-    if (value instanceof Uncached) {
-      // Answered, not stored: the rebuild lock goes at once, so the next caller loads for itself.
-      core.counters.uncached++
-      core.emit(() => ({ type: 'load', key: full, ms, found: true }))
-      if (fenced)
-        core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
-      return value.value
-    }
-    const found = value !== null && value !== undefined
-    core.counters.loads++
-    core.refreshFailures.delete(full)
-    core.emit(() => ({ type: 'load', key: full, ms, found }))
-    const hot = found && options?.ttl === Number.POSITIVE_INFINITY
-    core.write(
-      full,
-      found ? value : null,
-      freshTime(this.#core.options, found, options),
-      ms,
-      versions,
-      startGen,
-      fenced ?? 'local',
-      hot,
-    )
-    return found ? (value as T) : null
   }
 
   async get<T>(key: string): Promise<T | null | undefined> {
@@ -413,7 +214,7 @@ class CacheView implements Cache {
     }
     const startGen = sync.gen
     const [text] = (await core.tierTwo('get', () => core.store.getMany([core.tierKey(full)]))) ?? []
-    await this.#learnTagsOf([text])
+    await learnTagsOf(this.#sync, [text])
     const served = serveFromTierTwo<T>(this.#core, full, text, startGen)
     if (served) return served.value
     core.counters.misses++
@@ -507,7 +308,7 @@ class CacheView implements Cache {
     )
     const tierTwoAnswered = answer !== undefined
     const texts = answer ?? []
-    await this.#learnTagsOf(texts)
+    await learnTagsOf(this.#sync, texts)
     const toLoad: number[] = []
     // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
     const fences = new Map<number, number>()
@@ -515,7 +316,8 @@ class CacheView implements Cache {
       fences.set(i, decodeEnvelope(texts[j])?.c ?? 0)
       // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
       const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
-      const reload: Reload | undefined = one && ((f) => this.#refresh(fulls[i]!, keys[i]!, one, options, f))
+      const reload: Reload | undefined =
+        one && ((f) => refreshServed(this.#miss(fulls[i]!, keys[i]!, one, options), f))
       const served = serveFromTierTwo<T>(this.#core, fulls[i]!, texts[j], startGen, reload)
       if (served) results[i] = served.value
       else {
@@ -548,7 +350,7 @@ class CacheView implements Cache {
     fences?: Map<number, number>,
   ): Promise<void> {
     const core = this.#core
-    const startGen = this.#sync.gen // as in #runLoader
+    const startGen = this.#sync.gen // as in the miss path's loader run
     const wanted = indexes.map((i) => keys[i]!)
     const tags = this.#tagsFor(options)
     const versions = tags && this.#sync.versionsOf(tags)
