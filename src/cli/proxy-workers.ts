@@ -39,11 +39,16 @@ export function runPrimary(
   log: (fields: Record<string, unknown>, msg: string) => void,
 ): number {
   let stopping = false
-  const fork = () => cluster.fork()
+  // Workers still running, counted here: node:cluster drops a worker from `cluster.workers` only
+  // once it has both exited and disconnected, and the last 'exit' can come before its
+  // 'disconnect' (a CI run saw the primary end without its last log line).
+  const running = new Set<number>()
+  const fork = () => running.add(cluster.fork().id)
   for (let i = 0; i < count; i++) fork()
   cluster.on('exit', (worker, code, signal) => {
+    running.delete(worker.id)
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
+      if (running.size === 0) {
         log({}, 'all workers stopped')
         process.exit(0)
       }
