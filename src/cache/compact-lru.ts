@@ -1,7 +1,7 @@
 /**
  * A compact LRU for tier 1 where bundle size counts (`createEdgeCache`, the edge adapter): the same
  * contract as lru-cache for what the cache uses (bounds on entries and bytes, a TTL per entry,
- * the same dispose reasons), in about 0.6 KB gzipped.
+ * the same dispose reasons), in about 0.3 KB gzipped (measured: the Worker bundle's share grew 277 B).
  *
  * Why not lru-cache here: it is 5.5 KB of a Worker bundle's gzipped size (measured with esbuild,
  * minified), which the edge issue's budget for tiercache's whole share (15 KB) cannot carry along

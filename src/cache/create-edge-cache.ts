@@ -1,6 +1,6 @@
 /**
  * `createEdgeCache`: the same cache for edge bundles (Workers, Vercel Edge), where every kilobyte
- * is paid on each cold start: L1 in the compact LRU (`compact-lru.ts`, about 0.6 KB gzipped
+ * is paid on each cold start: L1 in the compact LRU (`compact-lru.ts`, about 0.3 KB gzipped
  * against lru-cache's 5.5).
  */
 import type { Cache } from './api.js'
