@@ -18,6 +18,12 @@ import { toResp2 } from './resp2.js'
 import { authorize, type Grant, type TokenStore } from './tokens.js'
 import type { Upstream } from './upstream.js'
 
+/**
+ * A callback called exactly once: `(undefined, value)` on success, `(error)` on failure (never
+ * with an undefined error: a rejection without a reason is given one).
+ */
+export type Done<T> = (error: unknown, value?: T) => void
+
 /** Limits the service enforces. */
 export interface CommandLimits {
   /** Largest accepted body in bytes (413 past it). */
@@ -160,19 +166,72 @@ export class CommandService {
    * Runs one command; its reply as ioredis gives it (`encodeOne` encodes it).
    * @throws {ProxyHttpError} 400 with Redis's error, 503 when Redis cannot be reached, 504 past the deadline
    */
-  async single(grant: Grant, command: CommandArgs): Promise<unknown> {
-    const infos = this.prepare(grant, [command])
+  single(grant: Grant, command: CommandArgs): Promise<unknown> {
+    return new Promise((resolve, reject) =>
+      this.singleThen(grant, command, (error, value) =>
+        error === undefined ? resolve(value) : reject(error),
+      ),
+    )
+  }
+
+  /**
+   * `single` with a callback, called exactly once: `(undefined, reply)` or `(error)` with the
+   * error `single` rejects with. The node:http fast path runs commands this way: on a request
+   * that costs about 35 µs of CPU, the promises and async frames of the promise form were a fifth
+   * of its garbage.
+   */
+  singleThen(grant: Grant, command: CommandArgs, done: Done<unknown>): void {
+    let infos: CommandInfo[]
     try {
-      return await this.#run(infos, () => this.#executor.run(command, infos[0]!))
+      infos = this.prepare(grant, [command])
     } catch (error) {
-      if (error instanceof ProxyHttpError) throw error
-      if (isRedisReply(error as Error))
-        throw new ProxyHttpError(400, (error as Error).message, { cause: error })
-      this.#metrics.upstreamErrors.inc({ kind: 'unavailable' })
-      throw new ProxyHttpError(503, `ERR upstream Redis unavailable: ${(error as Error).message}`, {
-        cause: error,
-      })
+      done(error)
+      return
     }
+    const info = infos[0]!
+    if (this.#upstream.client.status !== 'ready') {
+      // (Re)connecting: rare, so the promise form is fine here.
+      this.#runOnceReady(infos, () => this.#executor.run(command, info)).then(
+        (value) => done(undefined, value),
+        (error: unknown) => done(this.#singleFailure(error)),
+      )
+      return
+    }
+    const deadline = this.#deadlineOf(infos)
+    let finished = false
+    const expire = () => {
+      finished = true
+      done(this.#expired(deadline))
+    }
+    const filing = this.#deadlines.file(deadline, expire)
+    const settle = (error: unknown, value?: unknown) => {
+      if (finished) return // answered 504 already
+      finished = true
+      this.#deadlines.withdraw(filing, expire)
+      done(error === undefined ? undefined : this.#singleFailure(error), value)
+    }
+    let work: Promise<unknown>
+    try {
+      work = this.#executor.run(command, info)
+    } catch (error) {
+      settle(error ?? new Error('the command failed without a reason'))
+      return
+    }
+    work.then(
+      (value) => settle(undefined, value),
+      (error: unknown) => settle(error ?? new Error('the command failed without a reason')),
+    )
+  }
+
+  /** What a failure of one command is to the client: Redis's own error 400, the rest 503 (or as they are). */
+  #singleFailure(error: unknown): ProxyHttpError {
+    if (error instanceof ProxyHttpError) return error
+    if (isRedisReply(error as Error))
+      return new ProxyHttpError(400, (error as Error).message, { cause: error })
+    this.#metrics.upstreamErrors.inc({ kind: 'unavailable' })
+    return new ProxyHttpError(503, `ERR upstream Redis unavailable: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
 
   /**
@@ -203,21 +262,73 @@ export class CommandService {
    * authorize, run, encode. The Hono routes and the node:http fast path both answer through it.
    * @throws {ProxyHttpError} for a bad body, a refused command, or Redis out of reach
    */
-  async answerBody(
+  answerBody(
     grant: Grant,
     route: '/' | '/pipeline' | '/multi-exec',
     text: string,
     format: string | undefined,
     encoding: string | undefined,
   ): Promise<EncodedAnswer> {
-    const body = parseJson(text)
-    if (route === '/') return this.encodeOne(await this.single(grant, toCommand(body)), format, encoding)
-    const outcomes = await this.many(
-      grant,
-      route === '/pipeline' ? 'pipeline' : 'multi-exec',
-      toCommandList(body, this.limits.maxCommands),
+    return new Promise((resolve, reject) =>
+      this.answerBodyThen(grant, route, text, format, encoding, (error, answer) =>
+        error === undefined ? resolve(answer as EncodedAnswer) : reject(error),
+      ),
     )
-    return this.encode(outcomes, true, format, encoding)
+  }
+
+  /**
+   * `answerBody` with a callback, called exactly once: `(undefined, answer)` or `(error)`. The
+   * node:http fast path answers this way (see `singleThen`).
+   */
+  answerBodyThen(
+    grant: Grant,
+    route: '/' | '/pipeline' | '/multi-exec',
+    text: string,
+    format: string | undefined,
+    encoding: string | undefined,
+    done: Done<EncodedAnswer>,
+  ): void {
+    let body: unknown
+    let commands: CommandArgs[] | undefined
+    let command: CommandArgs | undefined
+    try {
+      body = parseJson(text)
+      if (route === '/') command = toCommand(body)
+      else commands = toCommandList(body, this.limits.maxCommands)
+    } catch (error) {
+      done(error)
+      return
+    }
+    if (command) {
+      this.singleThen(grant, command, (error, value) => {
+        if (error !== undefined) {
+          done(error)
+          return
+        }
+        let answer: EncodedAnswer
+        try {
+          answer = this.encodeOne(value, format, encoding)
+        } catch (encodeError) {
+          done(encodeError)
+          return
+        }
+        done(undefined, answer)
+      })
+      return
+    }
+    this.many(grant, route === '/pipeline' ? 'pipeline' : 'multi-exec', commands as CommandArgs[]).then(
+      (outcomes) => {
+        let answer: EncodedAnswer
+        try {
+          answer = this.encode(outcomes, true, format, encoding)
+        } catch (encodeError) {
+          done(encodeError)
+          return
+        }
+        done(undefined, answer)
+      },
+      (error: unknown) => done(error ?? new Error('the pipeline failed without a reason')),
+    )
   }
 
   /** Encodes the reply of one command as `encode` does a one-item outcome list. */
@@ -290,15 +401,21 @@ export class CommandService {
   }
 
   #withDeadline<T>(commands: CommandInfo[], work: () => Promise<T>): Promise<T> {
+    const deadline = this.#deadlineOf(commands)
+    return this.#deadlines.race(work(), deadline, () => this.#expired(deadline))
+  }
+
+  /** The deadline of a request in ms: a blocking command may legitimately wait up to the maximum block time. */
+  #deadlineOf(commands: CommandInfo[]): number {
     const { deadlineMs, blocking } = this.limits
-    // A blocking command may legitimately wait up to the maximum block time.
-    const deadline = commands.some((i) => i.blocking)
-      ? Math.max(deadlineMs, blocking.maxBlockMs + 2000)
-      : deadlineMs
-    return this.#deadlines.race(work(), deadline, () => {
-      this.#metrics.upstreamErrors.inc({ kind: 'deadline' })
-      return new ProxyHttpError(504, `ERR deadline of ${deadline} ms passed before Redis answered`)
-    })
+    for (const info of commands) if (info.blocking) return Math.max(deadlineMs, blocking.maxBlockMs + 2000)
+    return deadlineMs
+  }
+
+  /** The 504 of a request whose deadline passed (counted). */
+  #expired(deadline: number): ProxyHttpError {
+    this.#metrics.upstreamErrors.inc({ kind: 'deadline' })
+    return new ProxyHttpError(504, `ERR deadline of ${deadline} ms passed before Redis answered`)
   }
 }
 

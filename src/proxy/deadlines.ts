@@ -10,6 +10,11 @@
 /** Width of a slot in milliseconds: how late a deadline may fire. */
 const SLOT_MS = 10
 
+/** Where a deadline was filed (opaque): handed back to `Deadlines.withdraw`. */
+export interface DeadlineFiling {
+  readonly __deadlineFiling: never
+}
+
 /** Deadlines for the proxy's in-flight requests. */
 export class Deadlines {
   readonly #slots = new Map<number, Set<() => void>>()
@@ -27,27 +32,41 @@ export class Deadlines {
    */
   race<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const slot = Math.ceil((this.#now() + ms) / SLOT_MS)
-      let waiting = this.#slots.get(slot)
-      if (!waiting) {
-        waiting = new Set()
-        this.#slots.set(slot, waiting)
-      }
-      const filed = waiting
       const expire = () => reject(expired())
-      filed.add(expire)
-      this.#arm(slot)
+      const filing = this.file(ms, expire)
       work.then(
         (value) => {
-          filed.delete(expire)
+          this.withdraw(filing, expire)
           resolve(value)
         },
         (error: unknown) => {
-          filed.delete(expire)
+          this.withdraw(filing, expire)
           reject(error)
         },
       )
     })
+  }
+
+  /**
+   * Files `expire` to be called once `ms` have passed, unless it is withdrawn first. The callback
+   * form of `race`, for the proxy's hot path, where a promise of its own per request is garbage.
+   * @returns where it was filed, for `withdraw`
+   */
+  file(ms: number, expire: () => void): DeadlineFiling {
+    const slot = Math.ceil((this.#now() + ms) / SLOT_MS)
+    let waiting = this.#slots.get(slot)
+    if (!waiting) {
+      waiting = new Set()
+      this.#slots.set(slot, waiting)
+    }
+    waiting.add(expire)
+    this.#arm(slot)
+    return waiting as unknown as DeadlineFiling
+  }
+
+  /** Withdraws a deadline filed with `file` (the work settled in time); `expire` will not be called. */
+  withdraw(filing: DeadlineFiling, expire: () => void): void {
+    ;(filing as unknown as Set<() => void>).delete(expire)
   }
 
   /** Work filed and not yet settled nor expired (for tests). */

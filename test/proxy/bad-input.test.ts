@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
@@ -258,6 +258,18 @@ describe('upstream trouble', () => {
       })
       expectJsonError(response, 504, /deadline of 200 ms/)
       expect(Date.now() - started).toBeLessThan(900)
+      // The late reply must be dropped, not answered or accounted a second time (the in-flight
+      // count would go below zero). A direct PING returns once the SLEEP is over; a PING through
+      // the proxy then follows the SLEEP's reply on the proxy's one connection.
+      const direct = new Redis({ port: slow.port, host: '127.0.0.1', lazyConnect: true })
+      try {
+        expect(await direct.ping()).toBe('PONG')
+      } finally {
+        direct.disconnect()
+      }
+      const ping = await post(slowProxy.url, '/', ['PING'], { authorization: `Bearer ${TOKENS.admin}` })
+      expect(await ping.json()).toEqual({ result: 'PONG' })
+      expect(slowProxy.proxy.inFlight()).toBe(0)
     })
   })
 })

@@ -75,6 +75,25 @@ describe('Deadlines', () => {
     expect(deadlines.pending).toBe(0)
   })
 
+  it('file and withdraw: a withdrawn deadline never fires, a filed one fires once, on time', async () => {
+    const deadlines = new Deadlines(clock)
+    const withdrawn = vi.fn()
+    const kept = vi.fn()
+    const filing = deadlines.file(100, withdrawn)
+    deadlines.file(100, kept)
+    expect(deadlines.pending).toBe(2)
+    deadlines.withdraw(filing, withdrawn)
+    expect(deadlines.pending).toBe(1)
+    await vi.advanceTimersByTimeAsync(99)
+    expect(kept).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(11)
+    expect(kept).toHaveBeenCalledTimes(1)
+    expect(withdrawn).not.toHaveBeenCalled()
+    expect(deadlines.pending).toBe(0)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(kept).toHaveBeenCalledTimes(1)
+  })
+
   it('keeps no timer while nothing is filed (the process can exit)', async () => {
     const deadlines = new Deadlines(clock)
     await deadlines.race(Promise.resolve(1), 1000, () => new Error('late'))
