@@ -252,6 +252,9 @@ describe('upstream trouble', () => {
     })
 
     it('a deadline passed → 504 JSON', async () => {
+      // Connected first, so the request takes the common path (not the wait for a connection).
+      const warm = await post(slowProxy.url, '/', ['PING'], { authorization: `Bearer ${TOKENS.admin}` })
+      expect(warm.status).toBe(200)
       const started = Date.now()
       const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '1'], {
         authorization: `Bearer ${TOKENS.admin}`,
