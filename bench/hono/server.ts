@@ -1,14 +1,14 @@
 /**
  * One server of the Hono benchmark, in a process of its own: the same route bare, behind
  * tiercache's cacheMiddleware (in-memory tier 2: every request after the first is an L1 HIT), or
- * behind the floor middleware (below). argv: 'bare' | 'cached' | 'floor', port. Prints "ready".
+ * behind the floor middleware (below), or wrapped in cached(). argv: 'bare' | 'cached' | 'floor' | 'wrapped', port. Prints "ready".
  */
 import { serve } from '@hono/node-server'
-import { Hono } from 'hono'
-import { cacheMiddleware } from '../../adapters/hono/index.js'
+import { type Context, Hono } from 'hono'
+import { cached, cacheMiddleware } from '../../adapters/hono/index.js'
 import { createCache } from '../../src/index.js'
 
-const [mode, port] = process.argv.slice(2) as ['bare' | 'cached' | 'floor', string]
+const [mode, port] = process.argv.slice(2) as ['bare' | 'cached' | 'floor' | 'wrapped', string]
 const product = { id: 42, name: 'lamp', price: 129, tags: ['home', 'light'], stock: 17 }
 const app = new Hono()
 if (mode === 'cached') app.use('/products/*', cacheMiddleware({ cache: createCache(), ttl: '1h' }))
@@ -24,6 +24,8 @@ if (mode === 'floor') {
   }
   app.use('/products/*', async () => new Response(body, { status: 200, headers }))
 }
-app.get('/products/:id', (c) => c.json({ ...product, id: Number(c.req.param('id')) }))
+const route = (c: Context) => c.json({ ...product, id: Number(c.req.param('id')) })
+// The same route wrapped in cached(): one handler, so a hit needs no middleware chain.
+app.get('/products/:id', mode === 'wrapped' ? cached({ cache: createCache(), ttl: '1h' })(route) : route)
 serve({ fetch: app.fetch, port: Number(port), hostname: '127.0.0.1' }, () => process.stdout.write('ready\n'))
 process.on('SIGINT', () => process.exit(0))

@@ -250,6 +250,43 @@ describe('cached() and c.var.cache', () => {
     expect(products.calls).toBe(1)
   })
 
+  it('the wrapper answers an L1 hit synchronously (a Response, not a promise); a miss and the decorator form answer promises', async () => {
+    const cache = createCache()
+    let calls = 0
+    const handler = cached({ cache, ttl: '1m' })((c) => c.json({ call: ++calls }))
+    const app = new Hono()
+    const answers: unknown[] = []
+    app.get('/sync', (c) => {
+      const answer = handler(c)
+      answers.push(answer)
+      return answer
+    })
+    expect((await app.request('/sync')).headers.get('x-cache')).toBe('MISS')
+    const hit = await app.request('/sync')
+    expect(hit.headers.get('x-cache')).toBe('HIT')
+    expect(await hit.json()).toEqual({ call: 1 })
+    expect(answers[0]).toBeInstanceOf(Promise)
+    expect(answers[1]).toBeInstanceOf(Response)
+
+    class Products {
+      @cached({ cache, ttl: '1m' })
+      async show(c: import('hono').Context) {
+        return c.json({ call: ++calls })
+      }
+    }
+    const products = new Products()
+    const decorated: unknown[] = []
+    const other = new Hono()
+    other.get('/decorated', (c) => {
+      const answer = products.show(c)
+      decorated.push(answer)
+      return answer
+    })
+    await other.request('/decorated')
+    expect((await other.request('/decorated')).headers.get('x-cache')).toBe('HIT')
+    expect(decorated.every((answer) => answer instanceof Promise)).toBe(true)
+  })
+
   it('without a cache anywhere: a clear error', async () => {
     const app = new Hono()
     app.get(
