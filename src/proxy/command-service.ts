@@ -300,20 +300,7 @@ export class CommandService {
       return
     }
     if (command) {
-      this.singleThen(grant, command, (error, value) => {
-        if (error !== undefined) {
-          done(error)
-          return
-        }
-        let answer: EncodedAnswer
-        try {
-          answer = this.encodeOne(value, format, encoding)
-        } catch (encodeError) {
-          done(encodeError)
-          return
-        }
-        done(undefined, answer)
-      })
+      this.answerCommandThen(grant, command, format, encoding, done)
       return
     }
     this.many(grant, route === '/pipeline' ? 'pipeline' : 'multi-exec', commands as CommandArgs[]).then(
@@ -329,6 +316,33 @@ export class CommandService {
       },
       (error: unknown) => done(error ?? new Error('the pipeline failed without a reason')),
     )
+  }
+
+  /**
+   * Runs one command and encodes its reply as `encodeOne` does; `done` is called exactly once,
+   * `(undefined, answer)` or `(error)`. `POST /` and path-style requests answer through it.
+   */
+  answerCommandThen(
+    grant: Grant,
+    command: CommandArgs,
+    format: string | undefined,
+    encoding: string | undefined,
+    done: Done<EncodedAnswer>,
+  ): void {
+    this.singleThen(grant, command, (error, value) => {
+      if (error !== undefined) {
+        done(error)
+        return
+      }
+      let answer: EncodedAnswer
+      try {
+        answer = this.encodeOne(value, format, encoding)
+      } catch (encodeError) {
+        done(encodeError)
+        return
+      }
+      done(undefined, answer)
+    })
   }
 
   /** Encodes the reply of one command as `encode` does a one-item outcome list. */

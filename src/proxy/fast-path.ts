@@ -1,6 +1,7 @@
 /**
  * The proxy's hot routes on node:http directly: `POST /`, `POST /pipeline` and `POST /multi-exec`
- * (what `@upstash/redis` sends) are answered here, everything else goes to the Hono app.
+ * (what `@upstash/redis` sends) and plain path-style `GET /<cmd>/<arg>...` requests are answered
+ * here, everything else goes to the Hono app.
  *
  * Why: through Hono on @hono/node-server a single command cost about twice what the same work
  * costs on a bare node:http handler (a Fetch Request and Response per request, a middleware
@@ -11,36 +12,106 @@
  * the same bytes (a test sends the same requests both ways and compares).
  */
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import type { CommandService, EncodedAnswer } from './command-service.js'
+import type { CommandService, Done, EncodedAnswer } from './command-service.js'
+import { isKnownCommand } from './command-table.js'
 import { readIncomingBodyThen } from './read-body.js'
+import { commandFromPath } from './request-body.js'
 import type { Grant } from './tokens.js'
 
-/** The paths answered here; anything with a query string (`?_token=`) goes to Hono. */
+/** The body routes answered here; anything with a query string (`?_token=`) goes to Hono. */
 const FAST_PATHS = new Set(['/', '/pipeline', '/multi-exec'])
 
 /**
- * Wraps the Hono app's node:http listener: `POST /`, `/pipeline` and `/multi-exec` are answered
- * by `service` here, every other request by `fallback`.
+ * The characters of a path-style URL taken here: those a URL parser keeps as they are or only
+ * percent-encodes (`{}` of hash tags), so splitting the raw URL gives the segments Hono's route
+ * gets from `new URL(...).pathname`. A query string, `#`, `\`, spaces, quotes and non-ASCII go to
+ * Hono.
+ */
+const PLAIN_URL = /^\/[\w\-.~!$&'()*+,;=:@%{}/]*$/
+/** `.` and `..`, also percent-encoded: a URL parser resolves them, so those requests go to Hono. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i
+const NO_QUERY = new URLSearchParams()
+
+/**
+ * Wraps the Hono app's node:http listener: `POST /`, `/pipeline`, `/multi-exec` and plain
+ * path-style GETs are answered by `service` here, every other request by `fallback`.
  */
 export function withCommandFastPath(service: CommandService, fallback: RequestListener): RequestListener {
   return (request, response) => {
-    if (request.method !== 'POST' || !FAST_PATHS.has(request.url ?? '')) {
-      fallback(request, response)
+    const url = request.url ?? ''
+    if (request.method === 'POST' && FAST_PATHS.has(url)) {
+      const path = url as '/' | '/pipeline' | '/multi-exec'
+      answer(service, request, response, 'POST', path, (grant, headers, done) =>
+        readIncomingBodyThen(request, service.limits.maxBodyBytes, (error, text) => {
+          if (error !== undefined) done(error)
+          else
+            service.answerBodyThen(
+              grant,
+              path,
+              text as string,
+              one(headers, 'upstash-response-format'),
+              one(headers, 'upstash-encoding'),
+              done,
+            )
+        }),
+      )
       return
     }
-    answer(service, request, response, request.url as '/' | '/pipeline' | '/multi-exec')
+    const segments = request.method === 'GET' ? pathStyleSegments(url) : undefined
+    if (segments) {
+      request.resume() // a GET's body, if any, is not an argument (as on the Hono route)
+      answer(service, request, response, 'GET', '/<command>', (grant, headers, done) => {
+        let command: ReturnType<typeof commandFromPath>
+        try {
+          command = commandFromPath(segments, NO_QUERY, undefined)
+        } catch (error) {
+          done(error)
+          return
+        }
+        service.answerCommandThen(
+          grant,
+          command,
+          one(headers, 'upstash-response-format'),
+          one(headers, 'upstash-encoding'),
+          done,
+        )
+      })
+      return
+    }
+    fallback(request, response)
   }
 }
 
 /**
- * One request, in callbacks rather than async functions: about 15 KB of garbage a single command
- * made, 4 KB of it were this path's promises and async frames (the reason is in `singleThen`).
+ * The still percent-encoded segments of a path-style request this fast path takes, or undefined
+ * to leave it to Hono: a query string (`?_token=`, `?EX=10`), characters a URL parser rewrites,
+ * dot segments, or a first segment that is no Redis command (`/healthz`; Hono answers the 404).
+ */
+export function pathStyleSegments(url: string): string[] | undefined {
+  if (url.length < 2 || !PLAIN_URL.test(url)) return undefined
+  const segments = url.slice(1).split('/')
+  for (const segment of segments) if (DOT_SEGMENT.test(segment)) return undefined
+  let name: string
+  try {
+    name = decodeURIComponent(segments[0]!)
+  } catch {
+    return undefined
+  }
+  return isKnownCommand(name.toLowerCase()) ? segments : undefined
+}
+
+/**
+ * One request, in callbacks rather than async functions: of about 15 KB of garbage a single
+ * command made, 2 KB were this path's promises and async frames (the reason is in `singleThen`).
+ * `run` does the route's own work once the token is known.
  */
 function answer(
   service: CommandService,
   request: IncomingMessage,
   response: ServerResponse,
-  path: '/' | '/pipeline' | '/multi-exec',
+  method: 'POST' | 'GET',
+  route: string,
+  run: (grant: Grant, headers: IncomingHttpHeaders, done: Done<EncodedAnswer>) => void,
 ): void {
   const started = performance.now()
   const headers = request.headers
@@ -74,7 +145,7 @@ function answer(
     } catch (writeError) {
       status = refuse(writeError)
     } finally {
-      service.end('POST', path, status, started, requestId)
+      service.end(method, route, status, started, requestId)
     }
   }
   let grant: Grant
@@ -84,18 +155,7 @@ function answer(
     finish(error)
     return
   }
-  readIncomingBodyThen(request, service.limits.maxBodyBytes, (error, text) => {
-    if (error !== undefined) finish(error)
-    else
-      service.answerBodyThen(
-        grant,
-        path,
-        text as string,
-        one(headers, 'upstash-response-format'),
-        one(headers, 'upstash-encoding'),
-        finish,
-      )
-  })
+  run(grant, headers, finish)
 }
 
 function write(

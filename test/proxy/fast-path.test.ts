@@ -1,10 +1,11 @@
 /**
- * The node:http fast path (`POST /`, `/pipeline`, `/multi-exec`) against the Hono app it
+ * The node:http fast path (`POST /`, `/pipeline`, `/multi-exec`, path-style GETs) against the Hono app it
  * stands in for: the same requests, good and bad, sent both ways to one proxy on the real
  * cluster, must get the same status, content type and body. Also: which requests take it.
  */
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { pathStyleSegments } from '../../src/proxy/fast-path.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
@@ -20,8 +21,9 @@ afterAll(async () => {
 
 interface Case {
   name: string
-  path: '/' | '/pipeline' | '/multi-exec'
-  body: string
+  /** A body route, or a path-style URL (sent as a GET, with no body). */
+  path: string
+  body?: string
   headers?: Record<string, string>
 }
 
@@ -109,24 +111,42 @@ const CASES: Case[] = [
     ]),
     headers: std,
   },
+  // Path style, as webdis and curl users send it: GET /<cmd>/<arg>...
+  { name: 'path style GET', path: `/GET/${ns}:a`, headers: std },
+  { name: 'path style, command in lower case', path: `/get/${ns}:a`, headers: std },
+  { name: 'path style SET', path: `/SET/${ns}:path/v1`, headers: std },
+  { name: 'path style, percent-encoded argument', path: `/SET/${ns}:path/a%20b%2Fc%E2%82%AC`, headers: std },
+  { name: 'path style, read back', path: `/GET/${ns}:path`, headers: std },
+  { name: 'path style, hash tag', path: `/SET/{${ns}}:tag/v`, headers: std },
+  { name: 'path style, empty last argument', path: `/SET/${ns}:empty/`, headers: std },
+  { name: 'path style, malformed percent-encoding', path: `/GET/${ns}:%zz`, headers: std },
+  { name: 'path style, base64', path: `/GET/${ns}:a`, headers: { ...std, 'upstash-encoding': 'base64' } },
+  {
+    name: 'path style, resp2',
+    path: `/GET/${ns}:a`,
+    headers: { ...std, 'upstash-response-format': 'resp2' },
+  },
+  { name: 'path style, no token', path: `/GET/${ns}:a` },
+  { name: 'path style, read-only token writes', path: `/SET/${ns}:a/w`, headers: bearer(TOKENS.readonly) },
+  { name: 'path style, admin command', path: '/FLUSHALL', headers: std },
+  { name: 'path style, wrong arity', path: '/GET', headers: std },
+  { name: 'path style, Redis error', path: `/HGET/${ns}:a/f`, headers: std },
+  { name: 'path style, prefix outside', path: `/GET/${ns}:a`, headers: bearer(TOKENS.prefixed) },
 ]
 
+/** How a case is sent: a body route as a JSON POST, a path-style URL as a GET. */
+function init(c: Case): RequestInit {
+  return c.body === undefined
+    ? { method: 'GET', headers: { ...c.headers } }
+    : { method: 'POST', headers: { 'content-type': 'application/json', ...c.headers }, body: c.body }
+}
+
 async function viaHttp(c: Case) {
-  const response = await fetch(`${proxy.url}${c.path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...c.headers },
-    body: c.body,
-  })
-  return snapshot(response)
+  return snapshot(await fetch(`${proxy.url}${c.path}`, init(c)))
 }
 
 async function viaHono(c: Case) {
-  const response = await proxy.proxy.app.request(c.path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...c.headers },
-    body: c.body,
-  })
-  return snapshot(response)
+  return snapshot(await proxy.proxy.app.request(c.path, init(c)))
 }
 
 async function snapshot(response: Response) {
@@ -203,7 +223,9 @@ describe('the fast path answers as the Hono app does', () => {
   it('counts fast-path requests in the metrics by route and status, like the Hono routes', async () => {
     await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: '[["PING"]]' })
     await fetch(`${proxy.url}/`, { method: 'POST', body: '["PING"]' })
+    await fetch(`${proxy.url}/PING`, { headers: std })
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
+    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/<command>",status="200"\} [1-9]/)
     expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/pipeline",status="200"\} [1-9]/)
     expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/",status="401"\} [1-9]/)
   })
@@ -239,14 +261,56 @@ describe('the fast path answers as the Hono app does', () => {
     ])
   })
 
+  it('takes plain path-style GETs, and leaves to Hono the URLs a URL parser would rewrite', () => {
+    expect(pathStyleSegments('/GET/user:1')).toEqual(['GET', 'user:1'])
+    expect(pathStyleSegments('/set/%7Bu%7D:1/a%20b/')).toEqual(['set', '%7Bu%7D:1', 'a%20b', ''])
+    expect(pathStyleSegments('/GET/{u}:1')).toEqual(['GET', '{u}:1'])
+    for (const url of [
+      '/GET/a?EX=10', // query arguments and ?_token=
+      '/GET/a/../b', // dot segments, resolved by a URL parser
+      '/GET/%2e%2E',
+      '/GET/./a',
+      '/GET/a\\b', // a backslash is a slash to a URL parser
+      '/GET/a"b', // quotes and non-ASCII are percent-encoded by it
+      '/GET/é',
+      '/healthz', // not a command: Hono's route (or its 404)
+      '/nope/a',
+      '/%zz/a',
+      '//GET/a',
+      '/',
+      '',
+    ]) {
+      expect(pathStyleSegments(url), url).toBeUndefined()
+    }
+  })
+
+  it('a path-style GET with a body: the body is drained, the connection carries the next request', async () => {
+    const socket = connect(proxy.port, '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    let received = ''
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1')
+    })
+    const auth = `Authorization: Bearer ${TOKENS.standard}\r\n`
+    socket.write(`GET /ECHO/first HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\n\r\nhello`)
+    socket.write(`GET /ECHO/second HTTP/1.1\r\nHost: x\r\n${auth}\r\n`)
+    await until(() => received.includes('"result":"second"'))
+    expect(received).toContain('{"result":"first"}')
+    socket.destroy()
+  })
+
   it('leaves everything else to the Hono app: queries, other paths and methods', async () => {
     const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
       method: 'POST',
       body: '["PING"]',
     })
     expect(await viaQuery.json()).toEqual({ result: 'PONG' })
-    const pathStyle = await fetch(`${proxy.url}/ping`, { headers: std })
-    expect(await pathStyle.json()).toEqual({ result: 'PONG' })
+    const pathStyle = await fetch(`${proxy.url}/ECHO/a?_token=${TOKENS.standard}`)
+    expect(await pathStyle.json()).toEqual({ result: 'a' })
+    const withArguments = await fetch(`${proxy.url}/SET/${ns}:q/v?EX=100`, { headers: std })
+    expect(await withArguments.json()).toEqual({ result: 'OK' })
+    const posted = await fetch(`${proxy.url}/ECHO`, { method: 'POST', headers: std, body: 'from the body' })
+    expect(await posted.json()).toEqual({ result: 'from the body' })
     const wrongMethod = await fetch(`${proxy.url}/pipeline`, { method: 'DELETE', headers: std })
     expect(wrongMethod.status).toBe(405)
     expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
