@@ -81,6 +81,10 @@ export function commandFromPath(
 ): CommandArgs {
   const args: string[] = []
   for (const segment of segments) {
+    if (!segment.includes('%')) {
+      args.push(segment) // nothing to decode: no copy
+      continue
+    }
     try {
       args.push(decodeURIComponent(segment))
     } catch {
@@ -91,6 +95,7 @@ export function commandFromPath(
     }
   }
   if (body !== undefined && body !== '') args.push(body)
+  if (query.size === 0) return toCommand(args)
   for (const [name, value] of query) {
     if (name === '_token') continue
     // `?NX` is a bare flag; `?EX=100` is a flag with a value.
