@@ -1,7 +1,8 @@
 /**
  * The Hono middleware's cost: requests per second of a route answered by cacheMiddleware from L1
  * (x-cache: HIT) against the same route with no middleware, measured in the same run with
- * autocannon (50 connections), each server in its own process; they alternate, median of 3.
+ * autocannon (50 connections), each server in its own process; they take turns (the order rotates
+ * each round), median of 5 rounds (3 in quick mode).
  * A third server shows the floor: an async middleware that answers a prebuilt body with the same
  * headers and does no cache work, i.e. what Hono and Node charge any such middleware.
  *
@@ -14,7 +15,10 @@ import autocannon from 'autocannon'
 import { findFreePortRange } from '../../test/helpers/ports.js'
 import { cpuSeconds } from '../helpers/process-cpu.js'
 
-const SECONDS = process.argv.includes('--quick') ? 2 : 5
+const QUICK = process.argv.includes('--quick')
+const SECONDS = QUICK ? 2 : 5
+/** Rounds per server; each figure is the median of its rounds. */
+const ROUNDS = QUICK ? 3 : 5
 const CONNECTIONS = 50
 
 /**
@@ -72,10 +76,13 @@ async function main() {
   const results = new Map(modes.map((mode) => [mode, { rates: [] as number[], cpu: [] as number[] }]))
   let errors = 0
   let xcache: string | null = null
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     // A fresh process for every server in every round: a Node process keeps whatever speed it
-    // started with (this machine is bimodal), and one slow process must not decide all three rounds.
-    for (const [i, mode] of modes.entries()) {
+    // started with (this machine is bimodal), and one slow process must not decide all the rounds.
+    // The order rotates each round, so no server always runs first or right after another.
+    const order = modes.map((_, k) => (k + round) % modes.length)
+    for (const i of order) {
+      const mode = modes[i]!
       const child = await server(mode, base + i)
       try {
         const r = await rate(base + i, child.pid)
@@ -91,22 +98,26 @@ async function main() {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
   const bare = results.get('bare')!
   const ratio = median(results.get('cached')!.rates) / median(bare.rates)
   console.log(
-    `\nhono: ${CONNECTIONS} connections, ${SECONDS} s rounds, median of 3 (a fresh server process each round); ${cpus().length} cores${PIN ? ' (servers on core 1, autocannon on core 0)' : ''}, node ${process.version}\n`,
+    `\nhono: ${CONNECTIONS} connections, ${SECONDS} s rounds, median of ${ROUNDS} (a fresh server process each round, the order rotating); ${cpus().length} cores${PIN ? ' (servers on core 1, autocannon on core 0)' : ''}, node ${process.version}\n`,
   )
   console.log(
     '| route | requests/s (rounds) | median | vs bare | server CPU µs/request (median) | vs bare, by CPU |',
   )
   console.log('| --- | --- | ---: | ---: | ---: | ---: |')
   const fmt = (xs: number[]) => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')
-  const bareCpu = bare.cpu.length === 3 ? median(bare.cpu) : undefined
+  const bareCpu = bare.cpu.length === ROUNDS ? median(bare.cpu) : undefined
   for (const mode of modes) {
     const { rates, cpu } = results.get(mode)!
     const label = mode === 'cached' ? `${LABELS[mode]} (x-cache: ${xcache})` : LABELS[mode]
-    const cpuMedian = cpu.length === 3 ? median(cpu) : undefined
+    const cpuMedian = cpu.length === ROUNDS ? median(cpu) : undefined
     console.log(
       `| ${label} | ${fmt(rates)} | ${Math.round(median(rates)).toLocaleString('en-US')} | ` +
         `${(median(rates) / median(bare.rates)).toFixed(2)}× | ${cpuMedian === undefined ? '–' : cpuMedian.toFixed(1)} | ` +
