@@ -6,7 +6,8 @@
  *   npm run bench:proxy            (median of 5 rounds of 4 s per case)
  *   npm run bench:proxy -- --quick (one round of 2 s per case, a smoke run)
  *
- * Every case gets a fresh server process in every round and the cases take turns, so a slow
+ * Every case gets a fresh server process in every round and the cases take turns (the order rotating
+ * from round to round), so a slow
  * process or a noisy spell of this shared machine does not decide a ratio; each figure is the
  * median of its rounds. Each server runs in its own process (redis-server, webdis, a bare node:http + ioredis server as
  * the ceiling of one Node process, the proxy from dist/) so the load generator (autocannon, here)
@@ -313,7 +314,9 @@ async function main() {
   // the shared machine should fall on every case alike, not on one.
   const measured = new Map<string, Row[]>()
   for (let round = 0; round < ROUNDS; round++) {
-    for (const c of cases) {
+    // The order rotates each round: no case always runs first, or always right after another.
+    const order = cases.map((_, k) => cases[(k + round) % cases.length]!)
+    for (const c of order) {
       const child = await c.start()
       const row = await http(c.name, c.request, c.commandsPerRequest, {
         server: child.pid,
@@ -336,7 +339,7 @@ async function main() {
   const workersSingle = rows.find((r) => r.name === 'tiercache proxy ×2 workers single GET')!
   const redisVersion = spawnSync('redis-server', ['--version']).stdout.toString().trim().split(' ')[2]
   console.log(
-    `\nproxy benchmark: ${ROUNDS === 1 ? `one round of ${SECONDS} s per case` : `median of ${ROUNDS} rounds of ${SECONDS} s per case (a fresh server process each, cases alternating)`}, ` +
+    `\nproxy benchmark: ${ROUNDS === 1 ? `one round of ${SECONDS} s per case` : `median of ${ROUNDS} rounds of ${SECONDS} s per case (a fresh server process each, cases taking turns in a rotating order)`}, ` +
       `${CONNECTIONS} connections, loopback; ${cpus().length} cores (${cpus()[0]?.model}), ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, redis ${redisVersion}\n`,
   )
