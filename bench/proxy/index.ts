@@ -6,13 +6,13 @@
  *   npm run bench:proxy            (median of 5 rounds of 4 s per case)
  *   npm run bench:proxy -- --quick (one round of 2 s per case, a smoke run)
  *
- * Every case gets a fresh server process in every round and the cases take turns (the order rotating
- * from round to round), so a slow
- * process or a noisy spell of this shared machine does not decide a ratio; each figure is the
- * median of its rounds. Each server runs in its own process (redis-server, webdis, a bare node:http + ioredis server as
- * the ceiling of one Node process, the proxy from dist/) so the load generator (autocannon, here)
- * does not share an event loop with what it measures. Where /proc exists, each case also reports
- * the CPU its server's processes and Redis used per request.
+ * Every case gets a fresh server process in every round and the cases take turns, the order
+ * rotating from round to round, so a slow process or a noisy spell of this shared machine does not
+ * decide a ratio; each figure is the median of its rounds. Each server runs in its own process
+ * (redis-server, webdis, a bare node:http + ioredis server as the ceiling of one Node process, the
+ * proxy from dist/) so the load generator (autocannon, here) does not share an event loop with
+ * what it measures. Where /proc exists, each case also reports the CPU its server's processes and
+ * Redis used per request.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
