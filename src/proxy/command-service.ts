@@ -176,9 +176,8 @@ export class CommandService {
 
   /**
    * `single` with a callback, called exactly once: `(undefined, reply)` or `(error)` with the
-   * error `single` rejects with. The node:http fast path runs commands this way: on a request
-   * that costs about 35 µs of CPU, the promises and async frames of the promise form were a fifth
-   * of its garbage.
+   * error `single` rejects with. The node:http fast path runs commands this way: the promises and
+   * async frames of the promise forms were about 2 of the 15 KB of garbage a single command made.
    */
   singleThen(grant: Grant, command: CommandArgs, done: Done<unknown>): void {
     let infos: CommandInfo[]
