@@ -119,25 +119,6 @@ export function cached(options: CachedOptions = {}): CachedRoute {
         return response as R
       })
     }
-  return decorateOrWrap(wrap)
-}
-
-/** `cached(options)`: a wrapper (hits answered synchronously) that is also a TC39 method decorator. */
-export interface CachedRoute {
-  /** Decorates a class method: the method keeps its promise-returning type. */
-  <This, C extends Context, R extends Response>(
-    handler: Handler<This, C, R>,
-    decorator: ClassMethodDecoratorContext<This, Handler<This, C, R>>,
-  ): (this: This, c: C) => Promise<R>
-  /** Wraps a handler: an L1 hit is returned as it is, anything else as a promise. */
-  <This, C extends Context, R extends Response>(handler: Handler<This, C, R>): (this: This, c: C) => R | Promise<R>
-}
-
-function decorateOrWrap(
-  wrap: <This, C extends Context, R extends Response>(
-    handler: Handler<This, C, R>,
-  ) => (this: This, c: C) => R | Promise<R>,
-): CachedRoute {
   return (<This, C extends Context, R extends Response>(
     handler: Handler<This, C, R>,
     decorator?: ClassMethodDecoratorContext<This, Handler<This, C, R>>,
@@ -149,6 +130,17 @@ function decorateOrWrap(
       return wrapped.call(this, c)
     }
   }) as CachedRoute
+}
+
+/** `cached(options)`: a wrapper (hits answered synchronously) that is also a TC39 method decorator. */
+export interface CachedRoute {
+  /** Decorates a class method: the method keeps its promise-returning type. */
+  <This, C extends Context, R extends Response>(
+    handler: Handler<This, C, R>,
+    decorator: ClassMethodDecoratorContext<This, Handler<This, C, R>>,
+  ): (this: This, c: C) => Promise<R>
+  /** Wraps a handler: an L1 hit is returned as it is, anything else as a promise. */
+  <This, C extends Context, R extends Response>(handler: Handler<This, C, R>): (this: This, c: C) => R | Promise<R>
 }
 
 /**

@@ -303,16 +303,7 @@ export class CommandService {
       return
     }
     this.many(grant, route === '/pipeline' ? 'pipeline' : 'multi-exec', commands as CommandArgs[]).then(
-      (outcomes) => {
-        let answer: EncodedAnswer
-        try {
-          answer = this.encode(outcomes, true, format, encoding)
-        } catch (encodeError) {
-          done(encodeError)
-          return
-        }
-        done(undefined, answer)
-      },
+      (outcomes) => answerWith(done, () => this.encode(outcomes, true, format, encoding)),
       (error: unknown) => done(error ?? new Error('the pipeline failed without a reason')),
     )
   }
@@ -328,20 +319,9 @@ export class CommandService {
     encoding: string | undefined,
     done: Done<EncodedAnswer>,
   ): void {
-    this.singleThen(grant, command, (error, value) => {
-      if (error !== undefined) {
-        done(error)
-        return
-      }
-      let answer: EncodedAnswer
-      try {
-        answer = this.encodeOne(value, format, encoding)
-      } catch (encodeError) {
-        done(encodeError)
-        return
-      }
-      done(undefined, answer)
-    })
+    this.singleThen(grant, command, (error, value) =>
+      error !== undefined ? done(error) : answerWith(done, () => this.encodeOne(value, format, encoding)),
+    )
   }
 
   /** Encodes the reply of one command as `encode` does a one-item outcome list. */
@@ -430,6 +410,18 @@ export class CommandService {
     this.#metrics.upstreamErrors.inc({ kind: 'deadline' })
     return new ProxyHttpError(504, `ERR deadline of ${deadline} ms passed before Redis answered`)
   }
+}
+
+/** Calls `done` with what `encode` returns, or with what it throws (never both, and `done` outside the try). */
+function answerWith(done: Done<EncodedAnswer>, encode: () => EncodedAnswer): void {
+  let answer: EncodedAnswer
+  try {
+    answer = encode()
+  } catch (error) {
+    done(error)
+    return
+  }
+  done(undefined, answer)
 }
 
 /** The metrics label of a request path (bounded: path-style commands share one). */
