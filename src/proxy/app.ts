@@ -11,7 +11,8 @@ import { type BlockingLimits, BlockingRunner } from './blocking.js'
 import { CommandService, type EncodedAnswer, routeLabel } from './command-service.js'
 import { describeCommand } from './command-table.js'
 import { CommandExecutor } from './executor.js'
-import { withCommandFastPath } from './fast-path.js'
+import { type FastRoute, rawCommandRoutes, withCommandFastPath } from './fast-path.js'
+import type { RawRoutes } from './http1-front.js'
 import { ProxyHttpError } from './http-error.js'
 import type { ProxyMetrics } from './metrics.js'
 import { readBody } from './read-body.js'
@@ -52,6 +53,8 @@ export interface ProxyApp {
    * hands every other request to `fallback` (the Hono app's listener): see `fast-path.ts`.
    */
   withFastPath(fallback: RequestListener): RequestListener
+  /** The same requests for the raw HTTP/1.1 front (`http1-front.ts`), which answers them first. */
+  rawRoutes: RawRoutes<FastRoute>
 }
 
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT'])
@@ -189,6 +192,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       for (const abort of streamAborts) abort.abort()
     },
     withFastPath: (fallback) => withCommandFastPath(service, fallback),
+    rawRoutes: rawCommandRoutes(service),
   }
 }
 

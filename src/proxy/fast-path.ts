@@ -11,8 +11,9 @@
  * encoding, metrics, logs — is `CommandService`'s, shared with the Hono routes, so both answer
  * the same bytes (a test sends the same requests both ways and compares).
  */
-import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import type { CommandService, Done, EncodedAnswer } from './command-service.js'
+import type { IncomingHttpHeaders, RequestListener, ServerResponse } from 'node:http'
+import type { CommandService, EncodedAnswer } from './command-service.js'
+import type { RawRoutes } from './http1-front.js'
 import { isKnownCommand } from './command-table.js'
 import { readIncomingBodyThen } from './read-body.js'
 import { commandFromPath } from './request-body.js'
@@ -32,54 +33,77 @@ const PLAIN_URL = /^\/[\w\-.~!$&'()*+,;=:@%{}/]*$/
 const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i
 const NO_QUERY = new URLSearchParams()
 
+/** A route the fast path takes: a body route, or the segments of a path-style GET. */
+export type FastRoute = '/' | '/pipeline' | '/multi-exec' | string[]
+
+/**
+ * The fast path's route for a request, or undefined to leave it to Hono: `POST` to a body route
+ * with no query string, or a plain path-style `GET` (`pathStyleSegments`).
+ */
+export function takeFastRoute(method: string | undefined, url: string): FastRoute | undefined {
+  if (method === 'POST') return FAST_PATHS.has(url) ? (url as '/' | '/pipeline' | '/multi-exec') : undefined
+  return method === 'GET' ? pathStyleSegments(url) : undefined
+}
+
 /**
  * Wraps the Hono app's node:http listener: `POST /`, `/pipeline`, `/multi-exec` and plain
  * path-style GETs are answered by `service` here, every other request by `fallback`.
  */
 export function withCommandFastPath(service: CommandService, fallback: RequestListener): RequestListener {
   return (request, response) => {
-    const url = request.url ?? ''
-    if (request.method === 'POST' && FAST_PATHS.has(url)) {
-      const path = url as '/' | '/pipeline' | '/multi-exec'
-      answer(service, request, response, 'POST', path, (grant, headers, done) =>
-        readIncomingBodyThen(request, service.limits.maxBodyBytes, (error, text) => {
-          if (error !== undefined) done(error)
-          else
-            service.answerBodyThen(
-              grant,
-              path,
-              text as string,
-              one(headers, 'upstash-response-format'),
-              one(headers, 'upstash-encoding'),
-              done,
-            )
-        }),
-      )
+    const route = takeFastRoute(request.method, request.url ?? '')
+    if (route === undefined) {
+      fallback(request, response)
       return
     }
-    const segments = request.method === 'GET' ? pathStyleSegments(url) : undefined
-    if (segments) {
-      // A GET's body, if any, is not an argument (as on the Hono route). Node discards a body
-      // nobody read once the response is done; resuming it here cost 1.2 KB of stream garbage.
-      answer(service, request, response, 'GET', '/<command>', (grant, headers, done) => {
-        let command: ReturnType<typeof commandFromPath>
-        try {
-          command = commandFromPath(segments, NO_QUERY, undefined)
-        } catch (error) {
-          done(error)
-          return
-        }
-        service.answerCommandThen(
-          grant,
-          command,
-          one(headers, 'upstash-response-format'),
-          one(headers, 'upstash-encoding'),
-          done,
-        )
-      })
-      return
-    }
-    fallback(request, response)
+    const headers = request.headers
+    answer(
+      service,
+      route,
+      one(headers, 'authorization'),
+      one(headers, 'x-request-id'),
+      one(headers, 'upstash-response-format'),
+      one(headers, 'upstash-encoding'),
+      (done) => readIncomingBodyThen(request, service.limits.maxBodyBytes, done),
+      (status, contentType, body, syncToken, requestId, close) => {
+        // Refused before its body was read (401, 403 ...): read and drop it so the connection
+        // can carry the next request. A 413 closes the connection instead. A GET's body, if
+        // any, is not an argument (as on the Hono route): Node discards a body nobody read once
+        // the response is done; resuming it on every GET cost 1.2 KB of stream garbage.
+        if (status !== 200 && !close && !request.readableEnded) request.resume()
+        write(response, status, contentType, body, syncToken, requestId, close)
+      },
+    )
+  }
+}
+
+/**
+ * The fast path's routes for the raw HTTP/1.1 front (`http1-front.ts`): the same requests as
+ * `withCommandFastPath`, answered from the front's parsed head and whole body.
+ */
+export function rawCommandRoutes(service: CommandService): RawRoutes<FastRoute> {
+  return {
+    take: takeFastRoute,
+    answer: (head, body, reply) =>
+      answer(
+        service,
+        head.route,
+        head.authorization,
+        head.requestId,
+        head.responseFormat,
+        head.encoding,
+        // Decoded at once: the front's buffer is only valid during this call.
+        (done) => done(undefined, body.length === 0 ? '' : body.toString('utf8')),
+        (status, contentType, body, syncToken, requestId, close) =>
+          reply({
+            status,
+            contentType,
+            body,
+            // Both plain ASCII: a fresh token, and a request id of [\w=-] (CommandService.requestId).
+            headers: `upstash-sync-token: ${syncToken}\r\nx-request-id: ${requestId}\r\n`,
+            close,
+          }),
+      ),
   }
 }
 
@@ -103,37 +127,38 @@ export function pathStyleSegments(url: string): string[] | undefined {
   return isKnownCommand(name.toLowerCase()) ? segments : undefined
 }
 
+/** Writes one answer: status, content type, body, the proxy's two headers, whether to close. */
+type Respond = (
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  syncToken: string,
+  requestId: string,
+  close: boolean,
+) => void
+
 /**
  * One request, in callbacks rather than async functions: of about 15 KB of garbage a single
  * command made, 2 KB were this path's promises and async frames (the reason is in `singleThen`).
- * `run` does the route's own work once the token is known.
+ * `readBody` is called only for the body routes.
  */
 function answer(
   service: CommandService,
-  request: IncomingMessage,
-  response: ServerResponse,
-  method: 'POST' | 'GET',
-  route: string,
-  run: (grant: Grant, headers: IncomingHttpHeaders, done: Done<EncodedAnswer>) => void,
+  route: FastRoute,
+  authorization: string | undefined,
+  presentedRequestId: string | undefined,
+  format: string | undefined,
+  encoding: string | undefined,
+  readBody: (done: (error: Error | undefined, text?: string) => void) => void,
+  respond: Respond,
 ): void {
   const started = performance.now()
-  const headers = request.headers
-  const requestId = service.requestId(one(headers, 'x-request-id'))
+  const requestId = service.requestId(presentedRequestId)
   const syncToken = service.begin()
+  const bodyRoute = typeof route === 'string'
   const refuse = (error: unknown): number => {
     const failure = service.errorAnswer(error, requestId)
-    // Refused before its body was read (401, 403 ...): read and drop it so the connection can
-    // carry the next request. A 413 closes the connection instead.
-    if (!request.readableEnded && !failure.closeConnection) request.resume()
-    write(
-      response,
-      failure.status,
-      'application/json',
-      failure.body,
-      syncToken,
-      requestId,
-      failure.closeConnection,
-    )
+    respond(failure.status, 'application/json', failure.body, syncToken, requestId, failure.closeConnection)
     return failure.status
   }
   const finish = (error: unknown, encoded?: EncodedAnswer): void => {
@@ -141,24 +166,38 @@ function answer(
     try {
       if (error === undefined) {
         const { contentType, body } = encoded as EncodedAnswer
-        write(response, 200, contentType, body, syncToken, requestId, false)
+        respond(200, contentType, body, syncToken, requestId, false)
       } else {
         status = refuse(error)
       }
     } catch (writeError) {
       status = refuse(writeError)
     } finally {
-      service.end(method, route, status, started, requestId)
+      service.end(bodyRoute ? 'POST' : 'GET', bodyRoute ? route : '/<command>', status, started, requestId)
     }
   }
   let grant: Grant
   try {
-    grant = service.authenticate(one(headers, 'authorization'), undefined)
+    grant = service.authenticate(authorization, undefined)
   } catch (error) {
     finish(error)
     return
   }
-  run(grant, headers, finish)
+  if (bodyRoute) {
+    readBody((error, text) => {
+      if (error !== undefined) finish(error)
+      else service.answerBodyThen(grant, route, text as string, format, encoding, finish)
+    })
+    return
+  }
+  let command: ReturnType<typeof commandFromPath>
+  try {
+    command = commandFromPath(route, NO_QUERY, undefined)
+  } catch (error) {
+    finish(error)
+    return
+  }
+  service.answerCommandThen(grant, command, format, encoding, finish)
 }
 
 function write(

@@ -2,13 +2,14 @@
  * `createProxy` / `startProxy`: the Upstash-REST-compatible proxy as a library. The CLI
  * (`tiercache proxy`) is a thin layer over `startProxy`.
  */
-import { createServer, type RequestListener, type ServerOptions } from 'node:http'
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { createProxyApp, type ProxyApp } from './app.js'
+import { RawHttp1Front } from './http1-front.js'
 import { ProxyMetrics } from './metrics.js'
 import { type TokenSpec, TokenStore } from './tokens.js'
 import { connectUpstream, type Upstream, type UpstreamOptions } from './upstream.js'
@@ -57,6 +58,8 @@ export interface Proxy extends ProxyApp {
   upstream: Upstream
   metrics: ProxyMetrics
   logger: Logger
+  /** Largest request body accepted, in bytes (413 past it). */
+  maxBodyBytes: number
   /** Closes the upstream connections (the HTTP server, if any, is the caller's). */
   close(): Promise<void>
 }
@@ -111,7 +114,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     ...limits,
     ...(minReplicaAcks > 0 ? { replicaAcks: { min: minReplicaAcks, timeoutMs: replicaAckTimeoutMs } } : {}),
   })
-  return { ...app, upstream, metrics, logger, close: () => upstream.close() }
+  return { ...app, upstream, metrics, logger, maxBodyBytes: limits.maxBodyBytes, close: () => upstream.close() }
 }
 
 /** A listening proxy. */
@@ -141,12 +144,28 @@ export async function startProxy(
      * holding sockets open). @default '10s'
      */
     headersTimeout?: Duration
+    /**
+     * Answer the hot requests on the raw HTTP/1.1 front (`http1-front.ts`) rather than on
+     * node:http: the same answers, about 5 µs less CPU each. @default true
+     */
+    rawHttp?: boolean
   },
 ): Promise<RunningProxy> {
   const headersTimeoutMs = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
   if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)
   const host = options.host ?? '127.0.0.1'
+  const requestTimeoutMs = Math.max(30_000, headersTimeoutMs)
+  const checkIntervalMs = Math.min(1000, headersTimeoutMs)
+  const front =
+    options.rawHttp === false
+      ? undefined
+      : new RawHttp1Front(proxy.rawRoutes, {
+          maxBodyBytes: proxy.maxBodyBytes,
+          headersTimeoutMs,
+          requestTimeoutMs,
+          checkIntervalMs,
+        })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
@@ -161,13 +180,15 @@ export async function startProxy(
         // second; a whole request (head and body) must arrive within 30 s.
         serverOptions: {
           headersTimeout: headersTimeoutMs,
-          requestTimeout: Math.max(30_000, headersTimeoutMs),
-          connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+          requestTimeout: requestTimeoutMs,
+          connectionsCheckingInterval: checkIntervalMs,
         },
       },
       () => resolve(s),
     )
     s.once('error', reject)
+    // Before the first connection (listening is asynchronous): the front sees every one.
+    front?.attach(s as Server)
   })
   const port = (server.address() as AddressInfo).port
   let closing: Promise<void> | undefined
@@ -179,11 +200,13 @@ export async function startProxy(
       closing ??= (async () => {
         const drainMs = parseDuration(drain, 'drain')
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        front?.closeIdle()
         proxy.closeStreams()
         const deadline = Date.now() + drainMs
         while (proxy.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
         // Idle keep-alive sockets would hold server.close() open: drop them once in-flight work is done.
         if ('closeAllConnections' in server) server.closeAllConnections()
+        front?.closeAll()
         await closed
         await proxy.close()
       })()
