@@ -64,6 +64,10 @@ const FLAGS = {
     env: 'TIERCACHE_WORKERS',
     help: 'proxy processes sharing the port, or "auto" for one per core (default 1)',
   },
+  'http-front': {
+    env: 'TIERCACHE_HTTP_FRONT',
+    help: 'raw: hot requests answered from the socket, the rest by node:http | node: all by node:http\n      (default raw; the answers are the same)',
+  },
   'log-level': {
     env: 'TIERCACHE_LOG_LEVEL',
     help: 'fatal|error|warn|info|debug|trace|silent (default info)',
@@ -169,7 +173,12 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     return runPrimary(workers, (fields, msg) => primary.info(fields, msg))
   }
 
+  const front = get('http-front') ?? 'raw'
+  if (front !== 'raw' && front !== 'node')
+    throw new InvalidOptionError('--http-front', `must be raw or node, got ${JSON.stringify(front)}`)
+
   const running = await startProxy({
+    rawHttp: front === 'raw',
     port: integer(get('port'), '--port') ?? 8079,
     host: get('host') ?? '127.0.0.1',
     mode: (get('mode') ?? 'cluster') as ProxyMode,

@@ -13,8 +13,8 @@
  */
 import type { IncomingHttpHeaders, RequestListener, ServerResponse } from 'node:http'
 import type { CommandService, EncodedAnswer } from './command-service.js'
-import type { RawRoutes } from './http1-front.js'
 import { isKnownCommand } from './command-table.js'
+import type { RawRoutes } from './http1-front.js'
 import { readIncomingBodyThen } from './read-body.js'
 import { commandFromPath } from './request-body.js'
 import type { Grant } from './tokens.js'

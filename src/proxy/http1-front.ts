@@ -115,6 +115,11 @@ export class RawHttp1Front<Route> {
     return this.#connections.size
   }
 
+  /** Requests the front has answered itself. */
+  answered = 0
+  /** Connections it has handed to node:http. */
+  handedOver = 0
+
   /**
    * For a graceful shutdown: closes idle connections now, and each busy one once its answers
    * are written (they carry `Connection: close`).
@@ -310,6 +315,7 @@ class RawConnection<Route> {
   }
 
   #answer(head: RequestHead<Route>, body: Buffer): void {
+    this.#front.answered++
     const slot: Pending = { bytes: undefined, close: head.close }
     this.#pending.push(slot)
     this.#front.routes.answer(head, body, (answer) => {
@@ -366,7 +372,8 @@ class RawConnection<Route> {
   #startHandOver(offset: number): void {
     this.#handingOver = true
     this.#front.notSlow(this)
-    this.#buffer = offset >= (this.#buffer as Buffer).length ? undefined : (this.#buffer as Buffer).subarray(offset)
+    this.#buffer =
+      offset >= (this.#buffer as Buffer).length ? undefined : (this.#buffer as Buffer).subarray(offset)
     if (this.#pending.length === 0 && !this.#parsing) this.#finishHandOver()
     else if (this.#pending.length === 0) queueMicrotask(() => this.#finishHandOver())
   }
@@ -377,6 +384,7 @@ class RawConnection<Route> {
     const socket = this.socket
     this.#gone = true
     this.#front.forget(this)
+    this.#front.handedOver++
     socket.off('data', this.#onData)
     socket.off('end', this.#onEnd)
     socket.off('close', this.#onClose)

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { createProxyApp, type ProxyApp } from './app.js'
+import type { FastRoute } from './fast-path.js'
 import { RawHttp1Front } from './http1-front.js'
 import { ProxyMetrics } from './metrics.js'
 import { type TokenSpec, TokenStore } from './tokens.js'
@@ -114,7 +115,14 @@ export function createProxy(options: ProxyOptions): Proxy {
     ...limits,
     ...(minReplicaAcks > 0 ? { replicaAcks: { min: minReplicaAcks, timeoutMs: replicaAckTimeoutMs } } : {}),
   })
-  return { ...app, upstream, metrics, logger, maxBodyBytes: limits.maxBodyBytes, close: () => upstream.close() }
+  return {
+    ...app,
+    upstream,
+    metrics,
+    logger,
+    maxBodyBytes: limits.maxBodyBytes,
+    close: () => upstream.close(),
+  }
 }
 
 /** A listening proxy. */
@@ -123,6 +131,8 @@ export interface RunningProxy {
   url: string
   port: number
   proxy: Proxy
+  /** The raw HTTP/1.1 front, unless started with `rawHttp: false`. */
+  rawFront: RawHttp1Front<FastRoute> | undefined
   /**
    * Graceful shutdown: stop accepting, end SSE streams, wait for in-flight requests (up to
    * `drain`), then close Redis connections.
@@ -196,6 +206,7 @@ export async function startProxy(
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     proxy,
+    rawFront: front,
     close: (drain = DEFAULT_DRAIN) => {
       closing ??= (async () => {
         const drainMs = parseDuration(drain, 'drain')

@@ -3,21 +3,15 @@
  * stands in for: the same requests, good and bad, sent both ways to one proxy on the real
  * cluster, must get the same status, content type and body. Also: which requests take it.
  */
+import { once } from 'node:events'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { pathStyleSegments } from '../../src/proxy/fast-path.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
 const ns = `fast-${Date.now()}`
-
-beforeAll(async () => {
-  proxy = await startTestProxy({ redis: inject('clusterUrl'), maxBodyBytes: 4096 })
-})
-afterAll(async () => {
-  await proxy.close('1s')
-})
 
 interface Case {
   name: string
@@ -159,161 +153,263 @@ async function snapshot(response: Response) {
   }
 }
 
-describe('the fast path answers as the Hono app does', () => {
-  it.each(CASES)('$name', async (c) => {
-    // The Hono app first for writes, then HTTP: the same command twice gives the same answer
-    // for every case above (SET → OK, INCR on a key just SET in the same pipeline, ...).
-    const hono = await viaHono(c)
-    const http = await viaHttp(c)
-    expect(http).toEqual(hono)
-    expect(http.syncToken).toBe(true)
-    expect(http.requestId).toBe(true)
-  })
-
-  it('a too-large body closes the connection (the rest of it is never read)', async () => {
-    const response = await fetch(`${proxy.url}/`, {
-      method: 'POST',
-      headers: { ...std, 'content-type': 'application/json' },
-      body: JSON.stringify(['SET', `${ns}:big`, 'x'.repeat(5000)]),
-    })
-    expect(response.status).toBe(413)
-    expect(response.headers.get('connection')).toBe('close')
-  })
-
-  it('keeps the client’s X-Request-Id when it is plain, and makes one up otherwise', async () => {
-    const send = (id: string) =>
-      fetch(`${proxy.url}/`, { method: 'POST', headers: { ...std, 'x-request-id': id }, body: '["PING"]' })
-    expect((await send('abc-123=')).headers.get('x-request-id')).toBe('abc-123=')
-    const made = (await send('no spaces please')).headers.get('x-request-id')
-    const again = (await send('no spaces please')).headers.get('x-request-id')
-    // This proxy's boot id, then a count: unique per request, and one boot id per proxy.
-    expect(made).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
-    expect(again).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
-    expect(again).not.toBe(made)
-    expect(again!.slice(0, 8)).toBe(made!.slice(0, 8))
-  })
-
-  it('a client that leaves mid-body is let go: nothing stays in flight', async () => {
-    const socket = connect(proxy.port, '127.0.0.1')
-    await new Promise((r) => socket.once('connect', r))
-    socket.write(
-      `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nContent-Length: 100\r\n\r\n["GET",`,
-    )
-    await until(() => proxy.proxy.inFlight() === 1)
-    socket.destroy()
-    await until(() => proxy.proxy.inFlight() === 0)
-    const after = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
-    expect(await after.json()).toEqual({ result: 'PONG' })
-  })
-
-  it('a refused request leaves its keep-alive connection usable (its body is drained)', async () => {
-    // Node's fetch reuses the connection: a 401 whose body was never read would poison the next request.
-    for (let i = 0; i < 5; i++) {
-      const refused = await fetch(`${proxy.url}/`, {
-        method: 'POST',
-        body: JSON.stringify(['SET', 'k', 'x'.repeat(2000)]),
+describe.each([{ front: 'raw' }, { front: 'node' }])(
+  'the fast path on the $front HTTP front answers as the Hono app does',
+  ({ front }) => {
+    beforeAll(async () => {
+      proxy = await startTestProxy({
+        redis: inject('clusterUrl'),
+        maxBodyBytes: 4096,
+        rawHttp: front === 'raw',
       })
-      expect(refused.status).toBe(401)
-      await refused.text()
-      const ok = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
-      expect(await ok.json()).toEqual({ result: 'PONG' })
-    }
-  })
+    })
+    afterAll(async () => {
+      await proxy.close('1s')
+    })
 
-  it('counts fast-path requests in the metrics by route and status, like the Hono routes', async () => {
-    await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: '[["PING"]]' })
-    await fetch(`${proxy.url}/`, { method: 'POST', body: '["PING"]' })
-    await fetch(`${proxy.url}/PING`, { headers: std })
-    const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
-    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/<command>",status="200"\} [1-9]/)
-    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/pipeline",status="200"\} [1-9]/)
-    expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/",status="401"\} [1-9]/)
-  })
+    it.each(CASES)('$name', async (c) => {
+      // The Hono app first for writes, then HTTP: the same command twice gives the same answer
+      // for every case above (SET → OK, INCR on a key just SET in the same pipeline, ...).
+      const hono = await viaHono(c)
+      const http = await viaHttp(c)
+      expect(http).toEqual(hono)
+      expect(http.syncToken).toBe(true)
+      expect(http.requestId).toBe(true)
+    })
 
-  it('counts every authorized command by name, once each, in pipelines too', async () => {
-    const count = async (name: string) => {
-      const text = await (await fetch(`${proxy.url}/metrics`)).text()
-      return Number(
-        new RegExp(`tiercache_proxy_commands_total\\{command="${name}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+    it('a too-large body closes the connection (the rest of it is never read)', async () => {
+      const response = await fetch(`${proxy.url}/`, {
+        method: 'POST',
+        headers: { ...std, 'content-type': 'application/json' },
+        body: JSON.stringify(['SET', `${ns}:big`, 'x'.repeat(5000)]),
+      })
+      expect(response.status).toBe(413)
+      expect(response.headers.get('connection')).toBe('close')
+    })
+
+    it('keeps the client’s X-Request-Id when it is plain, and makes one up otherwise', async () => {
+      const send = (id: string) =>
+        fetch(`${proxy.url}/`, { method: 'POST', headers: { ...std, 'x-request-id': id }, body: '["PING"]' })
+      expect((await send('abc-123=')).headers.get('x-request-id')).toBe('abc-123=')
+      const made = (await send('no spaces please')).headers.get('x-request-id')
+      const again = (await send('no spaces please')).headers.get('x-request-id')
+      // This proxy's boot id, then a count: unique per request, and one boot id per proxy.
+      expect(made).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
+      expect(again).toMatch(/^[0-9a-f]{8}-r[0-9a-z]+$/)
+      expect(again).not.toBe(made)
+      expect(again!.slice(0, 8)).toBe(made!.slice(0, 8))
+    })
+
+    it('a client that leaves mid-body is let go: nothing stays in flight', async () => {
+      const socket = connect(proxy.port, '127.0.0.1')
+      await new Promise((r) => socket.once('connect', r))
+      socket.write(
+        `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nContent-Length: 100\r\n\r\n["GET",`,
       )
-    }
-    const [get, set, lpush] = [await count('get'), await count('set'), await count('lpush')]
-    const pipeline = [
-      ['GET', `${ns}:c`],
-      ['GET', `${ns}:c`],
-      ['SET', `${ns}:c`, '1'],
-      ['GET', `${ns}:c`],
-    ]
-    expect(
-      (await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: JSON.stringify(pipeline) }))
-        .status,
-    ).toBe(200)
-    // Refused at its second command: the first is counted (as before), nothing after it.
-    const refused = [['LPUSH', `${ns}:l`, 'x'], ['FLUSHALL'], ['SET', `${ns}:c`, '2']]
-    expect(
-      (await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: JSON.stringify(refused) }))
-        .status,
-    ).toBe(403)
-    expect([await count('get'), await count('set'), await count('lpush')]).toEqual([
-      get + 3,
-      set + 1,
-      lpush + 1,
+      // node:http begins the request at its head; the raw front only once the body is whole.
+      if (front === 'raw') await until(() => proxy.rawFront?.connections === 1)
+      else await until(() => proxy.proxy.inFlight() === 1)
+      socket.destroy()
+      await until(() => proxy.proxy.inFlight() === 0 && (proxy.rawFront?.connections ?? 0) === 0)
+      const after = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
+      expect(await after.json()).toEqual({ result: 'PONG' })
+    })
+
+    it('a refused request leaves its keep-alive connection usable (its body is drained)', async () => {
+      // Node's fetch reuses the connection: a 401 whose body was never read would poison the next request.
+      for (let i = 0; i < 5; i++) {
+        const refused = await fetch(`${proxy.url}/`, {
+          method: 'POST',
+          body: JSON.stringify(['SET', 'k', 'x'.repeat(2000)]),
+        })
+        expect(refused.status).toBe(401)
+        await refused.text()
+        const ok = await fetch(`${proxy.url}/`, { method: 'POST', headers: std, body: '["PING"]' })
+        expect(await ok.json()).toEqual({ result: 'PONG' })
+      }
+    })
+
+    it('counts fast-path requests in the metrics by route and status, like the Hono routes', async () => {
+      await fetch(`${proxy.url}/pipeline`, { method: 'POST', headers: std, body: '[["PING"]]' })
+      await fetch(`${proxy.url}/`, { method: 'POST', body: '["PING"]' })
+      await fetch(`${proxy.url}/PING`, { headers: std })
+      const metrics = await (await fetch(`${proxy.url}/metrics`)).text()
+      expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/<command>",status="200"\} [1-9]/)
+      expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/pipeline",status="200"\} [1-9]/)
+      expect(metrics).toMatch(/tiercache_proxy_requests_total\{route="\/",status="401"\} [1-9]/)
+    })
+
+    it('counts every authorized command by name, once each, in pipelines too', async () => {
+      const count = async (name: string) => {
+        const text = await (await fetch(`${proxy.url}/metrics`)).text()
+        return Number(
+          new RegExp(`tiercache_proxy_commands_total\\{command="${name}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+        )
+      }
+      const [get, set, lpush] = [await count('get'), await count('set'), await count('lpush')]
+      const pipeline = [
+        ['GET', `${ns}:c`],
+        ['GET', `${ns}:c`],
+        ['SET', `${ns}:c`, '1'],
+        ['GET', `${ns}:c`],
+      ]
+      expect(
+        (
+          await fetch(`${proxy.url}/pipeline`, {
+            method: 'POST',
+            headers: std,
+            body: JSON.stringify(pipeline),
+          })
+        ).status,
+      ).toBe(200)
+      // Refused at its second command: the first is counted (as before), nothing after it.
+      const refused = [['LPUSH', `${ns}:l`, 'x'], ['FLUSHALL'], ['SET', `${ns}:c`, '2']]
+      expect(
+        (
+          await fetch(`${proxy.url}/pipeline`, {
+            method: 'POST',
+            headers: std,
+            body: JSON.stringify(refused),
+          })
+        ).status,
+      ).toBe(403)
+      expect([await count('get'), await count('set'), await count('lpush')]).toEqual([
+        get + 3,
+        set + 1,
+        lpush + 1,
+      ])
+    })
+
+    it('takes plain path-style GETs, and leaves to Hono the URLs a URL parser would rewrite', () => {
+      expect(pathStyleSegments('/GET/user:1')).toEqual(['GET', 'user:1'])
+      expect(pathStyleSegments('/set/%7Bu%7D:1/a%20b/')).toEqual(['set', '%7Bu%7D:1', 'a%20b', ''])
+      expect(pathStyleSegments('/GET/{u}:1')).toEqual(['GET', '{u}:1'])
+      for (const url of [
+        '/GET/a?EX=10', // query arguments and ?_token=
+        '/GET/a/../b', // dot segments, resolved by a URL parser
+        '/GET/%2e%2E',
+        '/GET/./a',
+        '/GET/a\\b', // a backslash is a slash to a URL parser
+        '/GET/a"b', // quotes and non-ASCII are percent-encoded by it
+        '/GET/é',
+        '/healthz', // not a command: Hono's route (or its 404)
+        '/nope/a',
+        '/%zz/a',
+        '//GET/a',
+        '/',
+        '',
+      ]) {
+        expect(pathStyleSegments(url), url).toBeUndefined()
+      }
+    })
+
+    it('a path-style GET with a body: the body is drained, the connection carries the next request', async () => {
+      const socket = connect(proxy.port, '127.0.0.1')
+      await new Promise((r) => socket.once('connect', r))
+      let received = ''
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1')
+      })
+      const auth = `Authorization: Bearer ${TOKENS.standard}\r\n`
+      socket.write(`GET /ECHO/first HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\n\r\nhello`)
+      socket.write(`GET /ECHO/second HTTP/1.1\r\nHost: x\r\n${auth}\r\n`)
+      await until(() => received.includes('"result":"second"'))
+      expect(received).toContain('{"result":"first"}')
+      socket.destroy()
+    })
+
+    it('leaves everything else to the Hono app: queries, other paths and methods', async () => {
+      const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
+        method: 'POST',
+        body: '["PING"]',
+      })
+      expect(await viaQuery.json()).toEqual({ result: 'PONG' })
+      const pathStyle = await fetch(`${proxy.url}/ECHO/a?_token=${TOKENS.standard}`)
+      expect(await pathStyle.json()).toEqual({ result: 'a' })
+      const withArguments = await fetch(`${proxy.url}/SET/${ns}:q/v?EX=100`, { headers: std })
+      expect(await withArguments.json()).toEqual({ result: 'OK' })
+      const posted = await fetch(`${proxy.url}/ECHO`, { method: 'POST', headers: std, body: 'from the body' })
+      expect(await posted.json()).toEqual({ result: 'from the body' })
+      const wrongMethod = await fetch(`${proxy.url}/pipeline`, { method: 'DELETE', headers: std })
+      expect(wrongMethod.status).toBe(405)
+      expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
+    })
+  },
+)
+
+describe('the raw HTTP/1.1 front in the proxy', () => {
+  let raw: RunningProxy
+  let node: RunningProxy
+  beforeAll(async () => {
+    ;[raw, node] = await Promise.all([
+      startTestProxy({ redis: inject('clusterUrl') }),
+      startTestProxy({ redis: inject('clusterUrl'), rawHttp: false }),
     ])
   })
-
-  it('takes plain path-style GETs, and leaves to Hono the URLs a URL parser would rewrite', () => {
-    expect(pathStyleSegments('/GET/user:1')).toEqual(['GET', 'user:1'])
-    expect(pathStyleSegments('/set/%7Bu%7D:1/a%20b/')).toEqual(['set', '%7Bu%7D:1', 'a%20b', ''])
-    expect(pathStyleSegments('/GET/{u}:1')).toEqual(['GET', '{u}:1'])
-    for (const url of [
-      '/GET/a?EX=10', // query arguments and ?_token=
-      '/GET/a/../b', // dot segments, resolved by a URL parser
-      '/GET/%2e%2E',
-      '/GET/./a',
-      '/GET/a\\b', // a backslash is a slash to a URL parser
-      '/GET/a"b', // quotes and non-ASCII are percent-encoded by it
-      '/GET/é',
-      '/healthz', // not a command: Hono's route (or its 404)
-      '/nope/a',
-      '/%zz/a',
-      '//GET/a',
-      '/',
-      '',
-    ]) {
-      expect(pathStyleSegments(url), url).toBeUndefined()
-    }
+  afterAll(async () => {
+    await Promise.all([raw.close('1s'), node.close('1s')])
   })
 
-  it('a path-style GET with a body: the body is drained, the connection carries the next request', async () => {
-    const socket = connect(proxy.port, '127.0.0.1')
-    await new Promise((r) => socket.once('connect', r))
-    let received = ''
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1')
-    })
-    const auth = `Authorization: Bearer ${TOKENS.standard}\r\n`
-    socket.write(`GET /ECHO/first HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\n\r\nhello`)
-    socket.write(`GET /ECHO/second HTTP/1.1\r\nHost: x\r\n${auth}\r\n`)
-    await until(() => received.includes('"result":"second"'))
-    expect(received).toContain('{"result":"first"}')
-    socket.destroy()
+  it('answers @upstash/redis itself, connections and all: none handed to node:http', async () => {
+    const before = raw.rawFront!.answered
+    const redis = upstashClient(raw.url)
+    await redis.set(`${ns}:u`, 'v')
+    expect(await redis.get(`${ns}:u`)).toBe('v')
+    const pipeline = redis.pipeline()
+    for (let i = 0; i < 20; i++) pipeline.incr(`${ns}:u${i}`)
+    await pipeline.exec()
+    await Promise.all(Array.from({ length: 50 }, (_, i) => redis.echo(`m${i}`)))
+    expect(raw.rawFront!.answered - before).toBe(53)
+    expect(raw.rawFront!.handedOver).toBe(0)
   })
 
-  it('leaves everything else to the Hono app: queries, other paths and methods', async () => {
-    const viaQuery = await fetch(`${proxy.url}/?_token=${TOKENS.standard}`, {
-      method: 'POST',
-      body: '["PING"]',
+  it('writes the head node:http writes, header for header', async () => {
+    const request = `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nx-request-id: same\r\nContent-Length: 8\r\n\r\n["PING"]`
+    const ask = (port: number) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1')
+        let text = ''
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1')
+          if (text.endsWith('{"result":"PONG"}')) {
+            socket.destroy()
+            resolve(text)
+          }
+        })
+        socket.write(request)
+      })
+    const plain = (head: string) =>
+      head.replace(/^(Date|upstash-sync-token): .*$/gim, '$1: …').replace(/\r\n/g, '\n')
+    const [fromRaw, fromNode] = await Promise.all([ask(raw.port), ask(node.port)])
+    expect(plain(fromRaw)).toBe(plain(fromNode))
+    expect(fromRaw).toContain('\r\nx-request-id: same\r\n')
+  })
+
+  it('graceful shutdown: an idle connection is closed at once, a busy one gets its answer first', async () => {
+    const closing = await startTestProxy({ redis: inject('clusterUrl') })
+    const idle = connect(closing.port, '127.0.0.1')
+    const busy = connect(closing.port, '127.0.0.1')
+    const idleClosed = new Promise((r) => idle.on('close', r))
+    idle.resume() // its 401 is read and dropped, so its end is seen
+    let answer = ''
+    busy.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1')
     })
-    expect(await viaQuery.json()).toEqual({ result: 'PONG' })
-    const pathStyle = await fetch(`${proxy.url}/ECHO/a?_token=${TOKENS.standard}`)
-    expect(await pathStyle.json()).toEqual({ result: 'a' })
-    const withArguments = await fetch(`${proxy.url}/SET/${ns}:q/v?EX=100`, { headers: std })
-    expect(await withArguments.json()).toEqual({ result: 'OK' })
-    const posted = await fetch(`${proxy.url}/ECHO`, { method: 'POST', headers: std, body: 'from the body' })
-    expect(await posted.json()).toEqual({ result: 'from the body' })
-    const wrongMethod = await fetch(`${proxy.url}/pipeline`, { method: 'DELETE', headers: std })
-    expect(wrongMethod.status).toBe(405)
-    expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200)
+    const busyClosed = new Promise((r) => busy.on('close', r))
+    const body = JSON.stringify(['BLPOP', `${ns}:never-pushed`, '0.3'])
+    await Promise.all([once(idle, 'connect'), once(busy, 'connect')])
+    idle.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n["PING"]`)
+    await until(() => closing.rawFront!.answered === 1)
+    busy.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    )
+    await until(() => closing.proxy.inFlight() === 1)
+    const closed = closing.close('5s')
+    await idleClosed
+    await busyClosed
+    await closed
+    expect(answer).toContain('Connection: close')
+    expect(answer).toMatch(/\{"result":null\}$/)
   })
 })
 
