@@ -1,5 +1,5 @@
 /**
- * The ceiling of one Node process in the proxy benchmark: a bare node:http server that reads a
+ * What node:http itself allows one Node process, in the proxy benchmark: a bare node:http server that reads a
  * `POST /` body, parses it, sends the command through one auto-pipelined ioredis client and
  * answers `{"result": ...}`, with no token, no checks, no metrics, no deadline and no logs.
  * Everything the tiercache proxy does beyond this is what its checks cost.

@@ -9,7 +9,7 @@
  * Every case gets a fresh server process in every round and the cases take turns, the order
  * rotating from round to round, so a slow process or a noisy spell of this shared machine does not
  * decide a ratio; each figure is the median of its rounds. Each server runs in its own process
- * (redis-server, webdis, a bare node:http + ioredis server as the ceiling of one Node process, the
+ * (redis-server, webdis, a bare node:http + ioredis server as what node:http allows one process, the
  * proxy from dist/) so the load generator (autocannon, here) does not share an event loop with
  * what it measures. Where /proc exists, each case also reports the CPU its server's processes and
  * Redis used per request.
@@ -237,10 +237,10 @@ async function main() {
     })
   }
 
-  // The ceiling: what one Node process does with node:http and ioredis and no checks at all.
+  // What node:http itself allows one process: node:http and ioredis and no checks at all.
   const barePort = base + 3
   cases.push({
-    name: 'bare node:http + ioredis, no checks (the ceiling)',
+    name: 'bare node:http + ioredis, no checks',
     start: async () => {
       const bare = start('node_modules/.bin/tsx', [
         'bench/proxy/bare-server.ts',
@@ -259,7 +259,7 @@ async function main() {
   for (const workers of [1, 2]) {
     const port = proxyPort + (workers - 1) * 5
     const proxyUrl = `http://127.0.0.1:${port}`
-    const startProxy = async () => {
+    const startProxy = async (front: 'raw' | 'node' = 'raw') => {
       const proxy = start('node', [
         'dist/cli/main.js',
         'proxy',
@@ -275,6 +275,8 @@ async function main() {
         'warn',
         '--workers',
         String(workers),
+        '--http-front',
+        front,
       ])
       await waitForHttp(`${proxyUrl}/healthz`)
       return proxy
@@ -286,24 +288,36 @@ async function main() {
       headers,
       body: JSON.stringify(['GET', KEY]),
     }
-    cases.push({ name: `${label} single GET`, start: startProxy, request: single, commandsPerRequest: 1 })
+    cases.push({
+      name: `${label} single GET`,
+      start: () => startProxy(),
+      request: single,
+      commandsPerRequest: 1,
+    })
     if (workers === 1) {
+      // What the raw HTTP/1.1 front buys: the same proxy with every request on node:http.
+      cases.push({
+        name: `${label} single GET, node:http front (--http-front node)`,
+        start: () => startProxy('node'),
+        request: single,
+        commandsPerRequest: 1,
+      })
       cases.push({
         name: `${label} single GET, path style (GET /GET/key, as webdis is asked)`,
-        start: startProxy,
+        start: () => startProxy(),
         request: { url: `${proxyUrl}/GET/${KEY}`, headers: { authorization: `Bearer ${TOKEN}` } },
         commandsPerRequest: 1,
       })
       cases.push({
         name: `${label} single GET, base64`,
-        start: startProxy,
+        start: () => startProxy(),
         request: { ...single, headers: { ...headers, 'upstash-encoding': 'base64' } },
         commandsPerRequest: 1,
       })
     }
     cases.push({
       name: `${label} /pipeline (${PIPELINE} GETs)`,
-      start: startProxy,
+      start: () => startProxy(),
       request: { url: `${proxyUrl}/pipeline`, method: 'POST', headers, body: pipeline },
       commandsPerRequest: PIPELINE,
     })
