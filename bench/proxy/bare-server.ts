@@ -1,8 +1,9 @@
 /**
- * What node:http itself allows one Node process, in the proxy benchmark: a bare node:http server that reads a
- * `POST /` body, parses it, sends the command through one auto-pipelined ioredis client and
- * answers `{"result": ...}`, with no token, no checks, no metrics, no deadline and no logs.
- * Everything the tiercache proxy does beyond this is what its checks cost.
+ * What node:http itself allows one Node process, in the proxy benchmark: a bare node:http server
+ * that reads a `POST /` body, parses it, sends the command through one auto-pipelined ioredis
+ * client and answers `{"result": ...}`, with no token, no checks, no metrics, no deadline and no
+ * logs. The proxy on its node:http front does this and its checks; its raw front (the default)
+ * skips node:http's request and response objects, which is how it gets past this server.
  * argv: port, Redis port. Prints "ready" when listening.
  */
 import { createServer } from 'node:http'
