@@ -1,15 +1,16 @@
 /**
- * The proxy's hot routes on node:http directly: `POST /`, `POST /pipeline` and `POST /multi-exec`
- * (what `@upstash/redis` sends) and plain path-style `GET /<cmd>/<arg>...` requests are answered
- * here, everything else goes to the Hono app.
+ * The proxy's hot routes without Hono: `POST /`, `POST /pipeline` and `POST /multi-exec` (what
+ * `@upstash/redis` sends) and plain path-style `GET /<cmd>/<arg>...` requests. They are answered
+ * by the raw HTTP/1.1 front (`http1-front.ts`, `rawCommandRoutes`) when it reads the request, else
+ * on node:http (`withCommandFastPath`); everything else goes to the Hono app.
  *
  * Why: through Hono on @hono/node-server a single command cost about twice what the same work
  * costs on a bare node:http handler (a Fetch Request and Response per request, a middleware
  * chain of promises, header objects copied twice). Measured on this machine (bench/proxy, one
  * process, 50 connections): 0.53× webdis through Hono; a bare node:http + ioredis handler with no
  * checks at all reached 0.85–0.99× webdis. The work itself — tokens, authorization, deadline,
- * encoding, metrics, logs — is `CommandService`'s, shared with the Hono routes, so both answer
- * the same bytes (a test sends the same requests both ways and compares).
+ * encoding, metrics, logs — is `CommandService`'s, shared with the Hono routes, so every way in
+ * answers the same bytes (a test sends the same requests each way and compares).
  */
 import type { IncomingHttpHeaders, RequestListener, ServerResponse } from 'node:http'
 import type { CommandService, EncodedAnswer } from './command-service.js'
