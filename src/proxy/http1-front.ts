@@ -59,6 +59,7 @@ export interface RawFrontOptions {
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1')
 /** Requests a connection may have in progress before the front stops reading from it. */
 const MAX_PIPELINED = 32
+const INTERNAL_ERROR = '{"error":"internal error"}'
 const TIMED_OUT_BODY = '{"error":"the request took too long to arrive"}'
 const TIMED_OUT =
   'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n' +
@@ -318,7 +319,7 @@ class RawConnection<Route> {
     this.#front.answered++
     const slot: Pending = { bytes: undefined, close: head.close }
     this.#pending.push(slot)
-    this.#front.routes.answer(head, body, (answer) => {
+    const reply = (answer: RawAnswer): void => {
       if (slot.bytes !== undefined || this.#gone) return
       const close = slot.close || answer.close || this.#front.closing
       slot.close = close
@@ -330,7 +331,14 @@ class RawConnection<Route> {
         (close ? 'Connection: close\r\n\r\n' : this.#front.keepAlive)
       slot.bytes = typeof answer.body === 'string' ? head + answer.body : [head, answer.body]
       if (this.#pending[0] === slot) this.#flush()
-    })
+    }
+    try {
+      this.#front.routes.answer(head, body, reply)
+    } catch {
+      // A route must not throw; if one does, this request fails alone (a 'data' listener that
+      // throws would take the process down) and the connection closes, as its state is unknown.
+      reply({ status: 500, contentType: 'application/json', body: INTERNAL_ERROR, headers: '', close: true })
+    }
   }
 
   /** Writes the answers that are due, in request order. */

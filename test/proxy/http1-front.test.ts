@@ -9,19 +9,21 @@ import { connect, type Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RawHttp1Front, type RawRoutes } from '../../src/proxy/http1-front.js'
 
-type Route = 'echo' | 'close' | 'bytes' | number
+type Route = 'echo' | 'close' | 'bytes' | 'throw' | number
 
 const routes: RawRoutes<Route> = {
   take(method, url) {
     if (method === 'POST' && url === '/echo') return 'echo'
     if (method === 'POST' && url === '/close') return 'close'
     if (method === 'POST' && url === '/bytes') return 'bytes'
+    if (method === 'POST' && url === '/throw') return 'throw'
     const wait = /^\/wait\/(\d+)$/.exec(url)
     return method === 'GET' && wait ? Number(wait[1]) : undefined
   },
   answer(head, body, reply) {
     const text = body.toString('utf8')
     const answer = { status: 200, contentType: 'text/plain', headers: 'x-by: raw\r\n', close: false }
+    if (head.route === 'throw') throw new Error('a route that breaks its contract')
     if (typeof head.route === 'number')
       setTimeout(() => reply({ ...answer, body: `waited ${head.route}` }), head.route)
     else if (head.route === 'bytes') reply({ ...answer, body: new Uint8Array(Buffer.from(`bytes:${text}`)) })
@@ -261,6 +263,21 @@ describe('the raw HTTP/1.1 front', () => {
     const client = new Client().send(post('/close', 'x'))
     expect((await client.next(1))[0]!.headers.connection).toBe('close')
     await client.whenClosed()
+  })
+
+  it('a route that throws: that request gets a 500 and its connection closes; the server carries on', async () => {
+    const client = new Client().send(post('/echo', 'before') + post('/throw', 'x'))
+    const [before, broken] = await client.next(2)
+    expect(before!.body).toBe('before')
+    expect(broken).toMatchObject({
+      status: 500,
+      body: '{"error":"internal error"}',
+      headers: { connection: 'close' },
+    })
+    await client.whenClosed()
+    const next = new Client().send(post('/echo', 'still here'))
+    expect(by(await next.next(1))).toEqual(['raw: still here'])
+    next.socket.destroy()
   })
 
   it('a client that ends its side after sending gets every answer, then the close', async () => {
