@@ -1,0 +1,106 @@
+/**
+ * tiercache/hono on @hono/node-server, over real HTTP: there the middleware and `cached()` read
+ * request headers from Node's raw header list rather than from a Fetch `Headers`. Names in any
+ * case, `If-None-Match`, `Cache-Control` from the client, `vary`, and a header sent twice (read
+ * with Node's own rule for repeated headers).
+ */
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { createCache } from 'tiercache'
+import { cached, cacheMiddleware } from 'tiercache/hono'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ManualClock } from '../helpers/clock.js'
+
+let server: ReturnType<typeof serve>
+let base: string
+const calls: Record<string, number> = {}
+const count = (name: string) => {
+  calls[name] = (calls[name] ?? 0) + 1
+  return calls[name]
+}
+
+beforeAll(async () => {
+  const clock = new ManualClock()
+  const cache = createCache({ clock, jitter: 0, ttl: '10m' })
+  const app = new Hono()
+  app.use('/m/*', cacheMiddleware({ cache, ttl: '30s', clock, vary: ['accept-language'] }))
+  app.get('/m/greeting', (c) => c.text(`hello ${c.req.header('accept-language')} ${count('greeting')}`))
+  app.get('/m/products', (c) => c.json({ call: count('products') }))
+  app.get(
+    '/w/products',
+    cached({ cache, ttl: '30s' })((c) => c.json({ call: count('wrapped') })),
+  )
+  server = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
+  })
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+/** One request with these exact header lines (names as written, repeats kept). */
+function raw(path: string, lines: string[]): Promise<{ status: number; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1')
+    let text = ''
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+    })
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const end = text.indexOf('\r\n\r\n')
+      resolve({ status: Number(text.split(' ')[1]), head: text.slice(0, end), body: text.slice(end + 4) })
+    })
+    // Not half-closed: @hono/node-server takes a client's end for an abort. `Connection: close`
+    // has the server close the connection once it has answered.
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`,
+    )
+  })
+}
+
+describe('tiercache/hono on @hono/node-server', () => {
+  it('If-None-Match, in any case: 304 on a HIT', async () => {
+    // Raw requests throughout: fetch sends its own Accept-Language (*), a key of its own here.
+    const first = await raw('/m/products', [])
+    const etag = /etag: (.*)/i.exec(first.head)![1]!
+    expect(first.head).toMatch(/x-cache: MISS/i)
+    const second = await raw('/m/products', [`iF-nOnE-mAtCh: ${etag}`])
+    expect(second.status).toBe(304)
+    expect(second.head).toMatch(/x-cache: HIT/i)
+    expect((await raw('/m/products', ['If-None-Match: "other"'])).status).toBe(200)
+  })
+
+  it('the client’s Cache-Control: no-cache goes to the origin', async () => {
+    await raw('/m/products', [])
+    const before = calls.products ?? 0
+    const revalidated = await raw('/m/products', ['CACHE-CONTROL: no-cache'])
+    expect(revalidated.status).toBe(200)
+    expect(calls.products).toBe(before + 1)
+  })
+
+  it('vary: the header’s value is part of the key, whatever the case of its name', async () => {
+    const en = await raw('/m/greeting', ['Accept-Language: en'])
+    const fr = await raw('/m/greeting', ['accept-language: fr'])
+    expect(en.body).toMatch(/^hello en \d+$/)
+    expect(fr.body).toMatch(/^hello fr \d+$/)
+    const enAgain = await raw('/m/greeting', ['ACCEPT-LANGUAGE: en'])
+    expect(enAgain.body).toBe(en.body)
+    expect(enAgain.head).toMatch(/x-cache: HIT/i)
+  })
+
+  it('a header sent twice is read as Node joins it (a, b), not as its first or last line', async () => {
+    const joined = await raw('/m/greeting', ['Accept-Language: de', 'Accept-Language: it'])
+    expect(joined.body).toMatch(/^hello de, it \d+$/)
+    const again = await raw('/m/greeting', ['accept-language: de, it'])
+    expect(again.body).toBe(joined.body)
+    expect(again.head).toMatch(/x-cache: HIT/i)
+  })
+
+  it('cached() reads the same way: If-None-Match gives a 304 on its HIT', async () => {
+    const first = await fetch(`${base}/w/products`)
+    const etag = first.headers.get('etag')!
+    expect((await raw('/w/products', [`If-None-Match: ${etag}`])).status).toBe(304)
+  })
+})
