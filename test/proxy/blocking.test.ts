@@ -15,7 +15,9 @@ describe('blocking commands run on dedicated connections', () => {
     const waiting = post(proxy.url, '/', ['BLPOP', `${ns}:q`, '5'])
     const started = Date.now()
     for (let i = 0; i < 5; i++) expect((await post(proxy.url, '/', ['GET', `${ns}:other`])).status).toBe(200)
-    expect(Date.now() - started).toBeLessThan(200)
+    // Not held up: far inside the BLPOP's 5 s. (200 ms was once exceeded, 204 ms, by five GETs on
+    // a fresh proxy while the whole suite ran on this shared 2-core machine in a slow spell.)
+    expect(Date.now() - started).toBeLessThan(1000)
     await post(proxy.url, '/', ['RPUSH', `${ns}:q`, 'job-1'])
     const popped = await waiting
     expect(popped.json()).toEqual({ result: [`${ns}:q`, 'job-1'] })
