@@ -6,6 +6,10 @@
  *   npm run bench:proxy            (median of 5 rounds of 4 s per case)
  *   npm run bench:proxy -- --quick (one round of 2 s per case, a smoke run)
  *
+ * The single GET of webdis and of the proxy (path style) also runs under wrk (Debian package
+ * `wrk`, installed like webdis when missing): a load generator that needs far less CPU than
+ * autocannon, so the servers rather than the client set the pace.
+ *
  * Every case gets a fresh server process in every round and the cases take turns, the order
  * rotating from round to round, so a slow process or a noisy spell of this shared machine does not
  * decide a ratio; each figure is the median of its rounds. Each server runs in its own process
@@ -79,6 +83,53 @@ function ensureWebdis(): boolean {
   return false
 }
 
+function ensureWrk(): boolean {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status === 0) return true
+  if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
+    spawnSync('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null'], {
+      stdio: 'inherit',
+    })
+    return spawnSync('sh', ['-c', 'command -v wrk']).status === 0
+  }
+  console.log('wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk); its rows are skipped')
+  return false
+}
+
+/** One wrk run (one thread, CONNECTIONS connections) of a GET: requests/s, p50/p99 in ms, errors. */
+function runWrk(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+): Promise<{ requests: number; perSecond: number; p50: number; p99: number; errors: number }> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency']
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
+  return new Promise((resolve, reject) => {
+    const wrk = spawn('wrk', [...args, url], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    wrk.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    wrk.on('error', reject)
+    wrk.on('exit', () => {
+      const ms = (label: string) => {
+        const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out)
+        if (!m) return Number.NaN
+        return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
+      }
+      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+      resolve({
+        requests: total,
+        perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+        p50: ms('50'),
+        p99: ms('99'),
+        errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+      })
+    })
+  })
+}
+
 /** The processes whose CPU a case is charged: the server's and Redis's. */
 interface Pids {
   server?: number | undefined
@@ -90,24 +141,37 @@ async function http(
   options: autocannon.Options,
   commandsPerRequest = 1,
   pids: Pids = {},
+  client: 'autocannon' | 'wrk' = 'autocannon',
 ): Promise<Row> {
+  const headers = (options.headers ?? {}) as Record<string, string>
   // A short warm-up, not measured: JIT, connection pools, Redis's own caches.
-  await autocannon({ ...options, connections: CONNECTIONS, duration: 1 })
+  if (client === 'wrk') await runWrk(String(options.url), headers, 1)
+  else await autocannon({ ...options, connections: CONNECTIONS, duration: 1 })
   const before = { server: cpuSeconds(pids.server), redis: cpuSeconds(pids.redis) }
-  const result = await autocannon({ ...options, connections: CONNECTIONS, duration: SECONDS })
+  let result: { requests: number; perSecond: number; p50: number; p99: number; errors: number }
+  if (client === 'wrk') {
+    result = await runWrk(String(options.url), headers, SECONDS)
+  } else {
+    const r = await autocannon({ ...options, connections: CONNECTIONS, duration: SECONDS })
+    result = {
+      requests: r.requests.total,
+      perSecond: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      errors: r.errors + r.non2xx + r.timeouts,
+    }
+  }
   const perRequest = (start: number | undefined, pid: number | undefined) => {
     const end = cpuSeconds(pid)
-    return start === undefined || end === undefined
-      ? undefined
-      : ((end - start) * 1e6) / result.requests.total
+    return start === undefined || end === undefined ? undefined : ((end - start) * 1e6) / result.requests
   }
   return {
     name,
-    requestsPerSecond: result.requests.average,
-    commandsPerSecond: result.requests.average * commandsPerRequest,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx + result.timeouts,
+    requestsPerSecond: result.perSecond,
+    commandsPerSecond: result.perSecond * commandsPerRequest,
+    p50: result.p50,
+    p99: result.p99,
+    errors: result.errors,
     serverCpuUs: perRequest(before.server, pids.server),
     redisCpuUs: perRequest(before.redis, pids.redis),
   }
@@ -158,6 +222,8 @@ interface Case {
   start(): Promise<ChildProcess>
   request: autocannon.Options
   commandsPerRequest: number
+  /** The load generator: autocannon (default), or wrk, a lighter one in C. */
+  client?: 'wrk'
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -323,6 +389,16 @@ async function main() {
     })
   }
 
+  // The same single GET through wrk, a load generator in C that needs a fraction of autocannon's
+  // CPU: on 2 cores autocannon can be what limits every server, and with a lighter client a
+  // server with more than one thread (webdis has two) can use what autocannon left.
+  const webdisCase = cases.find((c) => c.name === 'webdis single GET')
+  const pathStyleCase = cases.find((c) => c.name.startsWith('tiercache proxy single GET, path style'))
+  if (webdisCase && pathStyleCase && ensureWrk()) {
+    cases.push({ ...webdisCase, name: 'webdis single GET (wrk)', client: 'wrk' })
+    cases.push({ ...pathStyleCase, name: 'tiercache proxy single GET, path style (wrk)', client: 'wrk' })
+  }
+
   // Every case gets a fresh server process in every round, and the cases take turns: a Node
   // process keeps whatever speed it started with (this machine is bimodal), and a noisy spell of
   // the shared machine should fall on every case alike, not on one.
@@ -332,10 +408,13 @@ async function main() {
     const order = cases.map((_, k) => cases[(k + round) % cases.length]!)
     for (const c of order) {
       const child = await c.start()
-      const row = await http(c.name, c.request, c.commandsPerRequest, {
-        server: child.pid,
-        redis: redisProcess.pid,
-      })
+      const row = await http(
+        c.name,
+        c.request,
+        c.commandsPerRequest,
+        { server: child.pid, redis: redisProcess.pid },
+        c.client,
+      )
       await stop(child)
       measured.set(c.name, [...(measured.get(c.name) ?? []), row])
       if (ROUNDS > 1)
@@ -345,7 +424,9 @@ async function main() {
   const rows = cases.map((c) => medianRow(c.name, measured.get(c.name)!))
   rows.push(await directIoredis(redisPort))
 
-  const webdis = rows.find((r) => r.name.startsWith('webdis'))
+  const webdis = rows.find((r) => r.name === 'webdis single GET')
+  const webdisWrk = rows.find((r) => r.name === 'webdis single GET (wrk)')
+  const proxyWrk = rows.find((r) => r.name === 'tiercache proxy single GET, path style (wrk)')
   const proxySingle = rows.find((r) => r.name === 'tiercache proxy single GET')!
   const proxyPathStyle = rows.find((r) => r.name.startsWith('tiercache proxy single GET, path style'))!
   const proxyPipeline = rows.find((r) => r.name.startsWith('tiercache proxy /pipeline'))!
@@ -360,29 +441,32 @@ async function main() {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   const cpu = (us: number | undefined) => (us === undefined ? '–' : us.toFixed(1))
   console.log(
-    '| case | requests/s | commands/s | p50 ms | p99 ms | errors | server CPU µs/request | Redis CPU µs/request | commands/s vs webdis |',
+    '| case | requests/s | commands/s | p50 ms | p99 ms | errors | server CPU µs/request | Redis CPU µs/request | commands/s vs webdis (same client) |',
   )
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
-    const ratio = webdis ? `${(r.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×` : 'n/a'
+    // A wrk row against webdis under wrk: the same client on both sides.
+    const against = r.name.endsWith('(wrk)') ? webdisWrk : webdis
+    const ratio = against ? `${(r.commandsPerSecond / against.commandsPerSecond).toFixed(2)}×` : 'n/a'
     console.log(
       `| ${r.name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.commandsPerSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${cpu(r.serverCpuUs)} | ${cpu(r.redisCpuUs)} | ${ratio} |`,
     )
   }
   if (webdis) {
-    const aim = (row: Row) => {
+    const aim = (row: Row, base: Row = webdis) => {
       const rounds = measured
-        .get(webdis.name)!
+        .get(base.name)!
         .map((w, i) => measured.get(row.name)![i]!.requestsPerSecond / w.requestsPerSecond)
       return (
-        `${(row.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}× ` +
-        `(${row.requestsPerSecond >= webdis.requestsPerSecond ? 'met' : 'NOT met'}` +
+        `${(row.requestsPerSecond / base.requestsPerSecond).toFixed(2)}× ` +
+        `(${row.requestsPerSecond >= base.requestsPerSecond ? 'met' : 'NOT met'}` +
         `${ROUNDS > 1 ? `; round by round ${rounds.map((r) => `${r.toFixed(2)}×`).join(', ')}` : ''})`
       )
     }
     console.log(
       `\naims: proxy single ≥ webdis single: the same request as webdis (GET /GET/key) ${aim(proxyPathStyle)}; ` +
         `as @upstash/redis sends it (POST / with a JSON body) ${aim(proxySingle)}; ` +
+        (webdisWrk && proxyWrk ? `path style with wrk as the client ${aim(proxyWrk, webdisWrk)}; ` : '') +
         `pipelined commands/s ≥ 5× webdis single: ${(proxyPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}× ` +
         `(${proxyPipeline.commandsPerSecond >= 5 * webdis.commandsPerSecond ? 'met' : 'NOT met'}); ` +
         `with 2 workers: single ${(workersSingle.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}×, ` +
