@@ -203,12 +203,7 @@ function answer(
 
 function write(
   response: ServerResponse,
-  status: number,
-  contentType: string,
-  body: string | Uint8Array,
-  syncToken: string,
-  requestId: string,
-  close: boolean,
+  ...[status, contentType, body, syncToken, requestId, close]: Parameters<Respond>
 ): void {
   if (response.headersSent || response.destroyed) return // the client went away
   const head: Record<string, string | number> = {

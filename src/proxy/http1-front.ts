@@ -234,12 +234,19 @@ class RawConnection<Route> {
     this.#front = front
     this.socket = socket
     this.#handOver = handOver
-    socket.on('data', this.#onData)
-    socket.on('end', this.#onEnd)
-    socket.on('close', this.#onClose)
-    socket.on('error', this.#onError)
-    socket.on('timeout', this.#onTimeout)
-    socket.on('drain', this.#onDrain)
+    for (const [event, listener] of this.#listeners()) socket.on(event, listener)
+  }
+
+  /** The socket listeners the front holds while the connection is its own. */
+  #listeners(): [string, (chunk: Buffer) => void][] {
+    return [
+      ['data', this.#onData],
+      ['end', this.#onEnd],
+      ['close', this.#onClose],
+      ['error', this.#onError],
+      ['timeout', this.#onTimeout],
+      ['drain', this.#onDrain],
+    ]
   }
 
   closeIfIdle(): void {
@@ -394,12 +401,7 @@ class RawConnection<Route> {
     this.#gone = true
     this.#front.forget(this)
     this.#front.handedOver++
-    socket.off('data', this.#onData)
-    socket.off('end', this.#onEnd)
-    socket.off('close', this.#onClose)
-    socket.off('error', this.#onError)
-    socket.off('timeout', this.#onTimeout)
-    socket.off('drain', this.#onDrain)
+    for (const [event, listener] of this.#listeners()) socket.off(event, listener)
     socket.setTimeout(0)
     this.#handOver(socket)
     // Synchronously, before the event loop reads more: node:http's parser sees these bytes first.

@@ -38,6 +38,13 @@ const REQUEST_LINE = /^(GET|POST) (\/[!-~]*) HTTP\/1\.1$/
 // HTAB, SP, VCHAR and obs-text; no CTL, so no bare CR or LF slips inside a line.
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/
 const CONTENT_LENGTH = /^\d{1,15}$/
+/** The other headers the proxy reads, each at most once (a repeat goes to node:http), and where. */
+const READ_ONCE = new Map<string, 'authorization' | 'requestId' | 'responseFormat' | 'encoding'>([
+  ['authorization', 'authorization'],
+  ['x-request-id', 'requestId'],
+  ['upstash-response-format', 'responseFormat'],
+  ['upstash-encoding', 'encoding'],
+])
 
 /**
  * Reads the head in `text` (latin1, without its closing blank line).
@@ -74,7 +81,8 @@ export function readRequestHead<Route>(
     const line = HEADER_LINE.exec(lines[i]!)
     if (!line) return undefined
     const value = line[2]!
-    switch (line[1]!.toLowerCase()) {
+    const name = line[1]!.toLowerCase()
+    switch (name) {
       case 'host':
         hosts++
         break
@@ -89,28 +97,18 @@ export function readRequestHead<Route>(
         else if (option !== 'keep-alive') return undefined
         break
       }
-      case 'authorization':
-        if (head.authorization !== undefined) return undefined
-        head.authorization = value
-        break
-      case 'x-request-id':
-        if (head.requestId !== undefined) return undefined
-        head.requestId = value
-        break
-      case 'upstash-response-format':
-        if (head.responseFormat !== undefined) return undefined
-        head.responseFormat = value
-        break
-      case 'upstash-encoding':
-        if (head.encoding !== undefined) return undefined
-        head.encoding = value
-        break
       case 'transfer-encoding':
       case 'expect':
       case 'upgrade':
       case 'proxy-connection':
       case 'keep-alive':
         return undefined
+      default: {
+        const field = READ_ONCE.get(name)
+        if (field === undefined) break
+        if (head[field] !== undefined) return undefined
+        head[field] = value
+      }
     }
   }
   return hosts === 1 ? head : undefined
