@@ -70,6 +70,13 @@ describe('readRequestHead', () => {
     ['a bare LF in a value', 'POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\n2'],
     ['a bare CR in a value', 'POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\r2'],
     ['a NUL in a value', 'POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\u00002'],
+    ['a DEL in a value', 'POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\u007f2'],
+    [
+      'a code above 0xFF in a value (never in latin1 text from bytes)',
+      'POST / HTTP/1.1\r\nHost: x\r\nX-A: €',
+    ],
+    ['a name with obs-text', 'POST / HTTP/1.1\r\nHost: x\r\nX-Ü: 1'],
+    ['a line with no colon', 'POST / HTTP/1.1\r\nHost: x\r\nX-A'],
     ['two authorizations', 'POST / HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nAuthorization: b'],
     ['an empty line', 'POST / HTTP/1.1\r\n\r\nHost: x'],
     ['too many lines', `POST / HTTP/1.1\r\nHost: x${'\r\nX-A: 1'.repeat(64)}`],
