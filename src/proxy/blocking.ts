@@ -1,6 +1,6 @@
 /**
  * Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, XREADGROUP BLOCK, WAIT ...) hold
- * their connection until data comes. On the shared auto-pipelined connection they would stall
+ * their connection until data comes. On the shared connection they would stall
  * every other request, so each runs on a dedicated connection, with a cap on how many at once
  * (past it: 429) and a maximum block time (a longer or infinite block is shortened to it).
  * Subscriptions share the same cap: they also hold a connection each.

@@ -77,7 +77,7 @@ async function splitBySlot(
     else groups.set(slot, [i])
   }
   const parts = [...groups.values()]
-  // One command per slot; ioredis auto-pipelines those bound for the same node into one write.
+  // One command per slot; those bound for the same node leave in one write (the call batches them).
   const replies = await Promise.all(
     parts.map((positions) => {
       const part = positions.flatMap((i) => args.slice(i, i + step))

@@ -9,7 +9,7 @@ import type { BlockingRunner } from './blocking.js'
 import { clusterHandler } from './cluster-routing.js'
 import type { CommandArgs, CommandInfo } from './command-table.js'
 import { ProxyHttpError } from './http-error.js'
-import { type CommandTarget, rawCall } from './raw-call.js'
+import { batchedCall, type CommandTarget, rawCall } from './raw-call.js'
 import { isWrite, type ReplicaAcks } from './replica-acks.js'
 import type { Upstream } from './upstream.js'
 
@@ -54,15 +54,14 @@ export class CommandExecutor {
   }
 
   #runOne(command: CommandArgs, info: CommandInfo): Promise<unknown> {
-    // One node, no auto-pipelining, no slot routing: Redis itself explains what is wrong.
-    if (info.malformed)
-      return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command, { pipelined: false })
+    // One node, no slot routing: Redis itself explains what is wrong.
+    if (info.malformed) return rawCall(this.#upstream.masters()[0] ?? this.#upstream.client, command)
     if (info.blocking) return this.#blocking.run(command, info)
     if (this.#upstream.mode === 'cluster') {
       const handler = clusterHandler(command, info)
-      if (handler) return handler(this.#upstream, rawCall)
+      if (handler) return handler(this.#upstream, batchedCall)
     }
-    return rawCall(this.#upstream.client, command)
+    return batchedCall(this.#upstream.client, command)
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * The proxy's connections to Redis: one shared, auto-pipelined ioredis client (Cluster,
- * standalone or Sentinel-managed), plus short-lived dedicated connections for commands that
- * block or subscribe.
+ * The proxy's connections to Redis: one shared ioredis client (Cluster, standalone or
+ * Sentinel-managed), whose request-path writes are batched per turn of the event loop
+ * (`turn-batching.ts`), plus short-lived dedicated connections for commands that block or
+ * subscribe.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
