@@ -6,9 +6,10 @@
  *   npm run bench:proxy            (median of 5 rounds of 4 s per case)
  *   npm run bench:proxy -- --quick (one round of 2 s per case, a smoke run)
  *
- * The single GET of webdis and of the proxy (path style) also runs under wrk (Debian package
- * `wrk`, installed like webdis when missing): a load generator that needs far less CPU than
- * autocannon, so the servers rather than the client set the pace.
+ * The single GET of webdis and of the proxy (path style; one process, and two with `--workers 2`
+ * against webdis's two threads) also runs under wrk (Debian package `wrk`, installed like webdis
+ * when missing): a load generator that needs far less CPU than autocannon, so the servers rather
+ * than the client set the pace.
  *
  * Every case gets a fresh server process in every round and the cases take turns, the order
  * rotating from round to round, so a slow process or a noisy spell of this shared machine does not
@@ -322,6 +323,9 @@ async function main() {
 
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
   const pipeline = JSON.stringify(Array.from({ length: PIPELINE }, () => ['GET', KEY]))
+  // Two workers answering path-style GETs: measured under wrk only (below), where the client
+  // leaves a core for a server with more than one thread.
+  let workersPathStyleCase: Case | undefined
   for (const workers of [1, 2]) {
     const port = proxyPort + (workers - 1) * 5
     const proxyUrl = `http://127.0.0.1:${port}`
@@ -381,6 +385,14 @@ async function main() {
         commandsPerRequest: 1,
       })
     }
+    if (workers === 2) {
+      workersPathStyleCase = {
+        name: `${label} single GET, path style`,
+        start: () => startProxy(),
+        request: { url: `${proxyUrl}/GET/${KEY}`, headers: { authorization: `Bearer ${TOKEN}` } },
+        commandsPerRequest: 1,
+      }
+    }
     cases.push({
       name: `${label} /pipeline (${PIPELINE} GETs)`,
       start: () => startProxy(),
@@ -397,6 +409,9 @@ async function main() {
   if (webdisCase && pathStyleCase && ensureWrk()) {
     cases.push({ ...webdisCase, name: 'webdis single GET (wrk)', client: 'wrk' })
     cases.push({ ...pathStyleCase, name: 'tiercache proxy single GET, path style (wrk)', client: 'wrk' })
+    // webdis runs two threads: the proxy with two processes is the like-for-like comparison.
+    if (workersPathStyleCase)
+      cases.push({ ...workersPathStyleCase, name: `${workersPathStyleCase.name} (wrk)`, client: 'wrk' })
   }
 
   // Every case gets a fresh server process in every round, and the cases take turns: a Node
@@ -427,6 +442,7 @@ async function main() {
   const webdis = rows.find((r) => r.name === 'webdis single GET')
   const webdisWrk = rows.find((r) => r.name === 'webdis single GET (wrk)')
   const proxyWrk = rows.find((r) => r.name === 'tiercache proxy single GET, path style (wrk)')
+  const workersWrk = rows.find((r) => r.name === 'tiercache proxy ×2 workers single GET, path style (wrk)')
   const proxySingle = rows.find((r) => r.name === 'tiercache proxy single GET')!
   const proxyPathStyle = rows.find((r) => r.name.startsWith('tiercache proxy single GET, path style'))!
   const proxyPipeline = rows.find((r) => r.name.startsWith('tiercache proxy /pipeline'))!
@@ -470,7 +486,8 @@ async function main() {
         `pipelined commands/s ≥ 5× webdis single: ${(proxyPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}× ` +
         `(${proxyPipeline.commandsPerSecond >= 5 * webdis.commandsPerSecond ? 'met' : 'NOT met'}); ` +
         `with 2 workers: single ${(workersSingle.requestsPerSecond / webdis.requestsPerSecond).toFixed(2)}×, ` +
-        `pipelined ${(workersPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×`,
+        `pipelined ${(workersPipeline.commandsPerSecond / webdis.commandsPerSecond).toFixed(2)}×` +
+        (webdisWrk && workersWrk ? `, path style with wrk ${aim(workersWrk, webdisWrk)}` : ''),
     )
   }
   const errors = rows.reduce((sum, r) => sum + r.errors, 0)
