@@ -169,6 +169,32 @@ async function main() {
   console.log(
     `RSS after the first 30 s → end: ${mb(first)} → ${mb(last)} MB (${(((last - first) / first) * 100).toFixed(1)} %)`,
   )
+  // One sample is one instant of a heap that grows and shrinks between collections: the trend
+  // over every sample after warm-up says more about a leak than the first and last alone.
+  const warm = rss.slice(1)
+  if (warm.length >= 4) {
+    const half = Math.floor(warm.length / 2)
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+    console.log(
+      `after warm-up: ${mb(Math.min(...warm.map(([, b]) => b)))}–${mb(Math.max(...warm.map(([, b]) => b)))} MB; ` +
+        `median of the first half ${mb(median(warm.slice(0, half).map(([, b]) => b)))}, of the second ${mb(median(warm.slice(half).map(([, b]) => b)))} MB; ` +
+        `least-squares trend ${((slopePerSecond(warm) * 60) / 1024 / 1024).toFixed(2)} MB a minute`,
+    )
+  }
+}
+
+/** The slope of the least-squares line through (seconds, bytes) points, in bytes a second. */
+function slopePerSecond(points: Array<[number, number]>): number {
+  const n = points.length
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
+  let sxy = 0
+  let sxx = 0
+  for (const [x, y] of points) {
+    sxy += (x - meanX) * (y - meanY)
+    sxx += (x - meanX) ** 2
+  }
+  return sxx === 0 ? 0 : sxy / sxx
 }
 
 main().catch((error: unknown) => {
