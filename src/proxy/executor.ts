@@ -67,7 +67,7 @@ export class CommandExecutor {
   /**
    * Runs every command of a pipeline at once; never rejects: each outcome is kept in order.
    * Ordinary commands go out as one explicit ioredis pipeline per group of nodes (in a cluster,
-   * grouped by the nodes serving their slot, as ioredis's auto-pipelining groups them): one
+   * grouped by the nodes serving their slot, as ioredis routes a pipeline): one
    * promise per group instead of several per command, which measured as a third less garbage.
    * Commands that need their own handling (blocking, malformed, split, fanned out) run alone.
    */

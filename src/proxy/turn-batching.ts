@@ -29,9 +29,10 @@ export type BatchTarget = Pick<Redis, 'stream'> | Pick<Cluster, 'nodes'>
 
 /**
  * Holds back the target's writes until the end of this turn (once per target and turn: later
- * calls in the same turn cost a set lookup). For a cluster client, every node's socket is corked, as the node a
- * command goes to is ioredis's choice. Anything else (an ioredis `Pipeline`, a client not yet
- * connected) is left alone: a command queued there is written when that object writes.
+ * calls in the same turn cost a set lookup). For a cluster client, every node's socket is
+ * corked, as the node a command goes to is ioredis's choice. Anything else (an ioredis
+ * `Pipeline`, a client not yet connected) is left alone: a command queued there is written when
+ * that object writes.
  */
 export function batchWritesThisTurn(target: BatchTarget): void {
   if (targets.has(target)) return

@@ -152,7 +152,8 @@ export function connectUpstream(options: UpstreamOptions = {}): Upstream {
 function singleUpstream(mode: 'standalone' | 'sentinel', options: RedisOptions): Upstream {
   const client = new Redis({
     ...options,
-    enableAutoPipelining: true,
+    // Request-path commands are batched per turn (turn-batching.ts), not auto-pipelined.
+    enableAutoPipelining: false,
     // A dead server should surface as 503 within a second or two, not after 20 silent retries;
     // Sentinel gets more room because a failover there takes several seconds.
     maxRetriesPerRequest: mode === 'sentinel' ? 20 : 1,
@@ -188,7 +189,8 @@ function singleUpstream(mode: 'standalone' | 'sentinel', options: RedisOptions):
 function clusterUpstream(url: ParsedRedisUrl, common: RedisOptions): Upstream {
   const options: ClusterOptions = {
     scaleReads: 'master',
-    enableAutoPipelining: true,
+    // Request-path commands are batched per turn (turn-batching.ts), not auto-pipelined.
+    enableAutoPipelining: false,
     // While a master is down, its slots are retried every 200 ms. A command sent alone (not in an
     // ioredis pipeline) can alternate between the dead master's closed connection (a 200 ms wait)
     // and a MOVED back to it from a node that has not yet heard of the promotion (followed at
