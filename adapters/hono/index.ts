@@ -30,7 +30,7 @@ export type CachedOptions = Omit<ResponseCacheOptions, 'cache'> & { cache?: Cach
 /**
  * Caches whole responses (GET/HEAD and status 200 by default; see `ResponseCacheOptions`), sets
  * `x-cache` (HIT, MISS, STALE, BYPASS), `Server-Timing` and `ETag` (`If-None-Match` → 304), and
- * puts the cache in `c.var.cache`.
+ * puts the cache in `c.var.cache` for the handlers behind it (a HIT runs none, and sets nothing).
  * @throws {InvalidOptionError} at setup, naming a bad option
  * @example
  * app.use('/products/*', cacheMiddleware({ cache, ttl: '30s' }))
@@ -39,6 +39,7 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
   const resolved = resolveResponseCacheOptions(options)
   const keepAlive = keepAliveFor()
   const produceAndAnswer = async (c: Context, next: Next, header: HeaderReader) => {
+    c.set('cache', options.cache)
     const response = await respondCached(
       c.req.raw,
       async () => {
@@ -52,9 +53,9 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
     keepAlive(c, options.cache)
   }
   return (c, next) => {
-    c.set('cache', options.cache)
     const header = headerReader(c)
     // An L1 hit answers with no async step of our own (Hono sets a returned Response as c.res).
+    // It runs no handler, so it leaves c.var alone: Hono's first c.set builds a Map per request.
     const hit = answerFromL1(c.req.raw, resolved, header)
     if (!hit) return produceAndAnswer(c, next, header)
     keepAlive(c, options.cache)

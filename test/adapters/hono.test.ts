@@ -230,6 +230,23 @@ describe('cached() and c.var.cache', () => {
     expect(await (await app.request('/manual/7')).json()).toEqual({ key: 'manual:7', call: 2 })
   })
 
+  it('hands handlers behind cacheMiddleware its cache in c.var.cache', async () => {
+    const cache = createCache()
+    const app = new Hono()
+    app.use('/p/*', cacheMiddleware({ cache, ttl: '1m' }))
+    let seen: Cache | undefined
+    app.get('/p/:id', (c) => {
+      seen = c.var.cache
+      return c.json({ id: c.req.param('id') })
+    })
+    expect((await app.request('/p/1')).headers.get('x-cache')).toBe('MISS')
+    expect(seen).toBe(cache)
+    seen = undefined
+    // A HIT runs no handler.
+    expect((await app.request('/p/1')).headers.get('x-cache')).toBe('HIT')
+    expect(seen).toBeUndefined()
+  })
+
   it('as a TC39 method decorator on a class-based handler (this is kept)', async () => {
     const cache = createCache()
     class Products {
