@@ -54,14 +54,22 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
   }
   return (c, next) => {
     const header = headerReader(c)
-    // An L1 hit answers with no async step of our own (Hono sets a returned Response as c.res).
-    // It runs no handler, so it leaves c.var alone: Hono's first c.set builds a Map per request.
+    // An L1 hit answers with no async step of our own. It runs no handler, so it leaves c.var
+    // alone: Hono's first c.set builds a Map per request.
     const hit = answerFromL1(c.req.raw, resolved, header)
     if (!hit) return produceAndAnswer(c, next, header)
     keepAlive(c, options.cache)
-    return Promise.resolve(hit)
+    // Set as c.res, as Hono's compose would set a returned Response, and answered with a promise
+    // already settled: resolving a promise with the Response itself makes V8 look for a `then`
+    // up its prototype chain (node-server's Response, then undici's), a generic lookup per hit.
+    c.res = hit
+    return SETTLED
+
   }
 }
+
+/** What a middleware that answered returns: one promise, settled once. */
+const SETTLED: Promise<void> = Promise.resolve()
 
 /** Only puts the cache in `c.var.cache` (for handlers that use it by hand, and for `cached`). */
 export function cacheContext(cache: Cache): MiddlewareHandler {
