@@ -28,6 +28,17 @@ beforeAll(async () => {
   app.use('/m/*', cacheMiddleware({ cache, ttl: '30s', clock, vary: ['accept-language'] }))
   app.get('/m/greeting', (c) => c.text(`hello ${c.req.header('accept-language')} ${count('greeting')}`))
   app.get('/m/products', (c) => c.json({ call: count('products') }))
+  // No vary: keys are looked up by Node's request-target.
+  app.use('/t/*', cacheMiddleware({ cache, ttl: '30s', clock }))
+  app.get('/t/item', (c) => c.json({ call: count('item') }))
+  // A rewrite by header before the cache (an A/B variant): the key follows the rewritten URL.
+  app.use('/r/*', async (c, next) => {
+    const variant = c.req.header('x-variant')
+    if (variant) c.req.raw = new Request(`${c.req.url}-${variant}`, c.req.raw)
+    await next()
+  })
+  app.use('/r/*', cacheMiddleware({ cache, ttl: '30s', clock }))
+  app.get('/r/page', (c) => c.text(`${new URL(c.req.url).pathname} ${count('page')}`))
   app.get(
     '/w/products',
     cached({ cache, ttl: '30s' })((c) => c.json({ call: count('wrapped') })),
@@ -96,6 +107,31 @@ describe('tiercache/hono on @hono/node-server', () => {
     const again = await raw('/m/greeting', ['accept-language: de, it'])
     expect(again.body).toBe(joined.body)
     expect(again.head).toMatch(/x-cache: HIT/i)
+  })
+
+  it('one key for every target of one URL: the query in any order, dot segments', async () => {
+    const first = await raw('/t/item?b=2&a=1', [])
+    expect(first.head).toMatch(/x-cache: MISS/i)
+    for (const target of ['/t/item?b=2&a=1', '/t/item?a=1&b=2', '/t/x/../item?a=1&b=2']) {
+      const again = await raw(target, [])
+      expect(again.head).toMatch(/x-cache: HIT/i)
+      expect(again.body).toBe(first.body)
+    }
+    expect(calls.item).toBe(1)
+  })
+
+  it('a request rewritten before the cache is keyed by its rewritten URL, not by what Node received', async () => {
+    const plain = await raw('/r/page', [])
+    expect(plain.body).toMatch(/^\/r\/page \d+$/)
+    expect((await raw('/r/page', [])).head).toMatch(/x-cache: HIT/i)
+    // Same target, another URL once rewritten: its own entry.
+    const variant = await raw('/r/page', ['x-variant: b'])
+    expect(variant.head).toMatch(/x-cache: MISS/i)
+    expect(variant.body).toMatch(/^\/r\/page-b \d+$/)
+    const variantAgain = await raw('/r/page', ['x-variant: b'])
+    expect(variantAgain.head).toMatch(/x-cache: HIT/i)
+    expect(variantAgain.body).toBe(variant.body)
+    expect((await raw('/r/page', [])).body).toBe(plain.body)
   })
 
   it('cached() reads the same way: If-None-Match gives a 304 on its HIT', async () => {
