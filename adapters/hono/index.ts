@@ -56,7 +56,7 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
     const header = headerReader(c)
     // An L1 hit answers with no async step of our own. It runs no handler, so it leaves c.var
     // alone: Hono's first c.set builds a Map per request.
-    const hit = answerFromL1(c.req.raw, resolved, header, requestTarget(c))
+    const hit = answerFromL1(c.req.raw, resolved, header)
     if (!hit) return produceAndAnswer(c, next, header)
     keepAlive(c, options.cache)
     // Set as c.res, as Hono's compose would set a returned Response, and answered with a promise
@@ -64,7 +64,6 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
     // up its prototype chain (node-server's Response, then undici's), a generic lookup per hit.
     c.res = hit
     return SETTLED
-
   }
 }
 
@@ -118,7 +117,7 @@ export function cached(options: CachedOptions = {}): CachedRoute {
       // An L1 hit is returned as it is, not in a promise: a route with one handler then takes
       // Hono's and @hono/node-server's synchronous path, which an async function would leave
       // (measured in bench/hono: the wrapped route's HIT against the bare route).
-      const hit = answerFromL1(c.req.raw, resolved, header, requestTarget(c))
+      const hit = answerFromL1(c.req.raw, resolved, header)
       if (hit) {
         keepAlive(c, cache)
         return hit as R
@@ -182,41 +181,10 @@ function headerReader(c: Context): HeaderReader {
   return (name) => c.req.raw.headers.get(name)
 }
 
-/**
- * The request-target as @hono/node-server received it (`incoming.url`), when `c.req.raw` is the
- * Request it built from it; elsewhere (another server, or a middleware that swapped `c.req.raw`
- * for a rewritten request) undefined. answerFromL1 looks a key up by it: `c.req.raw.url` is a
- * concatenation (scheme, host, target) that V8 must copy flat before it can hash it, which
- * `perf` showed as the largest part of a middleware HIT's own cost (String::WriteToFlat).
- */
-function requestTarget(c: Context): string | undefined {
-  const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming
-  const target = incoming?.url
-  if (typeof target !== 'string') return undefined
-  const raw = c.req.raw as unknown as Record<symbol, unknown>
-  incomingKey ??= findIncomingKey(raw, incoming!)
-  return incomingKey !== undefined && raw[incomingKey] === incoming ? target : undefined
-}
-
-/**
- * The symbol under which @hono/node-server keeps the Node request on its Request (not exported).
- * It is found by value, looked for on the first requests only: a server without that link takes
- * the URL's path in answerFromL1, which is as right, only slower.
- */
-let incomingKey: symbol | undefined
-let incomingKeySearches = 0
-
-function findIncomingKey(raw: Record<symbol, unknown>, incoming: NodeIncoming): symbol | undefined {
-  if (incomingKeySearches >= 100) return undefined
-  incomingKeySearches++
-  return Object.getOwnPropertySymbols(raw).find((key) => raw[key] === incoming)
-}
-
-/** The parts of Node's IncomingMessage the adapter reads. */
+/** The parts of Node's IncomingMessage the header reader uses. */
 interface NodeIncoming {
   rawHeaders: string[]
   headers: Record<string, string | string[] | undefined>
-  url?: string
 }
 
 /** A stand-in cache for validating `cached` options before a real one is known. */

@@ -51,8 +51,6 @@ export interface ResolvedResponseCacheOptions {
   revalidate: Set<string>
   /** Cache keys of recently seen URLs (default keys only): see `keyOf` in response-cache.ts. */
   keysByUrl: Map<string, string>
-  /** Cache keys of recently seen GET request-targets (`answerFromL1`'s `target`): see `keyOf`. */
-  keysByTarget: Map<string, string>
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024
@@ -103,6 +101,5 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
     refresh: options.refresh,
     revalidate: new Set(),
     keysByUrl: new Map(),
-    keysByTarget: new Map(),
   }
 }

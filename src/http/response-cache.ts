@@ -131,18 +131,11 @@ export async function respondCached(
  * Responses are kept under keys that start with `http:` in the cache given, not in a namespace
  * view: a namespace is a version tag that every L1 hit would check (measured: the larger part of
  * a hit's cost in the cache). A namespace the caller passed still applies.
- * @param header reads a request header (as `respondCached`'s `how.header`)
- * @param target the request-target (origin-form path and query, or absolute-form) that
- *   `request.url` was built from, when the server has it as received (Node's `incoming.url`): a
- *   GET's key is then looked up by this short flat string, not by the URL, which servers build by
- *   concatenation and V8 must copy flat to hash. The default key does not depend on the host, so a
- *   target has one key; pass it only with the request it came from.
  */
 export function answerFromL1(
   request: Request,
   options: ResolvedResponseCacheOptions,
   header: HeaderReader = (name) => request.headers.get(name),
-  target?: string,
 ): Response | undefined {
   const started = performance.now()
   // Servers hand GET over as the literal it is: upper-casing it anyway made a new string per hit,
@@ -155,7 +148,7 @@ export function answerFromL1(
     const asked = directives(cacheControl)
     if (asked.has('no-store') || asked.has('no-cache')) return undefined // bypass, revalidate: respondCached's
   }
-  const key = keyOf(request, options, header, target)
+  const key = keyOf(request, options, header)
   if (key === undefined) return undefined // a long key is hashed, which is async: respondCached's
   // Served stale with no background refresh: the next request for it produces (respondCached).
   if (options.revalidate.size > 0 && options.revalidate.has(key)) return undefined
@@ -199,38 +192,26 @@ const MAX_REMEMBERED_URLS = 10_000
  * and must be hashed. With the default key and no `vary`, the key of a URL seen before comes from
  * a memo: the same string object every time, so the L1 lookup finds its hash already computed. A
  * key built afresh is a concatenation V8 must flatten and hash on each lookup, which measured
- * as the largest part of a hit's own cost (about 120 of 210 ns). The URL itself is such a
- * concatenation on most servers: a GET with a `target` is looked up by that first.
+ * as the largest part of a hit's own cost (about 120 of 210 ns).
  */
 function keyOf(
   request: Request,
   options: ResolvedResponseCacheOptions,
   header: HeaderReader,
-  target?: string,
 ): string | undefined {
   if (options.key || options.vary.length > 0) {
     const plainKey = plainKeyOf(request, options, header)
     return plainKey.length > LONGEST_PLAIN_KEY ? undefined : `http:${plainKey}`
   }
-  const byTarget = target !== undefined && request.method === 'GET' ? options.keysByTarget : undefined
-  if (byTarget) {
-    const known = byTarget.get(target!)
-    if (known !== undefined) return known
-  }
   const url = request.method === 'GET' ? request.url : `${request.method} ${request.url}`
   const memo = options.keysByUrl
-  let key = memo.get(url)
-  if (key === undefined) {
-    const plainKey = plainKeyOf(request, options, header)
-    if (plainKey.length > LONGEST_PLAIN_KEY) return undefined
-    if (memo.size >= MAX_REMEMBERED_URLS) memo.clear()
-    key = `http:${plainKey}`
-    memo.set(url, key)
-  }
-  if (byTarget) {
-    if (byTarget.size >= MAX_REMEMBERED_URLS) byTarget.clear()
-    byTarget.set(target!, key)
-  }
+  const known = memo.get(url)
+  if (known !== undefined) return known
+  const plainKey = plainKeyOf(request, options, header)
+  if (plainKey.length > LONGEST_PLAIN_KEY) return undefined
+  if (memo.size >= MAX_REMEMBERED_URLS) memo.clear()
+  const key = `http:${plainKey}`
+  memo.set(url, key)
   return key
 }
 

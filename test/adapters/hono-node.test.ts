@@ -28,7 +28,7 @@ beforeAll(async () => {
   app.use('/m/*', cacheMiddleware({ cache, ttl: '30s', clock, vary: ['accept-language'] }))
   app.get('/m/greeting', (c) => c.text(`hello ${c.req.header('accept-language')} ${count('greeting')}`))
   app.get('/m/products', (c) => c.json({ call: count('products') }))
-  // No vary: keys are looked up by Node's request-target.
+  // No vary: the default key, from the URL node-server builds from Node's request-target.
   app.use('/t/*', cacheMiddleware({ cache, ttl: '30s', clock }))
   app.get('/t/item', (c) => c.json({ call: count('item') }))
   // A rewrite by header before the cache (an A/B variant): the key follows the rewritten URL.
