@@ -10,6 +10,7 @@
 import { cpus } from 'node:os'
 import { type Cache, createCache } from '../../src/index.js'
 import { startBenchCluster } from '../helpers/cluster-proxy.js'
+import { median } from '../helpers/median.js'
 
 const quick = process.argv.includes('--quick')
 const PACED_MS = quick ? 1000 : 3000
@@ -86,7 +87,6 @@ async function main() {
       offRates.push(await closedLoop(off, CLOSED_MS))
       onRates.push(await closedLoop(on, CLOSED_MS))
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!
     const ratio = median(onRates) / median(offRates)
     console.log(
       `\ncoherence: L1 hits through one cache instance, tier 2 = proxy + 3+3 cluster on loopback; ${cpus().length} cores, node ${process.version}\n`,

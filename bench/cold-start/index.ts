@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process'
 import { gzipSync } from 'node:zlib'
 import { bundleWorkerExample } from '../../test/helpers/worker-bundle.js'
+import { median } from '../helpers/median.js'
 
 const RUNS = process.argv.includes('--quick') ? 5 : 15
 
@@ -36,11 +37,6 @@ const PROGRAMS = {
     if (cache.stats().hits.l1 !== hits + 1) throw new Error('no L1 hit')
     console.log(performance.now() - t0)`,
 } as const
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
 
 async function main() {
   const rows: string[] = []

@@ -13,6 +13,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import autocannon from 'autocannon'
 import { findFreePortRange } from '../../test/helpers/ports.js'
+import { median } from '../helpers/median.js'
 import { cpuSeconds } from '../helpers/process-cpu.js'
 
 const QUICK = process.argv.includes('--quick')
@@ -97,11 +98,6 @@ async function main() {
         await new Promise((resolve) => child.once('exit', resolve))
       }
     }
-  }
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b)
-    const mid = Math.floor(sorted.length / 2)
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   }
   const bare = results.get('bare')!
   const ratio = median(results.get('cached')!.rates) / median(bare.rates)

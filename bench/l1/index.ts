@@ -21,6 +21,7 @@ import { memoryDriver } from 'bentocache/drivers/memory'
 import { Cacheable } from 'cacheable'
 import { LRUCache } from 'lru-cache'
 import { createCache } from '../../src/index.js'
+import { median } from '../helpers/median.js'
 
 const quick = process.argv.includes('--quick')
 const ROUND_MS = quick ? 300 : 1000
@@ -198,12 +199,6 @@ function inChild(index: number): Promise<number> {
       else reject(new Error(`case ${CASES[index]!.name} exited ${code}: ${out}`))
     })
   })
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 async function main() {

@@ -18,6 +18,7 @@ import { type Cache, createCache } from '../../src/index.js'
 import { createQueue } from '../../src/queue/index.js'
 import { createStock } from '../../src/stock/index.js'
 import { findFreePortRange } from '../../test/helpers/ports.js'
+import { median } from '../helpers/median.js'
 
 const minutesFlag = process.argv.indexOf('--minutes')
 const MINUTES = minutesFlag > 0 ? Number(process.argv[minutesFlag + 1]) : 10
@@ -174,7 +175,6 @@ async function main() {
   const warm = rss.slice(1)
   if (warm.length >= 4) {
     const half = Math.floor(warm.length / 2)
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
     console.log(
       `after warm-up: ${mb(Math.min(...warm.map(([, b]) => b)))}–${mb(Math.max(...warm.map(([, b]) => b)))} MB; ` +
         `median of the first half ${mb(median(warm.slice(0, half).map(([, b]) => b)))}, of the second ${mb(median(warm.slice(half).map(([, b]) => b)))} MB; ` +
