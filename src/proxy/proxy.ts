@@ -2,13 +2,14 @@
  * `createProxy` / `startProxy`: the Upstash-REST-compatible proxy as a library. The CLI
  * (`tiercache proxy`) is a thin layer over `startProxy`.
  */
-import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
+import { getRequestListener } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { createProxyApp, type ProxyApp } from './app.js'
+import { answerClientError, answerRequestError } from './client-error.js'
 import type { FastRoute } from './fast-path.js'
 import { RawHttp1Front } from './http1-front.js'
 import { ProxyMetrics } from './metrics.js'
@@ -176,29 +177,29 @@ export async function startProxy(
           requestTimeoutMs,
           checkIntervalMs,
         })
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve(
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = createServer(
+      // Node waits 60 s for a request head and checks every 30 s: a crowd of slow clients could
+      // hold that many sockets for a minute and a half. Here: `headersTimeout`, checked every
+      // second; a whole request (head and body) must arrive within 30 s.
       {
-        fetch: proxy.app.fetch,
-        // The hot routes skip Hono (see fast-path.ts); everything else is the Hono app's.
-        createServer: ((serverOptions: ServerOptions, listener: RequestListener) =>
-          createServer(serverOptions, proxy.withFastPath(listener))) as typeof createServer,
-        port: options.port ?? 8079,
-        hostname: host,
-        // Node waits 60 s for a request head and checks every 30 s: a crowd of slow clients could
-        // hold that many sockets for a minute and a half. Here: `headersTimeout`, checked every
-        // second; a whole request (head and body) must arrive within 30 s.
-        serverOptions: {
-          headersTimeout: headersTimeoutMs,
-          requestTimeout: requestTimeoutMs,
-          connectionsCheckingInterval: checkIntervalMs,
-        },
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        connectionsCheckingInterval: checkIntervalMs,
       },
-      () => resolve(s),
+      // The hot routes skip Hono (see fast-path.ts); everything else is the Hono app's, through
+      // @hono/node-server's listener (what its `serve` builds, plus an error handler: a request
+      // it cannot make a URL of is answered in JSON, not with its bare 400).
+      proxy.withFastPath(
+        getRequestListener(proxy.app.fetch, { hostname: host, errorHandler: answerRequestError }),
+      ),
     )
     s.once('error', reject)
-    // Before the first connection (listening is asynchronous): the front sees every one.
-    front?.attach(s as Server)
+    // Requests node:http cannot parse are answered in JSON too (its own answer has no body).
+    s.on('clientError', answerClientError)
+    // Before the first connection: the front sees every one.
+    front?.attach(s)
+    s.listen(options.port ?? 8079, host, () => resolve(s))
   })
   const port = (server.address() as AddressInfo).port
   let closing: Promise<void> | undefined

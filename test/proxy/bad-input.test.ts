@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
@@ -32,6 +33,35 @@ function expectJsonError(
   expect(Object.keys(body)).toEqual(['error'])
   expect(typeof body.error).toBe('string')
   if (pattern) expect(body.error).toMatch(pattern)
+}
+
+/**
+ * Sends raw bytes on a new connection and reads until the server closes it: the last answer's
+ * status, headers (lower-case names) and body, and everything received.
+ */
+function rawExchange(
+  port: number,
+  bytes: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string; raw: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(bytes, 'latin1')))
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('close', () => {
+      const raw = Buffer.concat(chunks).toString('latin1')
+      const last = raw.lastIndexOf('HTTP/1.1 ')
+      const headEnd = raw.indexOf('\r\n\r\n', last)
+      const [statusLine, ...lines] = raw.slice(last, headEnd).split('\r\n')
+      const headers = Object.fromEntries(
+        lines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+      )
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: raw.slice(headEnd + 4), raw })
+    })
+  })
 }
 
 describe('bad input gets a JSON error with the right status, and never reaches Redis', () => {
@@ -206,6 +236,64 @@ describe('bad input gets a JSON error with the right status, and never reaches R
     expectJsonError(await post(proxy.url, '/', ['LPUSH', `${ns}:str`, 'y']), 400, /^WRONGTYPE/)
     expectJsonError(await post(proxy.url, '/', ['EVAL', 'return 1', 'notanumber']), 400, /^ERR/)
     expectJsonError(await post(proxy.url, '/', ['SCAN', 'not-a-cursor']), 400, /^ERR invalid cursor/)
+  })
+
+  it.each([
+    [
+      'a space in a header name',
+      'POST / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+      /malformed HTTP request: .*\(HPE_/,
+    ],
+    ['a tab after a Content-Length', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\t\r\n\r\n[]', /\(HPE_/],
+    ['a NUL in a header value', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\u00002\r\n\r\n', /\(HPE_/],
+    [
+      'not HTTP at all',
+      '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003\r\n\r\n',
+      /\(HPE_/,
+    ],
+    [
+      'a head over 16 KiB',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+      /too large/,
+    ],
+  ])(
+    'bytes node:http cannot parse (%s): a JSON error, then the connection closes',
+    async (_name, bytes, pattern) => {
+      const answer = await rawExchange(proxy.port, bytes)
+      expect(answer.status).toBe(pattern.source.includes('large') ? 431 : 400)
+      expect(answer.headers['content-type']).toBe('application/json')
+      expect(answer.headers.connection).toBe('close')
+      expectJsonError(
+        { status: answer.status, headers: new Headers(answer.headers), text: answer.body },
+        answer.status,
+        pattern,
+      )
+    },
+  )
+
+  it.each([
+    ['an asterisk-form target', 'GET * HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a Host no URL can have', 'GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n'],
+    ['a backslash in the path', 'GET /a\\b HTTP/1.1\r\nHost: [::1\r\n\r\n'],
+  ])(
+    'a request node:http parses but no URL can be made of (%s): a JSON 400 (found by the raw-request property)',
+    async (_name, bytes) => {
+      const answer = await rawExchange(proxy.port, bytes)
+      expectJsonError(
+        { status: answer.status, headers: new Headers(answer.headers), text: answer.body },
+        400,
+        /^malformed request: /,
+      )
+    },
+  )
+
+  it('a malformed request after a good one on the same connection: the good one answered first, then the JSON 400', async () => {
+    const good = `POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.standard}\r\nContent-Length: 8\r\n\r\n["PING"]`
+    const answer = await rawExchange(proxy.port, `${good}POST / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n`)
+    expect(answer.raw).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"result":"PONG"\}HTTP\/1\.1 400 Bad Request\r\n/,
+    )
+    expect(answer.raw.endsWith('"}')).toBe(true)
   })
 
   it('the proxy is still healthy and the cluster untouched after all of the above', async () => {

@@ -61,6 +61,31 @@ describe('resource limits', () => {
     expect(await pingMs()).toBeLessThan(500)
   })
 
+  it('a slow head on a connection node:http holds is cut with a JSON 408, after the answer before it', {
+    timeout: 10_000,
+  }, async () => {
+    const socket = connect(proxy.port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    // A method the raw front leaves to node:http: the connection is node:http's from then on.
+    socket.write('PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nPUT /x HTTP/1.1\r\nHost: x\r\n')
+    const drip = setInterval(() => socket.write('X-Slow: 1\r\n'), 200)
+    try {
+      await closed
+    } finally {
+      clearInterval(drip)
+    }
+    const received = Buffer.concat(chunks).toString('latin1')
+    expect(received).toMatch(/^HTTP\/1\.1 401 /) // the first PUT: no token
+    const answer = received.slice(received.lastIndexOf('HTTP/1.1 '))
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+    expect(answer).toMatch(/\r\ncontent-type: application\/json\r\n/i)
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'the request took too long to arrive',
+    })
+  })
+
   it('SSE subscribers up to the cap: all get the message, the next one gets 429, all released after', {
     timeout: 30_000,
   }, async () => {
