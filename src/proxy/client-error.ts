@@ -16,7 +16,8 @@ export interface ClientError extends Error {
 
 /**
  * A node:http server's `clientError` listener: answers as Node would (431 for a head too large,
- * 408 for a request too slow, else 400) with a JSON `{"error": ...}` body, then closes the
+ * 413 for chunk extensions too large, 408 for a request too slow, else 400) with a JSON
+ * `{"error": ...}` body, then closes the
  * connection. Like Node, it writes nothing when the peer is gone or a response on that
  * connection has started (its bytes would corrupt that one), and it never echoes the request.
  * @example
@@ -37,15 +38,17 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
 }
 
 /** The status node:http's default listener sends for the same error. */
-function statusOf(code: string | undefined): 400 | 408 | 431 {
+function statusOf(code: string | undefined): 400 | 408 | 413 | 431 {
   if (code === 'HPE_HEADER_OVERFLOW') return 431
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408
   return 400
 }
 
 /** The client-facing text: what was wrong, in llhttp's words when it has them. */
-function messageOf(status: 400 | 408 | 431, error: ClientError): string {
+function messageOf(status: 400 | 408 | 413 | 431, error: ClientError): string {
   if (status === 431) return 'the request head is too large'
+  if (status === 413) return 'the chunk extensions are too large'
   if (status === 408) return 'the request took too long to arrive'
   // llhttp's reason is a fixed phrase of its own ("Invalid header value char"), never request bytes.
   const reason = error.code?.startsWith('HPE_') && error.reason ? `: ${error.reason}` : ''

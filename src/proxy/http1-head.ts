@@ -7,10 +7,9 @@
  * Taken: `GET` or `POST`, `HTTP/1.1`, a target the caller takes, header names of token
  * characters directly followed by `:`, values of visible ASCII, tab, space or obs-text, exactly
  * one `Host`, a body framed by at most one plain `Content-Length` (digits; no tab after them).
- * Left to node:http: any other
- * method or version, `Transfer-Encoding`, `Expect`, `Upgrade`, a `Connection` other than
- * `keep-alive`/`close`, obs-fold, bare CR or LF, a repeated header the proxy reads, more than
- * `MAX_HEADER_LINES` lines.
+ * Left to node:http: any other method or version, `Transfer-Encoding`, `Expect`, `Upgrade`, a
+ * `Connection` other than `keep-alive`/`close`, obs-fold, bare CR or LF, a repeated header the
+ * proxy reads, more than `MAX_HEADER_LINES` lines.
  */
 
 /** What a raw-front request carries, beyond its route. */
