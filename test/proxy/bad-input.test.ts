@@ -1,9 +1,9 @@
-import { connect } from 'node:net'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { exchangeRaw } from '../helpers/raw-http.js'
 import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
 
 let proxy: RunningProxy
@@ -39,29 +39,21 @@ function expectJsonError(
  * Sends raw bytes on a new connection and reads until the server closes it: the last answer's
  * status, headers (lower-case names) and body, and everything received.
  */
-function rawExchange(
+async function rawExchange(
   port: number,
   bytes: string,
 ): Promise<{ status: number; headers: Record<string, string>; body: string; raw: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(bytes, 'latin1')))
-    const chunks: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.on('error', reject)
-    socket.on('close', () => {
-      const raw = Buffer.concat(chunks).toString('latin1')
-      const last = raw.lastIndexOf('HTTP/1.1 ')
-      const headEnd = raw.indexOf('\r\n\r\n', last)
-      const [statusLine, ...lines] = raw.slice(last, headEnd).split('\r\n')
-      const headers = Object.fromEntries(
-        lines.map((line) => [
-          line.slice(0, line.indexOf(':')).toLowerCase(),
-          line.slice(line.indexOf(':') + 1).trim(),
-        ]),
-      )
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: raw.slice(headEnd + 4), raw })
-    })
-  })
+  const raw = (await exchangeRaw(port, bytes)).toString('latin1')
+  const last = raw.lastIndexOf('HTTP/1.1 ')
+  const headEnd = raw.indexOf('\r\n\r\n', last)
+  const [statusLine, ...lines] = raw.slice(last, headEnd).split('\r\n')
+  const headers = Object.fromEntries(
+    lines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  )
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: raw.slice(headEnd + 4), raw }
 }
 
 describe('bad input gets a JSON error with the right status, and never reaches Redis', () => {

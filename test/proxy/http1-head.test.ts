@@ -4,10 +4,10 @@
  * method, target, framing and the headers the proxy uses.
  */
 import { createServer, type Server } from 'node:http'
-import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readRequestHead } from '../../src/proxy/http1-head.js'
+import { exchangeRaw } from '../helpers/raw-http.js'
 
 const anyTarget = (_method: 'GET' | 'POST', url: string) => url
 
@@ -117,21 +117,12 @@ describe('what it takes, node:http reads the same way', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
   /** node:http's answer to these bytes: its status line and body. */
-  function askNode(bytes: Buffer): Promise<{ status: string; body: string }> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1')
-      const chunks: Buffer[] = []
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-      socket.on('error', reject)
-      socket.on('close', () => {
-        const bytes = Buffer.concat(chunks)
-        const text = bytes.toString('latin1')
-        // The status line as sent; the body is the reference server's JSON, in UTF-8.
-        const body = bytes.subarray(bytes.indexOf('\r\n\r\n') + 4).toString('utf8')
-        resolve({ status: text.slice(0, text.indexOf('\r\n')), body })
-      })
-      socket.end(bytes)
-    })
+  async function askNode(bytes: Buffer): Promise<{ status: string; body: string }> {
+    const answer = await exchangeRaw(port, bytes)
+    const text = answer.toString('latin1')
+    // The status line as sent; the body is the reference server's JSON, in UTF-8.
+    const body = answer.subarray(answer.indexOf('\r\n\r\n') + 4).toString('utf8')
+    return { status: text.slice(0, text.indexOf('\r\n')), body }
   }
 
   // Pieces near the edges of the grammar: most heads come out valid, many do not.
