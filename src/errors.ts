@@ -24,6 +24,8 @@ export class TiercacheError extends Error {
 export class InvalidOptionError extends TiercacheError {
   /** The option's name as the user wrote it (`ttl`, `--base-port`, `l1.max`, ...). */
   readonly option: string
+  /** What is wrong with the value, without the option's name (to name it otherwise: a CLI flag). */
+  readonly problem: string
 
   /**
    * @param option the option's name
@@ -33,6 +35,7 @@ export class InvalidOptionError extends TiercacheError {
     super('E_INVALID_OPTION', `Invalid option ${option}: ${problem}`, options)
     this.name = 'InvalidOptionError'
     this.option = option
+    this.problem = problem
   }
 }
 

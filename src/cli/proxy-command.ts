@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import type { Duration } from '../duration.js'
+import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { startProxy } from '../proxy/proxy.js'
 import type { TokenSpec } from '../proxy/tokens.js'
@@ -76,6 +76,29 @@ const FLAGS = {
 
 type Flag = keyof typeof FLAGS
 
+/** pino's levels, and `silent`. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * The flag that sets each of `startProxy`'s options, so that its errors name what the user typed
+ * (`--max-body`, not `maxBodyBytes`). Options it already names by flag (`--redis`) are found by name.
+ */
+const FLAG_OF_OPTION: Record<string, Flag> = {
+  maxBodyBytes: 'max-body',
+  maxCommands: 'max-commands',
+  deadline: 'deadline',
+  maxBlocking: 'max-blocking',
+  maxBlock: 'max-block',
+  minReplicaAcks: 'min-replica-acks',
+  replicaAckTimeout: 'replica-ack-timeout',
+  sentinels: 'sentinels',
+  masterName: 'master-name',
+  tlsCa: 'redis-ca',
+  mode: 'mode',
+  port: 'port',
+  host: 'host',
+}
+
 /** Help text of `tiercache proxy`. */
 export const PROXY_HELP = `Usage: tiercache proxy [options]
 
@@ -101,12 +124,20 @@ function integer(value: string | undefined, option: string): number | undefined 
   return n
 }
 
-function readCa(path: string | undefined): string | undefined {
+/** An error of `startProxy`'s about one of its options, renamed after the flag or variable that set it. */
+function byFlag(error: unknown, name: (flag: Flag) => string): unknown {
+  if (!(error instanceof InvalidOptionError)) return error
+  const flag = FLAG_OF_OPTION[error.option] ?? error.option.replace(/^--/, '')
+  if (!(flag in FLAGS)) return error
+  return new InvalidOptionError(name(flag as Flag), error.problem, { cause: error })
+}
+
+function readCa(path: string | undefined, option: string): string | undefined {
   if (!path) return undefined
   try {
     return readFileSync(path, 'utf8')
   } catch (error) {
-    throw new InvalidOptionError('--redis-ca', `cannot read ${path}: ${(error as Error).message}`)
+    throw new InvalidOptionError(option, `cannot read ${path}: ${(error as Error).message}`)
   }
 }
 
@@ -149,6 +180,18 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
   const given = values as Record<string, string | boolean | undefined>
   const get = (flag: Flag): string | undefined =>
     (given[flag] as string | undefined) ?? (env[FLAGS[flag].env] || undefined)
+  // A bad value is named where it came from: its environment twin when only that set it, else the flag.
+  const name = (flag: Flag): string =>
+    given[flag] === undefined && env[FLAGS[flag].env] ? FLAGS[flag].env : `--${flag}`
+
+  const logLevel = get('log-level') ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new InvalidOptionError(
+      name('log-level'),
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    )
+  // Read now, not at the first SIGTERM: a bad value must stop the start, not the shutdown.
+  const drainMs = parseDuration(get('drain') ?? '10s', name('drain'))
 
   const tokens: TokenSpec[] = []
   const token = get('token')
@@ -168,18 +211,18 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
 
   const workers = parseWorkers(get('workers'))
   if (workers > 1 && !isWorker()) {
-    const primary = pino({ level: get('log-level') ?? 'info', name: 'tiercache-proxy' })
+    const primary = pino({ level: logLevel, name: 'tiercache-proxy' })
     primary.info({ workers, port: get('port') ?? '8079' }, 'starting proxy workers')
     return runPrimary(workers, (fields, msg) => primary.info(fields, msg))
   }
 
   const front = get('http-front') ?? 'raw'
   if (front !== 'raw' && front !== 'node')
-    throw new InvalidOptionError('--http-front', `must be raw or node, got ${JSON.stringify(front)}`)
+    throw new InvalidOptionError(name('http-front'), `must be raw or node, got ${JSON.stringify(front)}`)
 
   const running = await startProxy({
     rawHttp: front === 'raw',
-    port: integer(get('port'), '--port') ?? 8079,
+    port: integer(get('port'), name('port')) ?? 8079,
     host: get('host') ?? '127.0.0.1',
     mode: (get('mode') ?? 'cluster') as ProxyMode,
     redis: get('redis'),
@@ -188,20 +231,21 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
       .map((s) => s.trim())
       .filter(Boolean),
     masterName: get('master-name'),
-    tlsCa: readCa(get('redis-ca')),
+    tlsCa: readCa(get('redis-ca'), name('redis-ca')),
     tokens,
-    maxBodyBytes: integer(get('max-body'), '--max-body'),
-    maxCommands: integer(get('max-commands'), '--max-commands'),
+    maxBodyBytes: integer(get('max-body'), name('max-body')),
+    maxCommands: integer(get('max-commands'), name('max-commands')),
     deadline: get('deadline') as Duration | undefined,
-    maxBlocking: integer(get('max-blocking'), '--max-blocking'),
+    maxBlocking: integer(get('max-blocking'), name('max-blocking')),
     maxBlock: get('max-block') as Duration | undefined,
-    minReplicaAcks: integer(get('min-replica-acks'), '--min-replica-acks'),
+    minReplicaAcks: integer(get('min-replica-acks'), name('min-replica-acks')),
     replicaAckTimeout: get('replica-ack-timeout') as Duration | undefined,
-    logger: (get('log-level') ?? 'info') as 'info',
+    logger: logLevel as 'info',
+  }).catch((error: unknown) => {
+    throw byFlag(error, name)
   })
   const { logger } = running.proxy
   logger.info({ url: running.url, mode: running.proxy.upstream.mode }, 'tiercache proxy listening')
-  const drain = (get('drain') ?? '10s') as Duration
   let shuttingDown = false
   const shutdown = (signal: string) => {
     // A second signal (a process-group SIGTERM also relayed by the --workers primary) must not
@@ -209,7 +253,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     if (shuttingDown) return
     shuttingDown = true
     logger.info({ signal }, 'shutting down: draining in-flight requests')
-    running.close(drain).then(
+    running.close(drainMs).then(
       () => {
         logger.info('stopped')
         process.exit(0)

@@ -138,8 +138,13 @@ export function connectUpstream(options: UpstreamOptions = {}): Upstream {
   }
   if (mode === 'cluster') return clusterUpstream(url, common)
   if (mode === 'standalone') {
-    const address = url.addresses[0]!
-    return singleUpstream('standalone', { ...common, ...address })
+    // Taking the first of several would hide a cluster's seed list given to the wrong mode.
+    if (url.addresses.length > 1)
+      throw new InvalidOptionError(
+        '--redis',
+        `standalone mode takes one host:port, got ${url.addresses.length} (for a cluster: --mode cluster)`,
+      )
+    return singleUpstream('standalone', { ...common, ...url.addresses[0]! })
   }
   const sentinels = (options.sentinels ?? []).map((s) => parseHostPort(s, '--sentinels'))
   if (sentinels.length === 0)

@@ -8,12 +8,18 @@ import { TOKENS } from '../helpers/proxy.js'
 const TSX = 'node_modules/.bin/tsx'
 const MAIN = 'src/cli/main.ts'
 
+/** Runs the command to its exit; with `killAfterMs`, a process still running then is killed (code null). */
 function run(
   args: string[],
   env: Record<string, string> = {},
+  killAfterMs?: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(TSX, [MAIN, ...args], { env: { ...process.env, ...env } })
+    if (killAfterMs !== undefined) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+      child.on('exit', () => clearTimeout(timer))
+    }
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => {
@@ -70,6 +76,72 @@ describe('tiercache CLI', () => {
     const badCommand = await run(['launch'])
     expect(badCommand.code).toBe(2)
     expect(badCommand.stderr).toMatch(/unknown command "launch"/)
+  })
+
+  it('each bad value is named by the flag or the environment variable that set it, before anything starts', async () => {
+    // A case that wrongly starts a proxy (on a port of the system's choosing) is killed after 10 s.
+    const base = ['proxy', '--token', 'x', '--port', '0']
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--max-body=-5'], {}, /Invalid option --max-body: must be a positive integer, got -5/],
+      [['--max-commands', '0'], {}, /Invalid option --max-commands: must be a positive integer, got 0/],
+      [['--max-blocking=-1'], {}, /Invalid option --max-blocking: must be a positive integer/],
+      [
+        ['--deadline', 'soon'],
+        {},
+        /Invalid option --deadline: must be a number of milliseconds or a string like/,
+      ],
+      [['--max-block', 'xyz'], {}, /Invalid option --max-block: must be a number of milliseconds/],
+      [['--replica-ack-timeout', '0'], {}, /Invalid option --replica-ack-timeout: must be more than 0/],
+      [['--min-replica-acks=-1'], {}, /Invalid option --min-replica-acks: must be an integer ≥ 0, got -1/],
+      [
+        [],
+        { TIERCACHE_DEADLINE: 'soon' },
+        /Invalid option TIERCACHE_DEADLINE: must be a number of milliseconds/,
+      ],
+      [
+        [],
+        { TIERCACHE_MAX_BODY: '0' },
+        /Invalid option TIERCACHE_MAX_BODY: must be a positive integer, got 0/,
+      ],
+      [
+        ['--max-body', '0'],
+        { TIERCACHE_MAX_BODY: '10' },
+        /Invalid option --max-body: must be a positive integer/,
+      ],
+      [
+        ['--log-level', 'loud'],
+        {},
+        /Invalid option --log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+      ],
+      // Read at start, not at the first SIGTERM: a bad drain must not let the proxy start.
+      [['--drain', 'later'], {}, /Invalid option --drain: must be a number of milliseconds/],
+      [['--mode', 'sentinel'], {}, /Invalid option --sentinels: sentinel mode needs at least one host:port/],
+      [
+        ['--mode', 'sentinel', '--sentinels', '127.0.0.1:26379'],
+        {},
+        /Invalid option --master-name: sentinel mode needs the name/,
+      ],
+      [
+        ['--mode', 'standalone', '--redis', 'redis://127.0.0.1:7000,127.0.0.1:7001'],
+        {},
+        /Invalid option --redis: standalone mode takes one host:port, got 2/,
+      ],
+      [['--redis', 'http://127.0.0.1:7000'], {}, /Invalid option --redis: unsupported scheme http:/],
+      [
+        ['--redis-ca', '/nonexistent/ca.pem', '--redis', 'rediss://127.0.0.1:7000'],
+        {},
+        /Invalid option --redis-ca: cannot read \/nonexistent\/ca.pem/,
+      ],
+    ]
+    const results = await Promise.all(cases.map(([args, env]) => run([...base, ...args], env, 10_000)))
+    results.forEach((result, i) => {
+      const [args, env, expected] = cases[i]!
+      const label = `${args.join(' ')} ${JSON.stringify(env)}`
+      expect(result.stderr, label).toMatch(new RegExp(`^tiercache: ${expected.source}`))
+      expect(result.stderr, label).not.toMatch(/at .*\.[jt]s:\d+/)
+      expect(result.code, label).toBe(1)
+      expect(result.stdout, label).not.toMatch(/listening/)
+    })
   })
 
   it('the proxy runs as a process, configured from the environment, and stops cleanly on SIGTERM', async () => {
