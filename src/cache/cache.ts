@@ -53,8 +53,10 @@ export function buildCache(
 }
 
 function isStore(value: unknown): value is TierTwoStore {
-  const v = value as Partial<TierTwoStore>
+  const v = value as Partial<TierTwoStore> | null
   return (
+    typeof v === 'object' &&
+    v !== null &&
     typeof v.getMany === 'function' &&
     typeof v.readOrLock === 'function' &&
     typeof v.invalidate === 'function'

@@ -4,6 +4,7 @@
  */
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 import type { CacheEvent } from './events.js'
 import type { TierTwoStore } from './store.js'
 import type { RedisConnection } from './upstash-store.js'
@@ -176,11 +177,53 @@ function onWaitTimeout(value: unknown): 'load' | 'throw' {
   )
 }
 
+/** The options `createCache` knows, by group ('' at the top): any other name is refused. */
+const OPTION_NAMES: Record<string, readonly string[]> = {
+  '': [
+    'redis',
+    'namespace',
+    'ttl',
+    'jitter',
+    'nullTtl',
+    'grace',
+    'l1',
+    'timeouts',
+    'breaker',
+    'xfetchBeta',
+    'rebuild',
+    'writes',
+    'maxStaleness',
+    'invalidations',
+    'validate',
+    'clock',
+    'random',
+    'waitUntil',
+    'onEvent',
+  ],
+  l1: ['max', 'maxSize', 'ttl'],
+  timeouts: ['l2'],
+  breaker: ['failures', 'cooldown'],
+  rebuild: ['lockTtl', 'wait', 'onWaitTimeout'],
+  writes: ['tombstoneTtl', 'doubleDelete'],
+  invalidations: ['maxLength', 'readCount'],
+}
+
+/** Checks that an options object (or a group of it) is an object with only known names. */
+function checkNames(value: unknown, group: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InvalidOptionError(group || 'options', `must be an object, got ${JSON.stringify(value)}`)
+  checkOptionNames(value, OPTION_NAMES[group]!, group)
+}
+
 /**
  * Validates options and fills in defaults.
  * @throws {InvalidOptionError} naming the first bad option
  */
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
+  checkNames(options, '')
+  for (const group of ['l1', 'timeouts', 'breaker', 'rebuild', 'writes', 'invalidations'] as const) {
+    if (options[group] !== undefined) checkNames(options[group], group)
+  }
   const {
     namespace = 'tc',
     ttl = DEFAULT_TTL,

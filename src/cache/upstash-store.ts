@@ -2,7 +2,8 @@
  * Tier 2 over HTTP with the Upstash REST protocol (`@upstash/redis`): the same code on Node,
  * Lambda, Workers and Vercel Edge, against Upstash or against tiercache's own proxy.
  */
-import { Redis } from '@upstash/redis'
+import type { Redis } from '@upstash/redis'
+import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { FILL, HOLD, PUT, READ_OR_LOCK, rebuildLockKey, TOMBSTONE, UNLOCK } from './rebuild-scripts.js'
 import type { Invalidation, InvalidationBatch, ReadOrLock, TierTwoStore } from './store.js'
 import { NOTIFY, READ_INVALIDATIONS, type SyncKeys, TAG_VERSIONS } from './sync-scripts.js'
@@ -12,8 +13,7 @@ export interface ScriptRunner<T> {
   exec(keys: string[], args: string[]): Promise<T>
 }
 
-/** Where tier 2 is: an `@upstash/redis` client, or its URL and token. */
-export type RedisConnection = Redis | { url: string; token: string }
+export type { RedisConnection }
 
 /**
  * The store over an Upstash client. A client the user built keeps its own settings (entries are
@@ -36,15 +36,7 @@ export class UpstashStore implements TierTwoStore {
   readonly #tagVersionsScript: ScriptRunner<number[]>
 
   constructor(connection: RedisConnection) {
-    this.redis =
-      connection instanceof Redis
-        ? connection
-        : new Redis({
-            url: connection.url,
-            token: connection.token,
-            automaticDeserialization: false,
-            retry: false,
-          })
+    this.redis = upstashClient(connection, 'redis', { retry: false })
     this.#readOrLockScript = this.redis.createScript<[string | null, number, number]>(READ_OR_LOCK)
     this.#fillScript = this.redis.createScript<number>(FILL)
     this.#unlockScript = this.redis.createScript<number>(UNLOCK)

@@ -5,6 +5,7 @@
 import type { Cache } from '../cache/api.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 
 /** Options of response caching. */
 export interface ResponseCacheOptions {
@@ -54,6 +55,19 @@ export interface ResolvedResponseCacheOptions {
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024
+/** The options response caching knows: any other name is refused. */
+const OPTION_NAMES = [
+  'cache',
+  'ttl',
+  'methods',
+  'statuses',
+  'vary',
+  'maxBodyBytes',
+  'key',
+  'tags',
+  'clock',
+  'refresh',
+] as const
 const DEFAULT_TTL: Duration = '1m'
 
 /**
@@ -61,6 +75,9 @@ const DEFAULT_TTL: Duration = '1m'
  * @throws {InvalidOptionError} naming the first bad option
  */
 export function resolveResponseCacheOptions(options: ResponseCacheOptions): ResolvedResponseCacheOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', `must be an object, got ${JSON.stringify(options)}`)
+  checkOptionNames(options, OPTION_NAMES)
   const {
     cache,
     ttl = DEFAULT_TTL,

@@ -8,14 +8,14 @@
  * efficiency (one rebuild instead of a thousand). For correctness, pass the fencing token to the
  * store you write to and have it refuse a token lower than the last one it accepted.
  */
-import { Redis } from '@upstash/redis'
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
+import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
 /** Where the lock lives: an `@upstash/redis` client or its URL and token. */
-export type LockConnection = Redis | { url: string; token: string }
+export type LockConnection = RedisConnection
 
 /** Options of `createLock`. */
 export interface LockOptions {
@@ -103,10 +103,7 @@ export function createLock(options: LockOptions): Lock {
     )
   }
   if (typeof random !== 'function') throw new InvalidOptionError('random', 'must be a function')
-  const client =
-    redis instanceof Redis
-      ? redis
-      : new Redis({ url: redis.url, token: redis.token, automaticDeserialization: false })
+  const client = upstashClient(redis)
   // @upstash/redis scripts: EVALSHA first, EVAL when the node answers NOSCRIPT (a failover, a flush).
   const acquireScript = client.createScript<[number, number, string, number] | [number, number]>(ACQUIRE)
   const releaseScript = client.createScript<number>(RELEASE)

@@ -6,10 +6,10 @@
  * so a crashed consumer's messages are reclaimed by another, and a poison message is moved aside.
  * Delivery is at least once: handlers get the id and the delivery count to be idempotent.
  */
-import { Redis } from '@upstash/redis'
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ADD, DEAD_LETTER, DEAD_LETTERS, RECEIVE, STATS } from './scripts.js'
 
 /** One message as a handler gets it. */
@@ -24,7 +24,7 @@ export interface QueueMessage<T> {
 /** Options of `createQueue`. */
 export interface QueueOptions {
   /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
-  redis: Redis | { url: string; token: string }
+  redis: RedisConnection
   /** The queue's name: its stream is `tcq:{name}`, its dead letters `tcq:{name}:dead-letter`. */
   name: string
 }
@@ -204,16 +204,7 @@ function nonNegativeMs(value: unknown, option: string): number {
  */
 export function createQueue(options: QueueOptions): Queue {
   const name = checkName(options?.name)
-  const connection = options.redis
-  if (
-    !connection ||
-    (!(connection instanceof Redis) && typeof (connection as { url?: unknown }).url !== 'string')
-  )
-    throw new InvalidOptionError('redis', 'must be an @upstash/redis client or { url, token }')
-  const redis =
-    connection instanceof Redis
-      ? connection
-      : new Redis({ url: connection.url, token: connection.token, automaticDeserialization: false })
+  const redis = upstashClient(options.redis)
   const stream = `tcq:{${name}}`
   const keys = [stream, `${stream}:${DEFAULT_DEAD_LETTER}`]
   const keysFor = (deadLetter: string) =>

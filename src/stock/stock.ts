@@ -4,9 +4,9 @@
  * decrements the count, and records the buyer, so the count never goes below zero and nobody buys
  * twice, however many instances take at once.
  */
-import { Redis } from '@upstash/redis'
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { InvalidOptionError } from '../errors.js'
+import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { GIVE, INIT, TAKE } from './scripts.js'
 
 /** What `take` answers. */
@@ -17,7 +17,7 @@ export type TakeResult =
 /** Options of `createStock`. */
 export interface StockOptions {
   /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
-  redis: Redis | { url: string; token: string }
+  redis: RedisConnection
   /** Keeps one sale's items apart from another's. @default 'stock' */
   namespace?: string
 }
@@ -58,17 +58,8 @@ function count(value: unknown, what: string, min: number): number {
  * const result = await stock.take('console', userId) // { ok: true, left: 99 } or { ok: false, reason }
  */
 export function createStock(options: StockOptions): Stock {
-  const connection = options?.redis
-  if (
-    !connection ||
-    (!(connection instanceof Redis) && typeof (connection as { url?: unknown }).url !== 'string')
-  )
-    throw new InvalidOptionError('redis', 'must be an @upstash/redis client or { url, token }')
+  const redis = upstashClient(options?.redis)
   const namespace = nonEmpty(options.namespace ?? 'stock', 'namespace')
-  const redis =
-    connection instanceof Redis
-      ? connection
-      : new Redis({ url: connection.url, token: connection.token, automaticDeserialization: false })
   const init = redis.createScript(INIT) as ScriptRunner<number>
   const take = redis.createScript(TAKE) as ScriptRunner<[number, string, number]>
   const give = redis.createScript(GIVE) as ScriptRunner<[number, number]>

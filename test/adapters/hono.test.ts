@@ -191,6 +191,13 @@ describe('cacheMiddleware', () => {
     expect(() => cacheMiddleware({ cache, ttl: 'soon' as '1s' })).toThrowError(/ttl/)
     expect(() => cacheMiddleware({ cache: {} as Cache })).toThrowError(/cache/)
     expect(() => cached({ statuses: ['200' as unknown as number] })).toThrowError(/statuses/)
+    // An unknown name is refused, not ignored (a misspelt ttl would leave the default in force).
+    expect(() => cacheMiddleware({ cache, TTL: '1h' } as never)).toThrowError(
+      /^Invalid option TTL: is not an option \(did you mean ttl\?\); known: cache, ttl, methods/,
+    )
+    expect(() => cached({ maxAge: '1h' } as never)).toThrowError(
+      /^Invalid option maxAge: is not an option; known:/,
+    )
   })
 
   it('background work goes to c.executionCtx.waitUntil when there is one', async () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
+import { createEdgeCache } from '../../src/cache/create-edge-cache.js'
 import type { CacheEvent } from '../../src/cache/events.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { TierTwoStore } from '../../src/cache/store.js'
@@ -347,6 +348,85 @@ describe('options', () => {
     for (const [options, message] of cases) {
       expect(() => createCache(options)).toThrowError(InvalidOptionError)
       expect(() => createCache(options)).toThrowError(message)
+    }
+  })
+
+  it('an unknown name is refused, not left to keep a default in force; a near miss is suggested', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { maxstaleness: 0 },
+        /^Invalid option maxstaleness: is not an option \(did you mean maxStaleness\?\); known: redis, namespace/,
+      ],
+      [{ ttL: '1m' }, /^Invalid option ttL: is not an option \(did you mean ttl\?\)/],
+      [
+        { l1: { maxsize: 10 } },
+        /^Invalid option l1\.maxsize: is not an option \(did you mean maxSize\?\); known: max, maxSize, ttl$/,
+      ],
+      [
+        { rebuild: { timeout: '1s' } },
+        /^Invalid option rebuild\.timeout: is not an option; known: lockTtl, wait, onWaitTimeout$/,
+      ],
+      [{ breaker: { threshold: 3 } }, /^Invalid option breaker\.threshold: is not an option/],
+      [{ l1: 100 }, /^Invalid option l1: must be an object, got 100/],
+      [{ timeouts: ['100ms'] }, /^Invalid option timeouts: must be an object/],
+      [null, /^Invalid option options: must be an object, got null/],
+    ]
+    for (const [options, message] of cases) {
+      expect(() => createCache(options as Parameters<typeof createCache>[0])).toThrowError(message)
+      expect(() => createEdgeCache(options as Parameters<typeof createEdgeCache>[0])).toThrowError(message)
+    }
+    // Every documented name is known (a smoke test that the list and the options agree).
+    expect(() =>
+      createCache({
+        namespace: 'n',
+        ttl: '1m',
+        jitter: 0,
+        nullTtl: '1s',
+        grace: '1s',
+        l1: { max: 10, maxSize: 1000, ttl: '1s' },
+        timeouts: { l2: '50ms' },
+        breaker: { failures: 3, cooldown: '1s' },
+        xfetchBeta: 1,
+        rebuild: { lockTtl: '1s', wait: '1s', onWaitTimeout: 'throw' },
+        writes: { tombstoneTtl: '1m', doubleDelete: '1s' },
+        maxStaleness: '1s',
+        invalidations: { maxLength: 100, readCount: 10 },
+        validate: () => true,
+        clock: { now: () => 0 },
+        random: () => 0.5,
+        waitUntil: () => {},
+        onEvent: () => {},
+      }),
+    ).not.toThrow()
+  })
+
+  it('a redis option that cannot reach Redis is refused with its name, before any request', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { url: 'localhost:8079', token: 't' },
+        /^Invalid option redis\.url: must be an http\(s\) REST URL, got "localhost:8079"$/,
+      ],
+      [
+        { url: 'redis://127.0.0.1:7000', token: 't' },
+        /^Invalid option redis\.url: .*got "redis:\/\/127\.0\.0\.1:7000"/,
+      ],
+      [
+        { url: 'http://127.0.0.1:8079' },
+        /^Invalid option redis\.token: must be a non-empty string, got undefined/,
+      ],
+      [{ url: 'http://127.0.0.1:8079', token: '' }, /^Invalid option redis\.token/],
+      [
+        { host: '127.0.0.1', port: 6379 },
+        /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got object$/,
+      ],
+      [
+        'http://127.0.0.1:8079',
+        /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got string/,
+      ],
+      [null, /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got null/],
+    ]
+    for (const [redis, message] of cases) {
+      expect(() => createCache({ redis: redis as { url: string; token: string } })).toThrowError(message)
     }
   })
 })
