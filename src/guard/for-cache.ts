@@ -7,6 +7,7 @@ import type { Cache } from '../cache/api.js'
 import type { CacheCore } from '../cache/core.js'
 import { coreOf } from '../cache/internals.js'
 import { UpstashStore } from '../cache/upstash-store.js'
+import { checkOptionNames } from '../option-names.js'
 import { buildGuard, type Guard, type GuardOptions } from './guard.js'
 
 const guards = new WeakMap<CacheCore, Map<string, Guard>>()
@@ -21,6 +22,7 @@ const guards = new WeakMap<CacheCore, Map<string, Guard>>()
  * await cache.getOrLoad(`user:${id}`, load, { guard: users })
  */
 export function createGuard(cache: Cache, name: string, options: GuardOptions): Guard {
+  checkOptionNames(options ?? {}, ['expected', 'fpRate', 'refresh'])
   const core = coreOf(cache)
   let byName = guards.get(core)
   if (!byName) {

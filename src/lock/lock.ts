@@ -11,6 +11,7 @@
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
@@ -93,6 +94,7 @@ const MAX_NAME_LENGTH = 256
  * await lock.withLock('rebuild:catalog', async ({ lock, signal }) => rebuild({ fence: lock.fence, signal }), { ttl: '30s', wait: '5s' })
  */
 export function createLock(options: LockOptions): Lock {
+  checkOptionNames(options ?? {}, ['redis', 'namespace', 'owner', 'random'])
   const { redis, namespace = 'tc', owner = randomId(), random = Math.random } = options ?? ({} as LockOptions)
   if (!redis)
     throw new InvalidOptionError('redis', 'a lock needs Redis: an @upstash/redis client or { url, token }')
@@ -141,6 +143,8 @@ export function createLock(options: LockOptions): Lock {
   }
 
   const acquire = async (name: string, acquireOptions: AcquireOptions = {}): Promise<LockHandle | null> => {
+    checkOptionNames(acquireOptions, ['ttl', 'wait', 'retry'])
+    if (acquireOptions.retry) checkOptionNames(acquireOptions.retry, ['base', 'max'], 'retry')
     validateName(name)
     const ttlMs = parseDuration(acquireOptions.ttl ?? DEFAULT_TTL, 'ttl')
     if (ttlMs <= 0) throw new InvalidOptionError('ttl', 'must be more than 0')

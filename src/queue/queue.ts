@@ -9,6 +9,7 @@
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ADD, DEAD_LETTER, DEAD_LETTERS, RECEIVE, STATS } from './scripts.js'
 
@@ -153,7 +154,21 @@ interface ResolvedConsume {
   deadLetter: string
 }
 
-function resolveConsume(options: ConsumeOptions = {}): ResolvedConsume {
+/** The options of `consume`; `drain` knows two more. */
+const CONSUME_OPTIONS = [
+  'group',
+  'consumer',
+  'count',
+  'blockMs',
+  'claimIdle',
+  'maxDeliveries',
+  'deadLetter',
+  'from',
+  'signal',
+]
+
+function resolveConsume(options: ConsumeOptions = {}, known = CONSUME_OPTIONS): ResolvedConsume {
+  checkOptionNames(options, known)
   const { group = 'workers', consumer = `consumer-${globalThis.crypto.randomUUID().slice(0, 8)}` } = options
   for (const [option, value] of [
     ['group', group],
@@ -203,6 +218,7 @@ function nonNegativeMs(value: unknown, option: string): number {
  * await queue.drain(async ({ payload }) => send(payload), { maxMs: 20_000 })
  */
 export function createQueue(options: QueueOptions): Queue {
+  checkOptionNames(options ?? {}, ['redis', 'name'])
   const name = checkName(options?.name)
   const redis = upstashClient(options.redis)
   const stream = `tcq:{${name}}`
@@ -344,7 +360,7 @@ export function createQueue(options: QueueOptions): Queue {
     },
     drain(handler, drainOptions = {}) {
       // A drain does not wait on an empty queue unless asked to (block): empty means done.
-      const o = resolveConsume({ blockMs: 0, ...drainOptions })
+      const o = resolveConsume({ blockMs: 0, ...drainOptions }, [...CONSUME_OPTIONS, 'maxMessages', 'maxMs'])
       const maxMessages = drainOptions.maxMessages ?? Number.POSITIVE_INFINITY
       if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
       const deadline = Date.now() + nonNegativeMs(drainOptions.maxMs ?? 30_000, 'maxMs')

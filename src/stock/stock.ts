@@ -6,6 +6,7 @@
  */
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { GIVE, INIT, TAKE } from './scripts.js'
 
@@ -58,6 +59,7 @@ function count(value: unknown, what: string, min: number): number {
  * const result = await stock.take('console', userId) // { ok: true, left: 99 } or { ok: false, reason }
  */
 export function createStock(options: StockOptions): Stock {
+  checkOptionNames(options ?? {}, ['redis', 'namespace'])
   const redis = upstashClient(options?.redis)
   const namespace = nonEmpty(options.namespace ?? 'stock', 'namespace')
   const init = redis.createScript(INIT) as ScriptRunner<number>

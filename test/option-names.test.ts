@@ -1,0 +1,66 @@
+/**
+ * Unknown option names are refused everywhere options are taken, with the near miss: ignored,
+ * a misspelt name would leave its default in force without a word. (The cache's own and the
+ * response cache's are in test/cache/cache.test.ts and test/adapters/hono.test.ts.)
+ */
+import { describe, expect, it } from 'vitest'
+import { createCache } from '../src/cache/create-cache.js'
+import { createGuard } from '../src/guard/for-cache.js'
+import { createLock } from '../src/lock/lock.js'
+import { checkOptionNames } from '../src/option-names.js'
+import { createQueue } from '../src/queue/queue.js'
+import { createStock } from '../src/stock/stock.js'
+
+const redis = { url: 'http://127.0.0.1:8079', token: 't' }
+
+describe('checkOptionNames', () => {
+  it('passes known names, refuses the first unknown one with the list and a near miss by case', () => {
+    expect(() => checkOptionNames({ a: 1, bCd: 2 }, ['a', 'bCd'])).not.toThrow()
+    expect(() => checkOptionNames({}, [])).not.toThrow()
+    expect(() => checkOptionNames({ a: 1, bcd: 2 }, ['a', 'bCd'])).toThrowError(
+      /^Invalid option bcd: is not an option \(did you mean bCd\?\); known: a, bCd$/,
+    )
+    expect(() => checkOptionNames({ zz: 1 }, ['a'], 'group')).toThrowError(
+      /^Invalid option group\.zz: is not an option; known: a$/,
+    )
+    // Own properties only: what an object inherits is not an option it was given.
+    expect(() => checkOptionNames(Object.create({ inherited: 1 }), ['a'])).not.toThrow()
+  })
+})
+
+describe('where options are taken', () => {
+  it('the lock, its acquire and its retry', async () => {
+    expect(() => createLock({ redis, ownr: 'me' } as never)).toThrowError(
+      /^Invalid option ownr: is not an option/,
+    )
+    const lock = createLock({ redis })
+    await expect(lock.acquire('x', { TTL: '1s' } as never)).rejects.toThrowError(/did you mean ttl\?/)
+    await expect(lock.acquire('x', { retry: { min: '1ms' } } as never)).rejects.toThrowError(
+      /^Invalid option retry\.min: is not an option; known: base, max$/,
+    )
+  })
+
+  it('the queue, consume and drain', () => {
+    expect(() => createQueue({ redis, name: 'q', group: 'g' } as never)).toThrowError(
+      /^Invalid option group: is not an option; known: redis, name$/,
+    )
+    const queue = createQueue({ redis, name: 'q' })
+    expect(() => queue.drain(() => {}, { maxmessages: 5 } as never)).toThrowError(
+      /did you mean maxMessages\?/,
+    )
+    // maxMessages belongs to drain, not to consume.
+    expect(() =>
+      queue.consume(() => {}, { signal: new AbortController().signal, maxMessages: 5 } as never),
+    ).toThrowError(/^Invalid option maxMessages: is not an option/)
+  })
+
+  it('the stock counter and the guard', () => {
+    expect(() => createStock({ redis, prefix: 'x' } as never)).toThrowError(
+      /^Invalid option prefix: is not an option/,
+    )
+    const cache = createCache()
+    expect(() => createGuard(cache, 'ids', { expected: 100, fprate: 0.01 } as never)).toThrowError(
+      /^Invalid option fprate: is not an option \(did you mean fpRate\?\)/,
+    )
+  })
+})
