@@ -8,6 +8,7 @@ import { createCache } from '../src/cache/create-cache.js'
 import { createGuard } from '../src/guard/for-cache.js'
 import { createLock } from '../src/lock/lock.js'
 import { checkOptionNames } from '../src/option-names.js'
+import { startProxy } from '../src/proxy/proxy.js'
 import { createQueue } from '../src/queue/queue.js'
 import { createStock } from '../src/stock/stock.js'
 
@@ -52,6 +53,12 @@ describe('where options are taken', () => {
     expect(() =>
       queue.consume(() => {}, { signal: new AbortController().signal, maxMessages: 5 } as never),
     ).toThrowError(/^Invalid option maxMessages: is not an option/)
+  })
+
+  it('the proxy, before it connects or listens', async () => {
+    await expect(startProxy({ tokens: [{ token: 't' }], maxbodybytes: 10 } as never)).rejects.toThrowError(
+      /^Invalid option maxbodybytes: is not an option \(did you mean maxBodyBytes\?\)/,
+    )
   })
 
   it('the stock counter and the guard', () => {

@@ -8,6 +8,7 @@ import { getRequestListener } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionNames } from '../option-names.js'
 import { createProxyApp, type ProxyApp } from './app.js'
 import { answerClientError, answerRequestError } from './client-error.js'
 import type { FastRoute } from './fast-path.js'
@@ -141,6 +142,29 @@ export interface RunningProxy {
   close(drain?: Duration): Promise<void>
 }
 
+/** The options `startProxy` knows (the proxy's, the upstream's, the server's): any other name is refused. */
+const START_OPTIONS = [
+  'tokens',
+  'maxBodyBytes',
+  'maxCommands',
+  'deadline',
+  'maxBlocking',
+  'maxBlock',
+  'readyWait',
+  'minReplicaAcks',
+  'replicaAckTimeout',
+  'logger',
+  'mode',
+  'redis',
+  'sentinels',
+  'masterName',
+  'tlsCa',
+  'port',
+  'host',
+  'headersTimeout',
+  'rawHttp',
+]
+
 /**
  * Starts a proxy on `host:port` (port 0 picks a free one).
  * @example
@@ -162,6 +186,7 @@ export async function startProxy(
     rawHttp?: boolean
   },
 ): Promise<RunningProxy> {
+  checkOptionNames(options, START_OPTIONS)
   const headersTimeoutMs = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
   if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)
