@@ -42,6 +42,34 @@ for (const [name, file] of Object.entries(pkg.bin ?? {})) {
     problems.push(`bin "${name}" (${file}) has no node shebang`)
 }
 
+// What a consumer installs: every package the built code imports (or its declarations import,
+// for TypeScript users) must come with tiercache: a dependency or peer dependency, or for
+// declarations its @types package. A devDependency is not installed for them.
+const provided = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})])
+const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
+const typesPackageOf = (name) => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`
+const builtFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? builtFiles(join(dir, e.name)) : [join(dir, e.name)],
+  )
+// Static imports and re-exports (`import ... from 'x'`, `export ... from 'x'`, `import 'x'`) at the
+// start of a line, and `import('x')` anywhere (declarations use it for types).
+const importPattern =
+  /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm
+for (const file of builtFiles('dist').filter((f) => /\.(js|d\.ts)$/.test(f))) {
+  const declarations = file.endsWith('.d.ts')
+  for (const match of readFileSync(file, 'utf8').matchAll(importPattern)) {
+    const specifier = match[1] ?? match[2] ?? match[3]
+    if (specifier.startsWith('.') || specifier.startsWith('node:')) continue
+    const name = packageOf(specifier)
+    if (name === pkg.name || provided.has(name)) continue
+    if (declarations && provided.has(typesPackageOf(name))) continue
+    problems.push(
+      `${file} imports ${specifier}, but ${declarations ? `neither ${name} nor ${typesPackageOf(name)} is` : `${name} is not`} a dependency: consumers will not have it`,
+    )
+  }
+}
+
 if (problems.length) {
   console.error(`package.json and the build disagree:\n- ${problems.join('\n- ')}`)
   process.exit(1)
