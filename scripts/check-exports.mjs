@@ -46,7 +46,11 @@ for (const [name, file] of Object.entries(pkg.bin ?? {})) {
 // for TypeScript users) must come with tiercache: a dependency or peer dependency, or for
 // declarations its @types package. A devDependency is not installed for them.
 const provided = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})])
-const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/')
 const typesPackageOf = (name) => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`
 const builtFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
