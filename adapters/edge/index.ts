@@ -7,6 +7,7 @@
  */
 import { type Cache, type CacheOptions, createEdgeCache, InvalidOptionError } from 'tiercache'
 import {
+  checkOptionNames,
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
   resolveResponseCacheOptions,
@@ -73,6 +74,7 @@ export function withCache<Env = UpstashEnv>(
   worker: { fetch: WorkerFetch<Env> },
   options: WorkerCacheOptions<Env> = {},
 ): { fetch(request: Request, env: Env, ctx: WaitUntil): Promise<Response> } {
+  checkOptionNames(options, ['cache', 'responses'])
   let cache: Cache | undefined
   let resolved: ResolvedResponseCacheOptions | undefined
   const setup = (env: Env) => {
@@ -124,6 +126,7 @@ export function cacheFetch(
   handler: FetchHandler,
   options: FetchCacheOptions,
 ): (request: Request, ctx?: Partial<WaitUntil>) => Promise<Response> {
+  checkOptionNames(options, ['cache', 'responses'])
   const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createEdgeCache(options.cache as CacheOptions)
   const resolved =
     options.responses === false ? undefined : resolveResponseCacheOptions({ ...options.responses, cache })

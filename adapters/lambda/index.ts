@@ -6,7 +6,12 @@
  */
 import type { Context } from 'aws-lambda'
 import { type Cache, type CacheOptions, createCache, InvalidOptionError } from 'tiercache'
-import { type ResponseCacheOptions, resolveResponseCacheOptions, respondCached } from 'tiercache/http'
+import {
+  checkOptionNames,
+  type ResponseCacheOptions,
+  resolveResponseCacheOptions,
+  respondCached,
+} from 'tiercache/http'
 import type { DrainOptions, DrainSummary, Queue, QueueMessage } from 'tiercache/queue'
 import { fromResponse, type HttpEvent, httpEventKind, toRequest, toResponse } from './http-events.js'
 
@@ -43,6 +48,7 @@ export function withCache<E = unknown, R = unknown>(
   handler: CachedHandler<E, R>,
   options: WithCacheOptions,
 ): (event: E, context: Context) => Promise<R> {
+  checkOptionNames(options, ['cache', 'responses'])
   const cache = isCache(options.cache) ? options.cache : createCache(options.cache)
   const responses =
     options.responses === false ? undefined : resolveResponseCacheOptions({ ...options.responses, cache })

@@ -2,6 +2,8 @@
  * `tiercache/http`: whole-response caching over the Fetch API, the ground of the Hono, Lambda
  * and edge adapters (and usable on its own with any `(Request) => Response` handler).
  */
+
+export { checkOptionNames } from '../option-names.js'
 export {
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,

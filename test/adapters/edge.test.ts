@@ -109,3 +109,18 @@ describe('withCache (Workers)', () => {
     )
   })
 })
+
+describe('options', () => {
+  it('unknown names are refused at setup, by cacheFetch and by withCache', () => {
+    const handler = async () => new Response('x')
+    expect(() => cacheFetch(handler, { cache: createCache(), respones: false } as never)).toThrowError(
+      /^Invalid option respones: is not an option; known: cache, responses$/,
+    )
+    expect(() => cacheFetch(handler, { cache: {}, responses: { Ttl: '1s' } } as never)).toThrowError(
+      /^Invalid option Ttl: is not an option \(did you mean ttl\?\)/,
+    )
+    expect(() => withCache({ fetch: handler }, { cach: {} } as never)).toThrowError(
+      /^Invalid option cach: is not an option; known: cache, responses$/,
+    )
+  })
+})

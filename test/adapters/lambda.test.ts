@@ -194,5 +194,15 @@ describe('withCache: the rest', () => {
     expect(() =>
       withCache(async () => ({}), { cache: createCache(), responses: { maxBodyBytes: -1 } }),
     ).toThrowError(/maxBodyBytes/)
+    // Unknown names, at each level: ignored, `response` would leave response caching on by default.
+    expect(() =>
+      withCache(async () => ({}), { cache: createCache(), response: false } as never),
+    ).toThrowError(/^Invalid option response: is not an option; known: cache, responses$/)
+    expect(() => withCache(async () => ({}), { cache: { TTL: '1s' } } as never)).toThrowError(
+      /^Invalid option TTL: is not an option \(did you mean ttl\?\)/,
+    )
+    expect(() =>
+      withCache(async () => ({}), { cache: createCache(), responses: { maxBody: 10 } } as never),
+    ).toThrowError(/^Invalid option maxBody: is not an option/)
   })
 })
