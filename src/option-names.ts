@@ -5,12 +5,14 @@
 import { InvalidOptionError } from './errors.js'
 
 /**
- * Throws for the first own property of `options` not in `known`, suggesting the known name it
- * differs from only in case.
+ * Throws unless `options` is an object (not an array) whose own properties are all in `known`;
+ * an unknown name comes with the known name it differs from only in case.
  * @param group the options' path for errors (`l1` makes `l1.maxsize`); '' at the top level
- * @throws {InvalidOptionError} naming the unknown option
+ * @throws {InvalidOptionError} naming the unknown option, or the group that is not an object
  */
-export function checkOptionNames(options: object, known: readonly string[], group = ''): void {
+export function checkOptionNames(options: unknown, known: readonly string[], group = ''): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidOptionError(group || 'options', `must be an object, got ${JSON.stringify(options)}`)
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
     const near = known.find((k) => k.toLowerCase() === name.toLowerCase())

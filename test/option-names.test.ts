@@ -30,6 +30,38 @@ describe('checkOptionNames', () => {
 })
 
 describe('where options are taken', () => {
+  it("the cache's per-call options: getOrLoad (on a miss), set, getMany and write, before any load or write", async () => {
+    const cache = createCache()
+    let loads = 0
+    const loader = async () => ++loads
+    await expect(cache.getOrLoad('a', loader, { TTL: '1m' } as never)).rejects.toThrowError(
+      /^Invalid option TTL: is not an option \(did you mean ttl\?\); known: ttl, refresh, nullTtl, tags, guard$/,
+    )
+    await expect(cache.getOrLoad('a', loader, '1m' as never)).rejects.toThrowError(
+      /^Invalid option options: must be an object, got "1m"$/,
+    )
+    await expect(cache.set('a', 1, { tag: ['x'] } as never)).rejects.toThrowError(
+      /^Invalid option tag: is not an option/,
+    )
+    await expect(cache.getMany(['a'], async () => [1], { nullttl: '1s' } as never)).rejects.toThrowError(
+      /did you mean nullTtl\?/,
+    )
+    let written = false
+    await expect(
+      cache.write(
+        'a',
+        () => {
+          written = true
+        },
+        { double: '1s' } as never,
+      ),
+    ).rejects.toThrowError(/^Invalid option double: is not an option; known: tags, doubleDelete$/)
+    expect(loads).toBe(0)
+    expect(written).toBe(false)
+    // Known names pass.
+    expect(await cache.getOrLoad('a', loader, { ttl: '1m', tags: ['t'] })).toBe(1)
+  })
+
   it('the lock, its acquire and its retry', async () => {
     expect(() => createLock({ redis, ownr: 'me' } as never)).toThrowError(
       /^Invalid option ownr: is not an option/,

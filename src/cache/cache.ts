@@ -7,7 +7,8 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
-import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
+import { checkOptionNames } from '../option-names.js'
+import { type BatchLoader, type Cache, type Loader, WRITE_OPTIONS, type WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
@@ -158,6 +159,14 @@ class CacheView implements Cache {
         return Promise.resolve(this.#hitL1(full, entry) as T | null)
       return this.#afterSync(full, key, loader, options)
     }
+    // Checked off the hit path: a misspelt name shows on the first call for a key, a miss.
+    if (options !== undefined) {
+      try {
+        checkOptionNames(options, WRITE_OPTIONS)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
     return this.#joinOrLoad(full, key, loader, options)
   }
@@ -225,6 +234,7 @@ class CacheView implements Cache {
   }
 
   async set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void> {
+    if (options !== undefined) checkOptionNames(options, WRITE_OPTIONS)
     const full = this.#key(key)
     const found = value !== null && value !== undefined
     const tags = this.#tagsFor(options)
@@ -244,6 +254,7 @@ class CacheView implements Cache {
     writer: () => R | Promise<R>,
     options?: { tags?: string[]; doubleDelete?: Duration },
   ): Promise<R> {
+    if (options !== undefined) checkOptionNames(options, ['tags', 'doubleDelete'])
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
     const tags = checkTags(options?.tags ?? [])
     // The source of truth first: if it throws, the cache is left as it was.
@@ -284,6 +295,7 @@ class CacheView implements Cache {
     loadMany?: BatchLoader<T>,
     options?: WriteOptions,
   ): Promise<Array<T | null | undefined>> {
+    if (options !== undefined) checkOptionNames(options, WRITE_OPTIONS)
     const core = this.#core
     const fulls = keys.map((k) => this.#key(k))
     const sync = this.#sync

@@ -208,21 +208,14 @@ const OPTION_NAMES: Record<string, readonly string[]> = {
   invalidations: ['maxLength', 'readCount'],
 }
 
-/** Checks that an options object (or a group of it) is an object with only known names. */
-function checkNames(value: unknown, group: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new InvalidOptionError(group || 'options', `must be an object, got ${JSON.stringify(value)}`)
-  checkOptionNames(value, OPTION_NAMES[group]!, group)
-}
-
 /**
  * Validates options and fills in defaults.
  * @throws {InvalidOptionError} naming the first bad option
  */
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
-  checkNames(options, '')
+  checkOptionNames(options, OPTION_NAMES['']!)
   for (const group of ['l1', 'timeouts', 'breaker', 'rebuild', 'writes', 'invalidations'] as const) {
-    if (options[group] !== undefined) checkNames(options[group], group)
+    if (options[group] !== undefined) checkOptionNames(options[group], OPTION_NAMES[group]!, group)
   }
   const {
     namespace = 'tc',

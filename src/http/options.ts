@@ -75,8 +75,6 @@ const DEFAULT_TTL: Duration = '1m'
  * @throws {InvalidOptionError} naming the first bad option
  */
 export function resolveResponseCacheOptions(options: ResponseCacheOptions): ResolvedResponseCacheOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionError('options', `must be an object, got ${JSON.stringify(options)}`)
   checkOptionNames(options, OPTION_NAMES)
   const {
     cache,
