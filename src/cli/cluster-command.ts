@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util'
 import { clusterStatus, formatClusterStatus, startCluster, stopCluster } from '../cluster/launcher.js'
-import { InvalidOptionError } from '../errors.js'
+import { integerFlag, namedForCommandLine } from './flags.js'
 
 /** Help text of `tiercache cluster`. */
 export const CLUSTER_HELP = `Usage: tiercache cluster <start|stop|status> [options]
@@ -27,12 +27,14 @@ Options:
   -h, --help      this text
 `
 
-function integer(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n))
-    throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
-  return n
+/** The flag of each option `startCluster` and its siblings name in their errors. */
+const FLAG_OF_OPTION: Record<string, string> = {
+  basePort: '--base-port',
+  masters: '--masters',
+  replicas: '--replicas',
+  host: '--host',
+  dir: '--dir',
+  timeout: '--timeout',
 }
 
 /**
@@ -41,6 +43,14 @@ function integer(value: string | undefined, option: string): number | undefined 
  * @returns the process exit code
  */
 export async function runClusterCommand(argv: string[]): Promise<number> {
+  try {
+    return await runAction(argv)
+  } catch (error) {
+    throw namedForCommandLine(error, (option) => FLAG_OF_OPTION[option])
+  }
+}
+
+async function runAction(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -62,10 +72,10 @@ export async function runClusterCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   const options = {
-    basePort: integer(values['base-port'], '--base-port'),
+    basePort: integerFlag(values['base-port'], '--base-port'),
     dir: values.dir,
-    masters: integer(values.masters, '--masters'),
-    replicas: integer(values.replicas, '--replicas'),
+    masters: integerFlag(values.masters, '--masters'),
+    replicas: integerFlag(values.replicas, '--replicas'),
     host: values.host,
     persist: values.persist,
     timeout: values.timeout as `${number}` | undefined,

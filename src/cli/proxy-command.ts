@@ -10,6 +10,7 @@ import { InvalidOptionError } from '../errors.js'
 import { startProxy } from '../proxy/proxy.js'
 import type { TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
+import { integerFlag, namedForCommandLine } from './flags.js'
 import { isWorker, parseWorkers, runPrimary } from './proxy-workers.js'
 
 /** Each flag, its environment twin and its help line. */
@@ -116,22 +117,6 @@ At least one token is required. Endpoints: POST / , /pipeline, /multi-exec, path
 GET /healthz, /readyz, /metrics (Prometheus).
 `
 
-function integer(value: string | undefined, option: string): number | undefined {
-  if (value === undefined || value === '') return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n))
-    throw new InvalidOptionError(option, `must be an integer, got ${JSON.stringify(value)}`)
-  return n
-}
-
-/** An error of `startProxy`'s about one of its options, renamed after the flag or variable that set it. */
-function byFlag(error: unknown, name: (flag: Flag) => string): unknown {
-  if (!(error instanceof InvalidOptionError)) return error
-  const flag = FLAG_OF_OPTION[error.option] ?? error.option.replace(/^--/, '')
-  if (!(flag in FLAGS)) return error
-  return new InvalidOptionError(name(flag as Flag), error.problem, { cause: error })
-}
-
 function readCa(path: string | undefined, option: string): string | undefined {
   if (!path) return undefined
   try {
@@ -222,7 +207,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
 
   const running = await startProxy({
     rawHttp: front === 'raw',
-    port: integer(get('port'), name('port')) ?? 8079,
+    port: integerFlag(get('port'), name('port')) ?? 8079,
     host: get('host') ?? '127.0.0.1',
     mode: (get('mode') ?? 'cluster') as ProxyMode,
     redis: get('redis'),
@@ -233,16 +218,19 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     masterName: get('master-name'),
     tlsCa: readCa(get('redis-ca'), name('redis-ca')),
     tokens,
-    maxBodyBytes: integer(get('max-body'), name('max-body')),
-    maxCommands: integer(get('max-commands'), name('max-commands')),
+    maxBodyBytes: integerFlag(get('max-body'), name('max-body')),
+    maxCommands: integerFlag(get('max-commands'), name('max-commands')),
     deadline: get('deadline') as Duration | undefined,
-    maxBlocking: integer(get('max-blocking'), name('max-blocking')),
+    maxBlocking: integerFlag(get('max-blocking'), name('max-blocking')),
     maxBlock: get('max-block') as Duration | undefined,
-    minReplicaAcks: integer(get('min-replica-acks'), name('min-replica-acks')),
+    minReplicaAcks: integerFlag(get('min-replica-acks'), name('min-replica-acks')),
     replicaAckTimeout: get('replica-ack-timeout') as Duration | undefined,
     logger: logLevel as 'info',
   }).catch((error: unknown) => {
-    throw byFlag(error, name)
+    throw namedForCommandLine(error, (option) => {
+      const flag = FLAG_OF_OPTION[option] ?? option.replace(/^--/, '')
+      return flag in FLAGS ? name(flag as Flag) : undefined
+    })
   })
   const { logger } = running.proxy
   logger.info({ url: running.url, mode: running.proxy.upstream.mode }, 'tiercache proxy listening')

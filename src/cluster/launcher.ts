@@ -95,7 +95,7 @@ function resolveOptions(options: ClusterLauncherOptions): ResolvedOptions {
   // The cluster bus listens on port + 10000, which must also be a valid port.
   if (!Number.isInteger(basePort) || basePort < 1 || basePort + count - 1 + 10000 > 65535) {
     throw new InvalidOptionError(
-      'base-port',
+      'basePort',
       `must leave room for ${count} ports and their bus ports (+10000), got ${basePort}`,
     )
   }

@@ -220,4 +220,28 @@ describe('tiercache CLI', () => {
     expect(stdout).toMatch(/cluster NOT healthy/)
     expect(stdout).toMatch(/39000 {2}pid - {2}down/)
   })
+
+  it('cluster start names a bad value by its flag, and starts nothing', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['--masters', '2'],
+        /^tiercache: Invalid option --masters: Redis Cluster needs at least 3 masters, got 2/,
+      ],
+      [['--replicas=-1'], /^tiercache: Invalid option --replicas: must be a non-negative integer, got -1/],
+      [['--base-port', '60000'], /^tiercache: Invalid option --base-port: must leave room for 6 ports/],
+      [['--base-port', 'x'], /^tiercache: Invalid option --base-port: must be an integer, got "x"/],
+      [['--timeout', 'soon'], /^tiercache: Invalid option --timeout: must be a number of milliseconds/],
+    ]
+    const dir = '/tmp/tiercache-cli-bad-cluster'
+    const results = await Promise.all(
+      cases.map(([args]) =>
+        run(['cluster', 'start', '--dir', dir, '--base-port', '39100', ...args], {}, 10_000),
+      ),
+    )
+    results.forEach((result, i) => {
+      expect(result.stderr, cases[i]![0].join(' ')).toMatch(cases[i]![1])
+      expect(result.code).toBe(1)
+      expect(result.stdout).not.toMatch(/started/)
+    })
+  })
 })

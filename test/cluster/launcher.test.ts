@@ -30,7 +30,7 @@ describe('options', () => {
       /Invalid option masters: Redis Cluster needs at least 3 masters/,
     )
     await expect(startCluster({ replicas: -1 })).rejects.toThrowError(InvalidOptionError)
-    await expect(startCluster({ basePort: 60000 })).rejects.toThrowError(/Invalid option base-port/)
+    await expect(startCluster({ basePort: 60000 })).rejects.toThrowError(/Invalid option basePort/)
     await expect(startCluster({ timeout: 'soon' as '1s' })).rejects.toThrowError(/Invalid option timeout/)
   })
 
