@@ -75,6 +75,12 @@ export function withCache<Env = UpstashEnv>(
   options: WorkerCacheOptions<Env> = {},
 ): { fetch(request: Request, env: Env, ctx: WaitUntil): Promise<Response> } {
   checkOptionNames(options, ['cache', 'responses'])
+  // Bad options fail at setup (the deploy, `wrangler dev`), not as the first request's 500: the
+  // cache's are checked by making one without tier 2 (no I/O), the responses' against it.
+  if (typeof options.cache !== 'function') {
+    const probe = createEdgeCache({ ...options.cache })
+    if (options.responses !== false) resolveResponseCacheOptions({ ...options.responses, cache: probe })
+  }
   let cache: Cache | undefined
   let resolved: ResolvedResponseCacheOptions | undefined
   const setup = (env: Env) => {

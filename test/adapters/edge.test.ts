@@ -122,5 +122,15 @@ describe('options', () => {
     expect(() => withCache({ fetch: handler }, { cach: {} } as never)).toThrowError(
       /^Invalid option cach: is not an option; known: cache, responses$/,
     )
+    // Workers: checked when the module loads, not on the first request (which has the env).
+    expect(() => withCache({ fetch: handler }, { cache: { ttl: 'soon' as '1s' } })).toThrowError(
+      /^Invalid option ttl: must be a number of milliseconds/,
+    )
+    expect(() => withCache({ fetch: handler }, { responses: { maxBodyBytes: -1 } })).toThrowError(
+      /^Invalid option maxBodyBytes/,
+    )
+    expect(() =>
+      withCache({ fetch: handler }, { cache: { l1: { max: 10 } }, responses: { ttl: '1m' } }),
+    ).not.toThrow()
   })
 })
