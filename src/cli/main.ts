@@ -5,6 +5,7 @@
 import { TiercacheError } from '../errors.js'
 import { runClusterCommand } from './cluster-command.js'
 import { runProxyCommand } from './proxy-command.js'
+import { isWorker } from './proxy-workers.js'
 
 const HELP = `Usage: tiercache <command> [options]
 
@@ -47,5 +48,7 @@ main(process.argv.slice(2)).then(
     )
     if (usage) process.stderr.write('run `tiercache <command> --help` for the flags\n')
     process.exitCode = usage ? 2 : 1
+    // A proxy worker's channel to its primary would keep it alive, failed, forever.
+    if (isWorker()) process.exit()
   },
 )

@@ -30,7 +30,10 @@ export function isWorker(): boolean {
 
 /**
  * Runs the primary: forks `count` workers (each re-runs this command line), restarts a worker
- * that exits unexpectedly, and on SIGTERM/SIGINT tells every worker to drain, then exits.
+ * that exits unexpectedly, and on SIGTERM/SIGINT tells every worker to drain, then exits. A
+ * worker that exits before it ever listened could not start (a bad option, a port in use): the
+ * others would fail alike, so the primary stops them and exits 1 rather than restart it forever
+ * or stay up serving nothing.
  * @param log one line per event, for the primary's structured log
  * @returns -1: the process keeps running until the workers are gone
  */
@@ -39,6 +42,9 @@ export function runPrimary(
   log: (fields: Record<string, unknown>, msg: string) => void,
 ): number {
   let stopping = false
+  let failed = false
+  const listened = new Set<number>()
+  cluster.on('listening', (worker) => listened.add(worker.id))
   // Workers still running, counted here: node:cluster drops a worker from `cluster.workers` only
   // once it has both exited and disconnected, and the last 'exit' can come before its
   // 'disconnect' (a CI run saw the primary end without its last log line).
@@ -47,15 +53,23 @@ export function runPrimary(
   for (let i = 0; i < count; i++) fork()
   cluster.on('exit', (worker, code, signal) => {
     running.delete(worker.id)
+    if (!stopping && !listened.has(worker.id)) {
+      failed = true
+      log(
+        { workerPid: worker.process.pid, code, signal },
+        'a worker could not start (its error is above); stopping',
+      )
+      stop('SIGTERM')
+    }
     if (stopping) {
       if (running.size === 0) {
         log({}, 'all workers stopped')
-        process.exit(0)
+        process.exit(failed ? 1 : 0)
       }
       return
     }
     // A crash must not shrink the pool: replace the worker (its in-flight requests are lost).
-    log({ pid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a new one')
+    log({ workerPid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a new one')
     fork()
   })
   const stop = (signal: NodeJS.Signals) => {

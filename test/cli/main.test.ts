@@ -207,6 +207,18 @@ describe('tiercache CLI', () => {
     expect(output).toMatch(/all workers stopped/)
   })
 
+  it('--workers 2 with a bad option: each worker says why, and the primary stops and exits 1', async () => {
+    const { code, stdout, stderr } = await run(
+      ['proxy', '--token', 'x', '--port', '0', '--workers', '2', '--max-body=-5', '--log-level', 'info'],
+      {},
+      15_000,
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/^tiercache: Invalid option --max-body: must be a positive integer, got -5/)
+    expect(stdout).toMatch(/"msg":"a worker could not start \(its error is above\); stopping"/)
+    expect(stdout).not.toMatch(/starting a new one/)
+  })
+
   it('cluster status on ports where nothing runs says so and exits 1', async () => {
     const { code, stdout } = await run([
       'cluster',
