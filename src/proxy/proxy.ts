@@ -202,7 +202,7 @@ export async function startProxy(
           requestTimeoutMs,
           checkIntervalMs,
         })
-  const server = await new Promise<Server>((resolve, reject) => {
+  const listening = new Promise<Server>((resolve, reject) => {
     const s = createServer(
       // Node waits 60 s for a request head and checks every 30 s: a crowd of slow clients could
       // hold that many sockets for a minute and a half. Here: `headersTimeout`, checked every
@@ -226,6 +226,15 @@ export async function startProxy(
     front?.attach(s)
     s.listen(options.port ?? 8079, host, () => resolve(s))
   })
+  let server: Server
+  try {
+    server = await listening
+  } catch (error) {
+    // Nothing may be left running (the upstream's connections would keep the process alive).
+    front?.closeAll()
+    await proxy.close()
+    throw listenError(error, host, options.port ?? 8079)
+  }
   const port = (server.address() as AddressInfo).port
   let closing: Promise<void> | undefined
   return {
@@ -250,4 +259,18 @@ export async function startProxy(
       return closing
     },
   }
+}
+
+/** A failed `listen` as the option that caused it, when it is one; other errors as they are. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'EADDRINUSE')
+    return new InvalidOptionError('port', `${host}:${port} is already in use`, { cause: error })
+  if (code === 'EACCES')
+    return new InvalidOptionError('port', `${port} needs privileges to listen on (ports below 1024)`, {
+      cause: error,
+    })
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new InvalidOptionError('host', `${host} is not an address of this machine`, { cause: error })
+  return error
 }

@@ -2,6 +2,8 @@
  * The `tiercache` command as users run it: a real process, real flags and environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import { describe, expect, inject, it } from 'vitest'
 import { TOKENS } from '../helpers/proxy.js'
 
@@ -205,6 +207,28 @@ describe('tiercache CLI', () => {
     expect(await exited).toBe(0)
     expect(output.match(/"msg":"stopped"/g)).toHaveLength(2)
     expect(output).toMatch(/all workers stopped/)
+  })
+
+  it('a port in use or a host not of this machine: named, and the process exits (no upstream left retrying)', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as AddressInfo
+    try {
+      const [inUse, badHost] = await Promise.all([
+        run(['proxy', '--token', 'x', '--port', String(port)], {}, 10_000),
+        run(['proxy', '--token', 'x', '--port', '0', '--host', '10.255.255.1'], {}, 10_000),
+      ])
+      expect(inUse.stderr).toMatch(
+        new RegExp(`^tiercache: Invalid option --port: 127\\.0\\.0\\.1:${port} is already in use`),
+      )
+      expect(inUse.code).toBe(1)
+      expect(badHost.stderr).toMatch(
+        /^tiercache: Invalid option --host: 10\.255\.255\.1 is not an address of this machine/,
+      )
+      expect(badHost.code).toBe(1)
+    } finally {
+      holder.close()
+    }
   })
 
   it('--workers 2 with a bad option: each worker says why, and the primary stops and exits 1', async () => {
