@@ -10,7 +10,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { type ClusterNodeLine, formatSlots, parseClusterNodes, parseInfo } from './cluster-nodes.js'
 import { renderNodeConfig } from './node-config.js'
-import { livePid, sleep, spawnRedisServer, stopProcess } from './node-process.js'
+import { livePid, sleep, spawnError, spawnRedisServer, stopProcess } from './node-process.js'
 import { portIsFree } from './port-check.js'
 
 const TOTAL_SLOTS = 16384
@@ -171,11 +171,7 @@ async function runRedisCli(o: ResolvedOptions, args: string[]): Promise<string> 
     child.stderr.on('data', (c: Buffer) => {
       output += c.toString()
     })
-    child.on('error', (error) =>
-      reject(
-        new TiercacheError('E_REDIS_SPAWN', `cannot run ${o.redisCli}: ${error.message}`, { cause: error }),
-      ),
-    )
+    child.on('error', (error) => reject(spawnError(o.redisCli, error)))
     child.on('exit', (code) => {
       if (code === 0) resolvePromise(output)
       else

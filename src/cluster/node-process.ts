@@ -48,9 +48,7 @@ export async function spawnRedisServer(binary: string, configFile: string): Prom
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
-    child.on('error', (error) =>
-      reject(new TiercacheError('E_REDIS_SPAWN', `cannot run ${binary}: ${error.message}`, { cause: error })),
-    )
+    child.on('error', (error) => reject(spawnError(binary, error)))
     child.on('exit', (code) => {
       if (code === 0) resolve()
       else
@@ -90,4 +88,18 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
 /** Resolves after `ms` milliseconds (the launcher polls real processes, so it really waits). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** How to get the Redis binaries, said where one is missing. */
+const INSTALL_REDIS =
+  'install Redis: `sudo apt-get install -y redis-server redis-tools` (Debian/Ubuntu) or `brew install redis` (macOS)'
+
+/**
+ * The error for a Redis binary that could not be run; a missing one says how to install it.
+ */
+export function spawnError(binary: string, error: NodeJS.ErrnoException): TiercacheError {
+  const missing = error.code === 'ENOENT' ? ` (not found: ${INSTALL_REDIS})` : ''
+  return new TiercacheError('E_REDIS_SPAWN', `cannot run ${binary}: ${error.message}${missing}`, {
+    cause: error,
+  })
 }

@@ -34,6 +34,20 @@ describe('options', () => {
     await expect(startCluster({ timeout: 'soon' as '1s' })).rejects.toThrowError(/Invalid option timeout/)
   })
 
+  it('a missing redis-server says how to install it', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'tiercache-no-redis-'))
+    try {
+      const basePort = await findFreePortRange(6)
+      await expect(
+        startCluster({ basePort, dir: elsewhere, redisServer: '/nonexistent/redis-server', timeout: '5s' }),
+      ).rejects.toThrowError(
+        /^cannot run \/nonexistent\/redis-server: spawn \/nonexistent\/redis-server ENOENT \(not found: install Redis: `sudo apt-get install -y redis-server redis-tools` \(Debian\/Ubuntu\) or `brew install redis` \(macOS\)\)$/,
+      )
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true })
+    }
+  })
+
   it('renders node configs from the shared templates, with the persistence profile on demand', () => {
     const plain = renderNodeConfig({ host: '127.0.0.1', port: 7100, dir: '/tmp/n', persist: false })
     expect(plain).toMatch(/cluster-enabled yes/)
