@@ -5,7 +5,7 @@
  * Environment: PORT (3000), DEMO_LATENCY_MS (80), DEMO_FAILURE_RATE (0.02).
  */
 import { serve } from '@hono/node-server'
-import { createCache } from 'tiercache'
+import { type Cache, createCache, InvalidOptionError } from 'tiercache'
 import { createDemoApp } from './app.js'
 import { createDatabase } from './database.js'
 
@@ -15,12 +15,20 @@ if (url && !token) {
   console.error('UPSTASH_REDIS_REST_URL is set but UPSTASH_REDIS_REST_TOKEN is not: set both, or neither')
   process.exit(1)
 }
-const cache = createCache({
-  ...(url && token ? { redis: { url, token } } : {}),
-  namespace: 'demo',
-  ttl: '5m',
-  grace: '1m',
-})
+let cache: Cache
+try {
+  cache = createCache({
+    ...(url && token ? { redis: { url, token } } : {}),
+    namespace: 'demo',
+    ttl: '5m',
+    grace: '1m',
+  })
+} catch (error) {
+  if (!(error instanceof InvalidOptionError)) throw error
+  // The options here are fixed but for the two variables: a bad value came from one of them.
+  console.error(`UPSTASH_REDIS_REST_URL / UPSTASH_REDIS_REST_TOKEN: ${error.message}`)
+  process.exit(1)
+}
 const db = createDatabase({
   latencyMs: Number(process.env.DEMO_LATENCY_MS ?? 80),
   failureRate: Number(process.env.DEMO_FAILURE_RATE ?? 0.02),

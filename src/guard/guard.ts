@@ -45,7 +45,10 @@ export interface Guard {
   readonly name: string
   /** False: definitely never added. True: maybe (also before the mirror is loaded, or with tier 2 down). */
   mightContain(id: string): boolean
-  /** Adds ids to the mirror at once and to the shared bitmap (one call per batch). */
+  /**
+   * Adds ids to the mirror at once and to the shared bitmap (one call per batch). Rejects when
+   * tier 2 did not take them (other instances will not see them; counted as an l2Error too).
+   */
   add(ids: string | string[]): Promise<void>
   /** Rebuilds the shared filter from the source of truth, then switches to it. */
   rebuild(source: Iterable<string> | AsyncIterable<string>): Promise<{ added: number; generation: string }>

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDemoApp } from '../../examples/demo/app.js'
 import { createDatabase } from '../../examples/demo/database.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { findFreePortRange } from '../helpers/ports.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 async function exercise(app: ReturnType<typeof createDemoApp>, db: ReturnType<typeof createDatabase>) {
@@ -62,6 +63,54 @@ describe('demo app', () => {
       })
       await exercise(createDemoApp(cache, db), db)
     })
+  })
+
+  it('tier 2 unreachable from the start: every route still answers, from the database (fail open)', async () => {
+    // A port that was free a moment ago: nothing answers there.
+    const port = await findFreePortRange(1, false)
+    const db = createDatabase({ latencyMs: 0 })
+    const cache = createCache({
+      redis: { url: `http://127.0.0.1:${port}`, token: 't' },
+      namespace: 'demo-down',
+      timeouts: { l2: '200ms' },
+    })
+    const app = createDemoApp(cache, db)
+    for (let i = 0; i < 2; i++) {
+      const product = await app.request('/products/42')
+      expect(product.status).toBe(200)
+      expect(await product.json()).toMatchObject({ id: 42 })
+      const page = await app.request('/products?page=2')
+      expect(page.status).toBe(200)
+      expect((await page.json()).products).toHaveLength(20)
+    }
+    // The guard fails open: an absent id reaches the database, which says 404.
+    expect((await app.request('/products/999999')).status).toBe(404)
+    const stats = await (await app.request('/stats')).json()
+    expect(stats.cache.l2Errors).toBeGreaterThan(0)
+    expect(stats.cache.guarded).toBe(0)
+  })
+
+  it('npm start with a malformed UPSTASH_REDIS_REST_URL: says so and exits 1', {
+    timeout: 30_000,
+  }, async () => {
+    const child = spawn('node_modules/.bin/tsx', ['examples/demo/main.ts'], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        UPSTASH_REDIS_REST_URL: 'localhost:8079',
+        UPSTASH_REDIS_REST_TOKEN: 't',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+    })
+    const code = await new Promise<number | null>((r) => child.on('exit', r))
+    expect(code).toBe(1)
+    expect(stderr).toMatch(
+      /^UPSTASH_REDIS_REST_URL \/ UPSTASH_REDIS_REST_TOKEN: Invalid option redis\.url: must be an http\(s\) REST URL, got "localhost:8079"/,
+    )
   })
 
   it('npm start: the demo serves on its port with the in-memory tier 2, and stops on SIGTERM', {
