@@ -49,9 +49,6 @@ export interface WriteOptions {
   guard?: Guard
 }
 
-/** The names of `WriteOptions`: any other is refused (see `checkOptionNames`). */
-export const WRITE_OPTIONS: readonly string[] = ['ttl', 'refresh', 'nullTtl', 'tags', 'guard']
-
 /** The cache, or a namespace view of it. */
 export interface Cache {
   /** L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader found nothing. */

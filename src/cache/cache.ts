@@ -8,7 +8,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import { checkOptionNames } from '../option-names.js'
-import { type BatchLoader, type Cache, type Loader, WRITE_OPTIONS, type WriteOptions } from './api.js'
+import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
@@ -17,10 +17,11 @@ import type { L1Entry, L1Factory } from './l1-store.js'
 import { OWN_WRITE } from './l1-sync.js'
 import { learnTagsOf, loadMiss, type Miss, refreshServed } from './miss-path.js'
 import { type CacheOptions, resolveOptions } from './options.js'
-import type { TierTwoStore } from './store.js'
+import { isTierTwoStore, type TierTwoStore } from './store.js'
 import { checkTags, namespaceTag, userTag } from './tags.js'
 import { freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
+import { checkWriteOptions } from './write-options.js'
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024
@@ -41,7 +42,7 @@ export function buildCache(
   const store: TierTwoStore =
     options.redis === undefined
       ? defaultStore(resolved.now)
-      : isStore(options.redis)
+      : isTierTwoStore(options.redis)
         ? options.redis
         : new UpstashStore(options.redis)
   // Views keep keys relative to the cache's namespace: L1 is keyed by them (the root view uses
@@ -51,17 +52,6 @@ export function buildCache(
   // (nor with `maxStaleness: Infinity`, coherence turned off).
   const shared = options.redis !== undefined && resolved.maxStalenessMs !== Number.POSITIVE_INFINITY
   return new CacheView(new CacheCore(resolved, store, shared, l1), '')
-}
-
-function isStore(value: unknown): value is TierTwoStore {
-  const v = value as Partial<TierTwoStore> | null
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.getMany === 'function' &&
-    typeof v.readOrLock === 'function' &&
-    typeof v.invalidate === 'function'
-  )
 }
 
 class CacheView implements Cache {
@@ -159,13 +149,13 @@ class CacheView implements Cache {
         return Promise.resolve(this.#hitL1(full, entry) as T | null)
       return this.#afterSync(full, key, loader, options)
     }
-    // Checked off the hit path: a misspelt name shows on the first call for a key, a miss.
-    if (options !== undefined) {
-      try {
-        checkOptionNames(options, WRITE_OPTIONS)
-      } catch (error) {
-        return Promise.reject(error)
-      }
+    // Checked off the hit path: a mistake shows on the first call for a key, a miss.
+    try {
+      if (typeof loader !== 'function')
+        throw new InvalidOptionError('loader', `must be a function, got ${typeof loader}`)
+      if (options !== undefined) checkWriteOptions(options)
+    } catch (error) {
+      return Promise.reject(error)
     }
     if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
     return this.#joinOrLoad(full, key, loader, options)
@@ -234,7 +224,7 @@ class CacheView implements Cache {
   }
 
   async set<T>(key: string, value: T | null, options?: WriteOptions): Promise<void> {
-    if (options !== undefined) checkOptionNames(options, WRITE_OPTIONS)
+    if (options !== undefined) checkWriteOptions(options)
     const full = this.#key(key)
     const found = value !== null && value !== undefined
     const tags = this.#tagsFor(options)
@@ -255,6 +245,8 @@ class CacheView implements Cache {
     options?: { tags?: string[]; doubleDelete?: Duration },
   ): Promise<R> {
     if (options !== undefined) checkOptionNames(options, ['tags', 'doubleDelete'])
+    if (typeof writer !== 'function')
+      throw new InvalidOptionError('writer', `must be a function, got ${typeof writer}`)
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
     const tags = checkTags(options?.tags ?? [])
     // The source of truth first: if it throws, the cache is left as it was.
@@ -295,7 +287,11 @@ class CacheView implements Cache {
     loadMany?: BatchLoader<T>,
     options?: WriteOptions,
   ): Promise<Array<T | null | undefined>> {
-    if (options !== undefined) checkOptionNames(options, WRITE_OPTIONS)
+    if (!Array.isArray(keys))
+      throw new InvalidOptionError('keys', `must be an array of keys, got ${typeof keys}`)
+    if (loadMany !== undefined && typeof loadMany !== 'function')
+      throw new InvalidOptionError('loadMany', `must be a function, got ${typeof loadMany}`)
+    if (options !== undefined) checkWriteOptions(options)
     const core = this.#core
     const fulls = keys.map((k) => this.#key(k))
     const sync = this.#sync

@@ -155,7 +155,11 @@ function positiveInteger(value: unknown, option: string): number {
   return value
 }
 
-function positiveDuration(value: unknown, option: string): number {
+/**
+ * A duration above 0, in milliseconds.
+ * @throws {InvalidOptionError} naming `option`, for a malformed duration or 0
+ */
+export function positiveDuration(value: unknown, option: string): number {
   const ms = parseDuration(value, option)
   if (ms <= 0) throw new InvalidOptionError(option, `must be more than 0, got ${JSON.stringify(value)}`)
   return ms

@@ -79,3 +79,15 @@ export interface TierTwoStore {
   /** The current versions of tags (0 for a tag never invalidated), in order. */
   tagVersions(sync: SyncKeys, tags: string[]): Promise<number[]>
 }
+
+/** Whether a `redis` option is a store (rather than a client or `{ url, token }`): its core methods are there. */
+export function isTierTwoStore(value: unknown): value is TierTwoStore {
+  const v = value as Partial<TierTwoStore> | null
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.getMany === 'function' &&
+    typeof v.readOrLock === 'function' &&
+    typeof v.invalidate === 'function'
+  )
+}

@@ -19,7 +19,9 @@ export function userTag(tag: string): string {
  * Checks tags given to writes and invalidations.
  * @throws {InvalidOptionError} naming `tags` when one is not a non-empty string
  */
-export function checkTags(tags: unknown[]): string[] {
+export function checkTags(tags: unknown): string[] {
+  if (!Array.isArray(tags))
+    throw new InvalidOptionError('tags', `must be an array of tags, got ${JSON.stringify(tags)}`)
   for (const tag of tags) {
     if (typeof tag !== 'string' || tag.length === 0)
       throw new InvalidOptionError('tags', `must be non-empty strings, got ${JSON.stringify(tag)}`)

@@ -3,7 +3,6 @@
  * early refresh on fresh reads. And the fresh time a write gets.
  */
 import { type Duration, parseDuration } from '../duration.js'
-import { InvalidOptionError } from '../errors.js'
 import type { CacheCore } from './core.js'
 import { decodeEnvelope, type Envelope, utf8Length } from './envelope.js'
 import type { ResolvedOptions } from './options.js'
@@ -68,18 +67,14 @@ export function serveFromTierTwo<T>(
   return undefined
 }
 
-/** The fresh time (before jitter) of a written value or null marker. */
+/** The fresh time (before jitter) of a written value or null marker (options checked: `checkWriteOptions`). */
 export function freshTime(
   options: ResolvedOptions,
   found: boolean,
   write?: { ttl?: Duration; refresh?: Duration; nullTtl?: Duration },
 ): number {
-  if (found && write?.ttl === Number.POSITIVE_INFINITY) {
-    // A hot key: its logical expiry is the refresh interval; it never leaves tier 2.
-    if (write.refresh === undefined)
-      throw new InvalidOptionError('refresh', 'a hot key (ttl: Infinity) needs a refresh interval')
-    return parseDuration(write.refresh, 'refresh')
-  }
+  // A hot key: its logical expiry is the refresh interval; it never leaves tier 2.
+  if (found && write?.ttl === Number.POSITIVE_INFINITY) return parseDuration(write.refresh, 'refresh')
   if (found) return write?.ttl === undefined ? options.ttlMs : parseDuration(write.ttl, 'ttl')
   return write?.nullTtl === undefined ? options.nullTtlMs : parseDuration(write.nullTtl, 'nullTtl')
 }
