@@ -6,7 +6,7 @@ export type { BatchLoader, Cache, Loader, LoadInfo, WriteOptions } from './cache
 export { MAX_KEY_LENGTH } from './cache/cache.js'
 export type { CircuitState } from './cache/circuit-breaker.js'
 export { createCache } from './cache/create-cache.js'
-export { createEdgeCache } from './cache/create-edge-cache.js'
+export { createEdgeCache, type EdgeCacheOptions } from './cache/create-edge-cache.js'
 export type { CacheEvent, CacheStats } from './cache/events.js'
 export { MemoryStore } from './cache/memory-store.js'
 export type { CacheOptions, Clock } from './cache/options.js'

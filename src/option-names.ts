@@ -12,7 +12,7 @@ import { InvalidOptionError } from './errors.js'
  */
 export function checkOptionNames(options: unknown, known: readonly string[], group = ''): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new InvalidOptionError(group || 'options', `must be an object, got ${JSON.stringify(options)}`)
+    throw new InvalidOptionError(group || 'options', `must be an object, got ${describeValue(options)}`)
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
     const near = known.find((k) => k.toLowerCase() === name.toLowerCase())
@@ -21,4 +21,11 @@ export function checkOptionNames(options: unknown, known: readonly string[], gro
       `is not an option${near ? ` (did you mean ${near}?)` : ''}; known: ${known.join(', ')}`,
     )
   }
+}
+
+/** A value as an error message shows it: strings quoted, numbers and the like as they print, else their kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === null || Array.isArray(value)) return value === null ? 'null' : 'an array'
+  return ['number', 'boolean', 'undefined', 'bigint'].includes(typeof value) ? String(value) : typeof value
 }

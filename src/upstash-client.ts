@@ -6,6 +6,7 @@
  */
 import { Redis } from '@upstash/redis'
 import { InvalidOptionError } from './errors.js'
+import { describeValue } from './option-names.js'
 
 /** Where Redis is: an `@upstash/redis` client, or the REST URL and token of Upstash or the tiercache proxy. */
 export type RedisConnection = Redis | { url: string; token: string }
@@ -31,16 +32,13 @@ export function upstashClient(
   )
     throw new InvalidOptionError(
       option,
-      `must be an @upstash/redis client or { url, token }, got ${connection === null ? 'null' : typeof connection}`,
+      `must be an @upstash/redis client or { url, token }, got ${describeValue(connection)}`,
     )
   const { url, token } = connection as { url?: unknown; token?: unknown }
   if (typeof url !== 'string' || !isHttpUrl(url))
-    throw new InvalidOptionError(`${option}.url`, `must be an http(s) REST URL, got ${JSON.stringify(url)}`)
+    throw new InvalidOptionError(`${option}.url`, `must be an http(s) REST URL, got ${describeValue(url)}`)
   if (typeof token !== 'string' || token === '')
-    throw new InvalidOptionError(
-      `${option}.token`,
-      `must be a non-empty string, got ${JSON.stringify(token)}`,
-    )
+    throw new InvalidOptionError(`${option}.token`, `must be a non-empty string, got ${describeValue(token)}`)
   return new Redis({ url, token, automaticDeserialization: false, ...settings })
 }
 

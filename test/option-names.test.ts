@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createCache } from '../src/cache/create-cache.js'
 import { createGuard } from '../src/guard/for-cache.js'
 import { createLock } from '../src/lock/lock.js'
-import { checkOptionNames } from '../src/option-names.js'
+import { checkOptionNames, describeValue } from '../src/option-names.js'
 import { startProxy } from '../src/proxy/proxy.js'
 import { createQueue } from '../src/queue/queue.js'
 import { createStock } from '../src/stock/stock.js'
@@ -26,6 +26,26 @@ describe('checkOptionNames', () => {
     )
     // Own properties only: what an object inherits is not an option it was given.
     expect(() => checkOptionNames(Object.create({ inherited: 1 }), ['a'])).not.toThrow()
+  })
+})
+
+describe('describeValue', () => {
+  it('shows a value as an error message should, never throwing', () => {
+    expect(['x', 5, true, undefined, 10n, null, [1], {}, () => 1, Symbol('s')].map(describeValue)).toEqual([
+      '"x"',
+      '5',
+      'true',
+      'undefined',
+      '10',
+      'null',
+      'an array',
+      'object',
+      'function',
+      'symbol',
+    ])
+    expect(() => checkOptionNames(10n, [])).toThrowError(
+      /^Invalid option options: must be an object, got 10$/,
+    )
   })
 })
 

@@ -5,7 +5,14 @@
  * handler (Vercel Edge middleware and functions, Deno, Bun) with `waitUntil` passed in.
  * No Node-only API is used here or in what it imports.
  */
-import { type Cache, type CacheOptions, createEdgeCache, InvalidOptionError } from 'tiercache'
+import {
+  type Cache,
+  type CacheOptions,
+  createEdgeCache,
+  type EdgeCacheOptions,
+  InvalidOptionError,
+  type TierTwoStore,
+} from 'tiercache'
 import {
   checkOptionNames,
   type ResolvedResponseCacheOptions,
@@ -66,6 +73,9 @@ export interface WorkerCacheOptions<Env> {
   responses?: EdgeResponseOptions | false
 }
 
+/** A stand-in tier 2 for checking a Worker's cache options at setup, before its env is known: never called. */
+const PROBE_STORE = { getMany() {}, readOrLock() {}, invalidate() {} } as unknown as TierTwoStore
+
 /**
  * Wraps a Cloudflare Worker: `export default withCache({ fetch(request, env, ctx) { ... } })`.
  * Stale responses are refreshed in the background through the same fetch handler.
@@ -78,7 +88,7 @@ export function withCache<Env = UpstashEnv>(
   // Bad options fail at setup (the deploy, `wrangler dev`), not as the first request's 500: the
   // cache's are checked by making one without tier 2 (no I/O), the responses' against it.
   if (typeof options.cache !== 'function') {
-    const probe = createEdgeCache({ ...options.cache })
+    const probe = createEdgeCache({ redis: PROBE_STORE, ...options.cache })
     if (options.responses !== false) resolveResponseCacheOptions({ ...options.responses, cache: probe })
   }
   let cache: Cache | undefined
@@ -116,8 +126,11 @@ export type FetchHandler = (
 
 /** Options of `cacheFetch`. */
 export interface FetchCacheOptions {
-  /** The cache, or the options to create it with (once, when `cacheFetch` runs). */
-  cache: Cache | CacheOptions
+  /**
+   * The cache, or the options to create it with (once, when `cacheFetch` runs; tier 2 required:
+   * `{ url, token }`, a client, or `new MemoryStore()` for tests and local runs).
+   */
+  cache: Cache | EdgeCacheOptions
   /** Whole-response caching (GET/HEAD, 200 by default); `false` turns it off. @default on */
   responses?: EdgeResponseOptions | false
 }
@@ -133,7 +146,7 @@ export function cacheFetch(
   options: FetchCacheOptions,
 ): (request: Request, ctx?: Partial<WaitUntil>) => Promise<Response> {
   checkOptionNames(options, ['cache', 'responses'])
-  const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createEdgeCache(options.cache as CacheOptions)
+  const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createEdgeCache(options.cache as EdgeCacheOptions)
   const resolved =
     options.responses === false ? undefined : resolveResponseCacheOptions({ ...options.responses, cache })
   return async (request, ctx) => {

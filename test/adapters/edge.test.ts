@@ -38,7 +38,7 @@ describe('cacheFetch (Vercel Edge and other fetch-style runtimes)', () => {
         Response.json(
           await cache.getOrLoad(new URL(request.url).pathname, async (key) => ({ key, call: ++calls })),
         ),
-      { cache: { ttl: '1m' } },
+      { cache: { ttl: '1m', redis: new MemoryStore() } },
     )
     const waited: Array<Promise<unknown>> = []
     const ctx = { waitUntil: (p: Promise<unknown>) => void waited.push(p) }
@@ -116,9 +116,9 @@ describe('options', () => {
     expect(() => cacheFetch(handler, { cache: createCache(), respones: false } as never)).toThrowError(
       /^Invalid option respones: is not an option; known: cache, responses$/,
     )
-    expect(() => cacheFetch(handler, { cache: {}, responses: { Ttl: '1s' } } as never)).toThrowError(
-      /^Invalid option Ttl: is not an option \(did you mean ttl\?\)/,
-    )
+    expect(() =>
+      cacheFetch(handler, { cache: { redis: new MemoryStore() }, responses: { Ttl: '1s' } } as never),
+    ).toThrowError(/^Invalid option Ttl: is not an option \(did you mean ttl\?\)/)
     expect(() => withCache({ fetch: handler }, { cach: {} } as never)).toThrowError(
       /^Invalid option cach: is not an option; known: cache, responses$/,
     )

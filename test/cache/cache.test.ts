@@ -421,7 +421,7 @@ describe('options', () => {
       ],
       [
         'http://127.0.0.1:8079',
-        /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got string/,
+        /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got "http:\/\/127\.0\.0\.1:8079"$/,
       ],
       [null, /^Invalid option redis: must be an @upstash\/redis client or \{ url, token \}, got null/],
     ]

@@ -69,12 +69,24 @@ describe.each([
   })
 
   it('names a bad option', () => {
-    expect(() => create({ l1: { max: 0 } })).toThrowError(InvalidOptionError)
-    expect(() => create({ l1: { max: 0 } })).toThrowError(/l1\.max/)
+    const redis = new MemoryStore()
+    expect(() => create({ redis, l1: { max: 0 } })).toThrowError(InvalidOptionError)
+    expect(() => create({ redis, l1: { max: 0 } })).toThrowError(/l1\.max/)
+  })
+})
+
+describe('with no tier 2 given', () => {
+  it('createCache keeps one in memory', async () => {
+    const cache = createCache()
+    expect(await cache.getOrLoad('q', async () => 'fine')).toBe('fine')
   })
 
-  it('with no tier 2 given, keeps one in memory', async () => {
-    const cache = create()
-    expect(await cache.getOrLoad('q', async () => 'fine')).toBe('fine')
+  it('createEdgeCache refuses, saying what to pass (no store in memory is built into edge bundles)', () => {
+    expect(() => createEdgeCache({} as never)).toThrowError(
+      /^Invalid option redis: createEdgeCache needs a tier 2: \{ url, token \}, an @upstash\/redis client, or new MemoryStore\(\) \(tests, local runs\)$/,
+    )
+    // Bad options are still named first.
+    expect(() => createEdgeCache({ l1: { max: 0 } } as never)).toThrowError(/^Invalid option l1\.max/)
+    expect(() => createEdgeCache({ redis: new MemoryStore() })).not.toThrow()
   })
 })
