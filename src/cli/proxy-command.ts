@@ -8,7 +8,7 @@ import pino from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { startProxy } from '../proxy/proxy.js'
-import type { TokenSpec } from '../proxy/tokens.js'
+import { checkTokenSpec, type TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
 import { integerFlag, namedForCommandLine } from './flags.js'
 import { isWorker, parseWorkers, runPrimary } from './proxy-workers.js'
@@ -134,15 +134,15 @@ export function readTokensFile(path: string): TokenSpec[] {
   } catch (error) {
     throw new InvalidOptionError('--tokens-file', `cannot read ${path}: ${(error as Error).message}`)
   }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.some((t) => typeof t !== 'object' || t === null || typeof t.token !== 'string')
-  ) {
+  if (!Array.isArray(parsed)) {
     throw new InvalidOptionError(
       '--tokens-file',
       `${path} must hold a JSON array of {"token": "...", "kind": ..., "prefix": ...}`,
     )
   }
+  parsed.forEach((spec, i) => {
+    checkTokenSpec(spec, '--tokens-file', `${path} entry ${i}`)
+  })
   return parsed as TokenSpec[]
 }
 

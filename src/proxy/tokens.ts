@@ -36,6 +36,39 @@ export interface Grant {
   index: number
 }
 
+/** The fields of a `TokenSpec`. */
+const SPEC_FIELDS = ['token', 'kind', 'prefix', 'scripts']
+
+/**
+ * Checks one token as configured. Strict where a mistake would grant more than meant: a misspelt
+ * `prefix` field, an empty prefix (a template whose variable was empty), or a prefix on an admin
+ * token (admin tokens are never limited) would each leave a token on the whole keyspace.
+ * @param option the option named in errors (`tokens`, `--tokens-file`)
+ * @param where which token, for errors (`token 2`, `tokens.json entry 0`)
+ * @throws {InvalidOptionError} naming the token and what is wrong with it
+ */
+export function checkTokenSpec(spec: unknown, option: string, where: string): asserts spec is TokenSpec {
+  const bad = (problem: string) => new InvalidOptionError(option, `${where} ${problem}`)
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw bad('must be an object: { token, kind?, prefix?, scripts? }')
+  const unknown = Object.keys(spec).find((field) => !SPEC_FIELDS.includes(field))
+  if (unknown !== undefined)
+    throw bad(`has an unknown field ${JSON.stringify(unknown)} (token, kind, prefix, scripts)`)
+  const { token, kind = 'standard', prefix, scripts } = spec as Record<string, unknown>
+  if (typeof token !== 'string' || token.length === 0) throw bad('is empty')
+  if (kind !== 'standard' && kind !== 'readonly' && kind !== 'admin')
+    throw bad(`has unknown kind ${JSON.stringify(kind)} (standard, readonly or admin)`)
+  if (prefix !== undefined) {
+    if (typeof prefix !== 'string' || prefix.length === 0)
+      throw bad(
+        `has prefix ${JSON.stringify(prefix)}: a prefix is a non-empty string (leave it out for none)`,
+      )
+    if (kind === 'admin') throw bad('is an admin token with a prefix: admin tokens are never limited')
+  }
+  if (scripts !== undefined && typeof scripts !== 'boolean')
+    throw bad(`has scripts ${JSON.stringify(scripts)}: true or false`)
+}
+
 /** Commands that read the whole keyspace: refused to read-only and prefixed tokens. */
 const KEYSPACE_WIDE = new Set(['scan', 'keys', 'randomkey', 'dbsize', 'flushdb', 'flushall'])
 /** Keyless commands a prefixed token may still run: they touch no data. */
@@ -62,7 +95,8 @@ export class TokenStore {
 
   /**
    * @param specs at least one token
-   * @throws {InvalidOptionError} naming `tokens` for an empty list, an empty token or an unknown kind
+   * @throws {InvalidOptionError} naming `tokens` for an empty list, a bad token (`checkTokenSpec`)
+   *   or one given twice
    */
   constructor(specs: TokenSpec[]) {
     if (specs.length === 0) {
@@ -75,20 +109,20 @@ export class TokenStore {
       LENGTH_BYTES +
       Math.max(...specs.map((spec) => (typeof spec.token === 'string' ? Buffer.byteLength(spec.token) : 0))) +
       8
+    const seen = new Map<string, number>()
     this.#entries = specs.map((spec, index) => {
-      if (typeof spec.token !== 'string' || spec.token.length === 0) {
-        throw new InvalidOptionError('tokens', `token ${index} is empty`)
-      }
-      const kind = spec.kind ?? 'standard'
-      if (kind !== 'standard' && kind !== 'readonly' && kind !== 'admin') {
+      checkTokenSpec(spec, 'tokens', `token ${index}`)
+      // The first of two equal tokens would win, whatever the second grants.
+      const first = seen.get(spec.token)
+      if (first !== undefined)
         throw new InvalidOptionError(
           'tokens',
-          `token ${index} has unknown kind ${JSON.stringify(kind)} (standard, readonly or admin)`,
+          `token ${index} is token ${first} again: each token must be unique`,
         )
-      }
+      seen.set(spec.token, index)
       return {
         padded: writeAtWidth(Buffer.alloc(width), spec.token),
-        grant: { kind, prefix: spec.prefix || undefined, scripts: spec.scripts === true, index },
+        grant: { kind: spec.kind ?? 'standard', prefix: spec.prefix, scripts: spec.scripts === true, index },
       }
     })
     this.#scratch = Buffer.alloc(width)

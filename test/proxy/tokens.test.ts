@@ -175,5 +175,47 @@ describe('token configuration', () => {
     writeFileSync(bad, '{"token": "a"}')
     expect(() => readTokensFile(bad)).toThrowError(/Invalid option --tokens-file/)
     expect(() => readTokensFile(join(dir, 'missing.json'))).toThrowError(/cannot read/)
+    // An entry is checked where it stands in the file, before the proxy starts.
+    const misspelt = join(dir, 'misspelt.json')
+    writeFileSync(misspelt, JSON.stringify([{ token: 'a' }, { token: 'b', perfix: 'tenant-a:' }]))
+    expect(() => readTokensFile(misspelt)).toThrowError(
+      new RegExp(
+        `^Invalid option --tokens-file: ${misspelt.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} entry 1 has an unknown field "perfix"`,
+      ),
+    )
+  })
+
+  it('refuses what would grant more than meant: a misspelt field, an empty prefix, a prefixed admin, a token twice', () => {
+    const cases: Array<[unknown[], RegExp]> = [
+      [
+        [{ token: 'a', perfix: 't:' }],
+        /^Invalid option tokens: token 0 has an unknown field "perfix" \(token, kind, prefix, scripts\)$/,
+      ],
+      [
+        [{ token: 'a', prefix: '' }],
+        /^Invalid option tokens: token 0 has prefix "": a prefix is a non-empty string \(leave it out for none\)$/,
+      ],
+      [[{ token: 'a', prefix: 5 }], /token 0 has prefix 5: a prefix is a non-empty string/],
+      [
+        [{ token: 'a', kind: 'admin', prefix: 't:' }],
+        /^Invalid option tokens: token 0 is an admin token with a prefix: admin tokens are never limited$/,
+      ],
+      [[{ token: 'a', prefix: 't:', scripts: 'yes' }], /token 0 has scripts "yes": true or false$/],
+      [
+        [{ token: 'a' }, { token: 'b' }, { token: 'a', kind: 'readonly' }],
+        /^Invalid option tokens: token 2 is token 0 again: each token must be unique$/,
+      ],
+      [['a'], /^Invalid option tokens: token 0 must be an object: \{ token, kind\?, prefix\?, scripts\? \}$/],
+    ]
+    for (const [specs, message] of cases) expect(() => new TokenStore(specs as never)).toThrowError(message)
+    // What passes: a prefix with scripts, a read-only prefix, an admin with none.
+    expect(
+      () =>
+        new TokenStore([
+          { token: 'a', prefix: 't:', scripts: true },
+          { token: 'b', kind: 'readonly', prefix: 'r:' },
+          { token: 'c', kind: 'admin' },
+        ]),
+    ).not.toThrow()
   })
 })
