@@ -113,10 +113,14 @@ interface Ack {
  * the socket buffers: what the kernel already queued reaches the replica when it resumes (with
  * small writes nothing is lost at all), what the master still held in its own output buffer dies
  * with it, as in a real failover with a lagging replica.
+ * @param minAckedWhileFrozen keep writing past the 2.5 s until this many bytes were acknowledged
+ *   during the freeze (at most 20 s): the kernel's loopback buffers can hold tens of MB (here
+ *   tcp_rmem max 32 MB + tcp_wmem 4 MB), and a slow run that wrote less lost nothing at all
  */
 async function loseAMaster(
   url: string,
   tag: string,
+  minAckedWhileFrozen = 0,
 ): Promise<{ acked: number; lost: number; refused: number }> {
   const master = ownerOf(calculateSlot(tag))
   const replica = replicaOf(master.port)
@@ -134,8 +138,15 @@ async function loseAMaster(
   }
   for (let i = 0; i < 20; i++) await write(i) // replicated normally
   process.kill(replica.pid!, 'SIGSTOP')
-  const frozenUntil = Date.now() + 2500
-  for (let i = 20; Date.now() < frozenUntil; i++) await write(i)
+  const frozenAt = Date.now()
+  const ackedWhileFrozen = () => acks.slice(20).filter((a) => a.ok).length * big.length
+  for (
+    let i = 20;
+    Date.now() < frozenAt + 2500 ||
+    (ackedWhileFrozen() < minAckedWhileFrozen && Date.now() < frozenAt + 20_000);
+    i++
+  )
+    await write(i)
   process.kill(master.pid!, 'SIGKILL')
   process.kill(replica.pid!, 'SIGCONT')
   const watcher = new Redis({ port: replica.port, protocol: 2 })
@@ -161,11 +172,12 @@ it('data loss on failover: acknowledged writes lost without WAIT mode, none with
   timeout: 90_000,
 }, async () => {
   const plainTag = tagOn([])
-  const plain = await loseAMaster(own.proxy.url, plainTag)
+  // 64 MB acknowledged while the replica is frozen: well past what the kernel's buffers can hold.
+  const plain = await loseAMaster(own.proxy.url, plainTag, 64 * 1024 * 1024)
   const waitTag = tagOn([ownerOf(calculateSlot(plainTag)).port])
   const withWait = await loseAMaster(waiting.url, waitTag)
   console.log(
-    `failover with the replica frozen for 2.5 s: without WAIT mode ${plain.lost} of ${plain.acked} acknowledged writes lost; ` +
+    `failover with the replica frozen (2.5 s, longer until 64 MB were acknowledged): without WAIT mode ${plain.lost} of ${plain.acked} acknowledged writes lost; ` +
       `with it ${withWait.lost} of ${withWait.acked} lost (${withWait.refused} writes answered 503 NOREPLICAS instead)`,
   )
   expect(plain.lost).toBeGreaterThan(0)
