@@ -216,10 +216,10 @@ function clusterUpstream(url: ParsedRedisUrl, common: RedisOptions): Upstream {
   const client = new Cluster(url.addresses, options)
   let lastError: string | undefined
   client.on('error', (error: Error) => {
-    lastError = error.message
+    lastError = clusterErrorText(error)
   })
   client.on('node error', (error: Error) => {
-    lastError = error.message
+    lastError = clusterErrorText(error)
   })
   client.on('ready', () => {
     lastError = undefined
@@ -301,4 +301,17 @@ async function quitQuietly(client: Redis | Cluster): Promise<void> {
       })
     })
   }
+}
+
+/**
+ * A cluster client's error as /readyz and 503s report it. ioredis's "Failed to refresh slots
+ * cache." says why only in `lastNodeError`; the commonest why, a standalone Redis given to cluster
+ * mode, gets the fix.
+ */
+function clusterErrorText(error: Error & { lastNodeError?: Error | null }): string {
+  const cause = error.lastNodeError?.message
+  const text = cause ? `${error.message} (${cause})` : error.message
+  return /cluster support disabled/i.test(text)
+    ? `${text}: this Redis is not a cluster node; for a standalone Redis use --mode standalone`
+    : text
 }

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { upstashClientSuite } from '../helpers/client-suite.js'
 import { findFreePortRange } from '../helpers/ports.js'
-import { startTestProxy } from '../helpers/proxy.js'
+import { post, startTestProxy } from '../helpers/proxy.js'
 import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
 
 let redis: RedisProcess
@@ -17,3 +17,21 @@ afterAll(async () => {
 })
 
 upstashClientSuite('standalone', () => ({ url: proxy.url, nodes: [{ host: '127.0.0.1', port: redis.port }] }))
+
+it('a standalone Redis given to cluster mode: /readyz and a command say why, and what to use', {
+  timeout: 20_000,
+}, async () => {
+  const wrong = await startTestProxy({ mode: 'cluster', redis: `redis://127.0.0.1:${redis.port}` })
+  try {
+    const ready = await fetch(`${wrong.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect((await ready.json()).error).toMatch(
+      /cluster support disabled.*: this Redis is not a cluster node; for a standalone Redis use --mode standalone/,
+    )
+    const command = await post(wrong.url, '/', ['GET', 'a'])
+    expect(command.status).toBe(503)
+    expect(command.text).toMatch(/cluster support disabled.*use --mode standalone/)
+  } finally {
+    await wrong.close('1s')
+  }
+})
