@@ -204,6 +204,9 @@ async function readiness(upstream: Upstream): Promise<string | undefined> {
   try {
     if (upstream.mode !== 'cluster') {
       await upstream.client.ping()
+      // A cluster node given to standalone mode answers MOVED for every slot it does not own.
+      if (upstream.mode === 'standalone' && /cluster_enabled:1/.test(await upstream.client.info('cluster')))
+        return 'this Redis is a cluster node: standalone mode would answer MOVED for most keys; use --mode cluster'
       return undefined
     }
     const masters = upstream.masters()

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { upstashClientSuite } from '../helpers/client-suite.js'
 import { findFreePortRange } from '../helpers/ports.js'
@@ -34,4 +34,20 @@ it('a standalone Redis given to cluster mode: /readyz and a command say why, and
   } finally {
     await wrong.close('1s')
   }
+})
+
+it('a cluster node given to standalone mode: /readyz says so, and what to use', async () => {
+  const wrong = await startTestProxy({ mode: 'standalone', redis: inject('clusterUrl') })
+  try {
+    const ready = await fetch(`${wrong.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect((await ready.json()).error).toBe(
+      'this Redis is a cluster node: standalone mode would answer MOVED for most keys; use --mode cluster',
+    )
+  } finally {
+    await wrong.close('1s')
+  }
+  // The right mode for this server is ready.
+  const ready = await fetch(`${proxy.url}/readyz`)
+  expect(await ready.json()).toEqual({ status: 'ready', mode: 'standalone' })
 })
