@@ -34,6 +34,24 @@ function run(
   })
 }
 
+/**
+ * Runs each command line to its exit, a few at a time: each one starts tsx and the CLI's imports
+ * (about a second of CPU), and a crowd of them on a busy 2-core machine would outlast any kill
+ * timer. A process still running after 30 s (wrongly started) is killed.
+ */
+async function runEach(lines: Array<[string[], Record<string, string>]>, atOnce = 3) {
+  const results: Array<Awaited<ReturnType<typeof run>>> = new Array(lines.length)
+  let next = 0
+  const lane = async () => {
+    while (next < lines.length) {
+      const i = next++
+      results[i] = await run(lines[i]![0], lines[i]![1], 30_000)
+    }
+  }
+  await Promise.all(Array.from({ length: atOnce }, lane))
+  return results
+}
+
 describe('tiercache CLI', () => {
   it('--help documents every proxy flag with its environment twin', async () => {
     const { code, stdout } = await run(['proxy', '--help'])
@@ -80,7 +98,9 @@ describe('tiercache CLI', () => {
     expect(badCommand.stderr).toMatch(/unknown command "launch"/)
   })
 
-  it('each bad value is named by the flag or the environment variable that set it, before anything starts', async () => {
+  it('each bad value is named by the flag or the environment variable that set it, before anything starts', {
+    timeout: 120_000,
+  }, async () => {
     // A case that wrongly starts a proxy (on a port of the system's choosing) is killed after 10 s.
     const base = ['proxy', '--token', 'x', '--port', '0']
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
@@ -135,7 +155,7 @@ describe('tiercache CLI', () => {
         /Invalid option --redis-ca: cannot read \/nonexistent\/ca.pem/,
       ],
     ]
-    const results = await Promise.all(cases.map(([args, env]) => run([...base, ...args], env, 10_000)))
+    const results = await runEach(cases.map(([args, env]) => [[...base, ...args], env]))
     results.forEach((result, i) => {
       const [args, env, expected] = cases[i]!
       const label = `${args.join(' ')} ${JSON.stringify(env)}`
@@ -209,15 +229,17 @@ describe('tiercache CLI', () => {
     expect(output).toMatch(/all workers stopped/)
   })
 
-  it('a port in use or a host not of this machine: named, and the process exits (no upstream left retrying)', async () => {
+  it('a port in use or a host not of this machine: named, and the process exits (no upstream left retrying)', {
+    timeout: 60_000,
+  }, async () => {
     const holder = createServer()
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
     const { port } = holder.address() as AddressInfo
     try {
-      const [inUse, badHost] = await Promise.all([
-        run(['proxy', '--token', 'x', '--port', String(port)], {}, 10_000),
-        run(['proxy', '--token', 'x', '--port', '0', '--host', '10.255.255.1'], {}, 10_000),
-      ])
+      const [inUse, badHost] = (await runEach([
+        [['proxy', '--token', 'x', '--port', String(port)], {}],
+        [['proxy', '--token', 'x', '--port', '0', '--host', '10.255.255.1'], {}],
+      ])) as [Awaited<ReturnType<typeof run>>, Awaited<ReturnType<typeof run>>]
       expect(inUse.stderr).toMatch(
         new RegExp(`^tiercache: Invalid option --port: 127\\.0\\.0\\.1:${port} is already in use`),
       )
@@ -231,11 +253,13 @@ describe('tiercache CLI', () => {
     }
   })
 
-  it('--workers 2 with a bad option: each worker says why, and the primary stops and exits 1', async () => {
+  it('--workers 2 with a bad option: each worker says why, and the primary stops and exits 1', {
+    timeout: 60_000,
+  }, async () => {
     const { code, stdout, stderr } = await run(
       ['proxy', '--token', 'x', '--port', '0', '--workers', '2', '--max-body=-5', '--log-level', 'info'],
       {},
-      15_000,
+      45_000,
     )
     expect(code).toBe(1)
     expect(stderr).toMatch(/^tiercache: Invalid option --max-body: must be a positive integer, got -5/)
@@ -257,7 +281,7 @@ describe('tiercache CLI', () => {
     expect(stdout).toMatch(/39000 {2}pid - {2}down/)
   })
 
-  it('cluster start names a bad value by its flag, and starts nothing', async () => {
+  it('cluster start names a bad value by its flag, and starts nothing', { timeout: 60_000 }, async () => {
     const cases: Array<[string[], RegExp]> = [
       [
         ['--masters', '2'],
@@ -269,10 +293,8 @@ describe('tiercache CLI', () => {
       [['--timeout', 'soon'], /^tiercache: Invalid option --timeout: must be a number of milliseconds/],
     ]
     const dir = '/tmp/tiercache-cli-bad-cluster'
-    const results = await Promise.all(
-      cases.map(([args]) =>
-        run(['cluster', 'start', '--dir', dir, '--base-port', '39100', ...args], {}, 10_000),
-      ),
+    const results = await runEach(
+      cases.map(([args]) => [['cluster', 'start', '--dir', dir, '--base-port', '39100', ...args], {}]),
     )
     results.forEach((result, i) => {
       expect(result.stderr, cases[i]![0].join(' ')).toMatch(cases[i]![1])
