@@ -92,7 +92,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** How to get the Redis binaries, said where one is missing. */
 const INSTALL_REDIS =
-  'install Redis: `sudo apt-get install -y redis-server redis-tools` (Debian/Ubuntu) or `brew install redis` (macOS)'
+  'install Redis: `sudo apt-get update && sudo apt-get install -y redis-server redis-tools` (Debian/Ubuntu) or `brew install redis` (macOS)'
 
 /**
  * The error for a Redis binary that could not be run; a missing one says how to install it.

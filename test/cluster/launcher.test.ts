@@ -41,7 +41,7 @@ describe('options', () => {
       await expect(
         startCluster({ basePort, dir: elsewhere, redisServer: '/nonexistent/redis-server', timeout: '5s' }),
       ).rejects.toThrowError(
-        /^cannot run \/nonexistent\/redis-server: spawn \/nonexistent\/redis-server ENOENT \(not found: install Redis: `sudo apt-get install -y redis-server redis-tools` \(Debian\/Ubuntu\) or `brew install redis` \(macOS\)\)$/,
+        /^cannot run \/nonexistent\/redis-server: spawn \/nonexistent\/redis-server ENOENT \(not found: install Redis: `sudo apt-get update && sudo apt-get install -y redis-server redis-tools` \(Debian\/Ubuntu\) or `brew install redis` \(macOS\)\)$/,
       )
     } finally {
       rmSync(elsewhere, { recursive: true, force: true })
