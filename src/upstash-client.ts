@@ -9,7 +9,7 @@ import { InvalidOptionError } from './errors.js'
 import { describeValue } from './option-names.js'
 
 /** Where Redis is: an `@upstash/redis` client, or the REST URL and token of Upstash or the tiercache proxy. */
-export type RedisConnection = Redis | { url: string; token: string }
+export type RedisConnection = Redis | { url: string | URL; token: string }
 
 /** Settings for a client built here (a client the caller built keeps its own). */
 type BuiltClientSettings = { retry?: false }
@@ -34,7 +34,10 @@ export function upstashClient(
       option,
       `must be an @upstash/redis client or { url, token }, got ${describeValue(connection)}`,
     )
-  const { url, token } = connection as { url?: unknown; token?: unknown }
+  const { token } = connection as { url?: unknown; token?: unknown }
+  const given = (connection as { url?: unknown }).url
+  // A URL object is taken as its text: @upstash/redis wants a string.
+  const url = given instanceof URL ? given.href : given
   if (typeof url !== 'string' || !isHttpUrl(url))
     throw new InvalidOptionError(`${option}.url`, `must be an http(s) REST URL, got ${describeValue(url)}`)
   if (typeof token !== 'string' || token === '')

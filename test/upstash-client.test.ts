@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createLock } from '../src/lock/lock.js'
 import { createQueue } from '../src/queue/queue.js'
 import { createStock } from '../src/stock/stock.js'
-import { upstashClient } from '../src/upstash-client.js'
+import { type RedisConnection, upstashClient } from '../src/upstash-client.js'
 
 describe('upstashClient', () => {
   it('hands back a client it is given, of this copy of @upstash/redis or one that looks like it', () => {
@@ -24,6 +24,8 @@ describe('upstashClient', () => {
     try {
       expect(upstashClient({ url: 'https://example.upstash.io', token: 't' })).toBeInstanceOf(Redis)
       expect(upstashClient({ url: 'http://127.0.0.1:8079', token: 't' })).toBeInstanceOf(Redis)
+      const asUrl: RedisConnection = { url: new URL('http://127.0.0.1:8079'), token: 't' }
+      expect(upstashClient(asUrl)).toBeInstanceOf(Redis)
       expect(warn).not.toHaveBeenCalled()
     } finally {
       warn.mockRestore()
