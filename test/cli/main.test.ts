@@ -10,16 +10,26 @@ import { TOKENS } from '../helpers/proxy.js'
 const TSX = 'node_modules/.bin/tsx'
 const MAIN = 'src/cli/main.ts'
 
-/** Runs the command to its exit; with `killAfterMs`, a process still running then is killed (code null). */
+/**
+ * Runs the command to its exit; with `killAfterMs`, a process still running then is killed
+ * (code null) with its whole group: tsx runs the CLI in a child process, and proxy workers are
+ * children of that, so killing tsx alone would leave them running.
+ */
 function run(
   args: string[],
   env: Record<string, string> = {},
   killAfterMs?: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(TSX, [MAIN, ...args], { env: { ...process.env, ...env } })
+    const child = spawn(TSX, [MAIN, ...args], { env: { ...process.env, ...env }, detached: true })
     if (killAfterMs !== undefined) {
-      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }, killAfterMs)
       child.on('exit', () => clearTimeout(timer))
     }
     let stdout = ''
