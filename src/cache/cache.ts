@@ -144,12 +144,10 @@ class CacheView implements Cache {
     }
     // The hot path: an L1 hit does no I/O and no await (while the last sync is recent enough).
     const entry = this.#l1.get(full)
-    if (entry !== undefined) {
-      if ((!this.#shared && entry.tags === undefined) || this.#servable(entry))
-        return Promise.resolve(this.#hitL1(full, entry) as T | null)
-      return this.#afterSync(full, key, loader, options)
-    }
-    // Checked off the hit path: a mistake shows on the first call for a key, a miss.
+    if (entry !== undefined && ((!this.#shared && entry.tags === undefined) || this.#servable(entry)))
+      return Promise.resolve(this.#hitL1(full, entry) as T | null)
+    // Checked off the hit path, before anything that may load: on a miss, and on an L1 entry that
+    // waits for a sync first.
     try {
       if (typeof loader !== 'function')
         throw new InvalidOptionError('loader', `must be a function, got ${typeof loader}`)
@@ -157,6 +155,7 @@ class CacheView implements Cache {
     } catch (error) {
       return Promise.reject(error)
     }
+    if (entry !== undefined) return this.#afterSync(full, key, loader, options)
     if (options?.guard && this.#guarded(full, key, options.guard)) return Promise.resolve(null)
     return this.#joinOrLoad(full, key, loader, options)
   }

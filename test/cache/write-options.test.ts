@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
+import { MemoryStore } from '../../src/cache/memory-store.js'
 import { checkWriteOptions } from '../../src/cache/write-options.js'
+import { ManualClock } from '../helpers/clock.js'
 
 describe('checkWriteOptions', () => {
   it('passes what the options allow', () => {
@@ -72,5 +74,19 @@ describe('the cache checks its arguments before loading or writing', () => {
     // The same calls, done right.
     expect(await cache.getOrLoad('a', count, { ttl: '1m', tags: ['t'] })).toBe(1)
     expect(calls).toBe(1)
+  })
+
+  it('getOrLoad on an L1 entry that waits for a sync first checks too (it may load)', async () => {
+    const clock = new ManualClock()
+    const cache = createCache({ redis: new MemoryStore(clock.now), clock, maxStaleness: '1s' })
+    await cache.set('b', 1)
+    clock.advance(2000)
+    let calls = 0
+    await expect(
+      cache.getOrLoad('b', async () => ++calls, { ttl: Number.POSITIVE_INFINITY }),
+    ).rejects.toThrowError(/^Invalid option refresh: a hot key \(ttl: Infinity\) needs a refresh interval$/)
+    expect(calls).toBe(0)
+    // Without the mistake: the sync, then L1 answers (no load).
+    expect(await cache.getOrLoad('b', async () => ++calls)).toBe(1)
   })
 })
