@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createCache } from '../src/cache/create-cache.js'
 import { createGuard } from '../src/guard/for-cache.js'
 import { createLock } from '../src/lock/lock.js'
-import { checkOptionNames, describeValue } from '../src/option-names.js'
+import { checkOptionNames, describeValue, nearMiss } from '../src/option-names.js'
 import { startProxy } from '../src/proxy/proxy.js'
 import { createQueue } from '../src/queue/queue.js'
 import { createStock } from '../src/stock/stock.js'
@@ -26,6 +26,27 @@ describe('checkOptionNames', () => {
     )
     // Own properties only: what an object inherits is not an option it was given.
     expect(() => checkOptionNames(Object.create({ inherited: 1 }), ['a'])).not.toThrow()
+  })
+})
+
+describe('nearMiss', () => {
+  it('finds the name meant: case first, else one edit (short names) or two (longer), never a tie', () => {
+    const known = ['group', 'consumer', 'count', 'maxStaleness', 'ttl', 'nullTtl', 'tags']
+    expect(nearMiss('grup', known)).toBe('group') // a letter left out
+    expect(nearMiss('consumre', known)).toBe('consumer') // two swapped: two edits
+    expect(nearMiss('maxStalness', known)).toBe('maxStaleness')
+    expect(nearMiss('MAXSTALENESS', known)).toBe('maxStaleness')
+    expect(nearMiss('tll', known)).toBe('ttl')
+    expect(nearMiss('nulTtl', known)).toBe('nullTtl')
+    // Too far, or as near to two names: no guess.
+    expect(nearMiss('ttlMs', known)).toBe('ttl')
+    expect(nearMiss('expiry', known)).toBeUndefined()
+    expect(nearMiss('cunt', known)).toBe('count')
+    expect(nearMiss('tag', ['tags', 'tab'])).toBeUndefined()
+    expect(nearMiss('zzzz', known)).toBeUndefined()
+    expect(() => checkOptionNames({ grup: 1 }, known)).toThrowError(
+      /^Invalid option grup: is not an option \(did you mean group\?\); known: /,
+    )
   })
 })
 
@@ -93,18 +114,18 @@ describe('where options are taken', () => {
     )
   })
 
-  it('the queue, consume and drain', () => {
+  it('the queue, consume and drain', async () => {
     expect(() => createQueue({ redis, name: 'q', group: 'g' } as never)).toThrowError(
       /^Invalid option group: is not an option; known: redis, name$/,
     )
     const queue = createQueue({ redis, name: 'q' })
-    expect(() => queue.drain(() => {}, { maxmessages: 5 } as never)).toThrowError(
+    await expect(queue.drain(() => {}, { maxmessages: 5 } as never)).rejects.toThrowError(
       /did you mean maxMessages\?/,
     )
     // maxMessages belongs to drain, not to consume.
-    expect(() =>
+    await expect(
       queue.consume(() => {}, { signal: new AbortController().signal, maxMessages: 5 } as never),
-    ).toThrowError(/^Invalid option maxMessages: is not an option/)
+    ).rejects.toThrowError(/^Invalid option maxMessages: is not an option/)
   })
 
   it('the proxy, before it connects or listens', async () => {

@@ -8,11 +8,12 @@ import type { Context } from 'aws-lambda'
 import { type Cache, type CacheOptions, createCache, InvalidOptionError } from 'tiercache'
 import {
   checkOptionNames,
+  describeValue,
   type ResponseCacheOptions,
   resolveResponseCacheOptions,
   respondCached,
 } from 'tiercache/http'
-import type { DrainOptions, DrainSummary, Queue, QueueMessage } from 'tiercache/queue'
+import { checkDrainOptions, type DrainOptions, type DrainSummary, type Queue, type QueueMessage } from 'tiercache/queue'
 import { fromResponse, type HttpEvent, httpEventKind, toRequest, toResponse } from './http-events.js'
 
 export { fromResponse, type HttpEvent, httpEventKind, toRequest, toResponse } from './http-events.js'
@@ -90,9 +91,13 @@ export function withQueueConsumer<T>(
   handler: (message: QueueMessage<T>, context: Context) => unknown,
   options: QueueConsumerOptions = {},
 ): (event: unknown, context: Context) => Promise<DrainSummary> {
-  const { reserveMs = 2000, ...drain } = options
+  if (typeof handler !== 'function')
+    throw new InvalidOptionError('handler', `must be a function, got ${describeValue(handler)}`)
+  const { reserveMs = 2000, ...drain } = options ?? {}
   if (typeof reserveMs !== 'number' || !Number.isFinite(reserveMs) || reserveMs < 0)
     throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${JSON.stringify(reserveMs)}`)
+  // Checked now, when the function is set up (a cold start), not at its first invocation.
+  checkDrainOptions(drain)
   return async (_event, context) => {
     const remaining = context.getRemainingTimeInMillis()
     const maxMs = Math.max(0, remaining - reserveMs)

@@ -4,6 +4,7 @@
  */
 export {
   type ConsumeOptions,
+  checkDrainOptions,
   createQueue,
   type DeadLetter,
   type DrainOptions,

@@ -9,7 +9,7 @@
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkOptionNames, describeValue } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ADD, DEAD_LETTER, DEAD_LETTERS, RECEIVE, STATS } from './scripts.js'
 
@@ -192,7 +192,32 @@ function resolveConsume(options: ConsumeOptions = {}, known = CONSUME_OPTIONS): 
   }
 }
 
+/** The options of `drain`, checked: the consume options with no wait by default, and its limits. */
+function resolveDrain(options: DrainOptions): { o: ResolvedConsume; maxMessages: number; maxMs: number } {
+  // A drain does not wait on an empty queue unless asked to (block): empty means done.
+  const o = resolveConsume({ blockMs: 0, ...options }, [...CONSUME_OPTIONS, 'maxMessages', 'maxMs'])
+  const maxMessages = options.maxMessages ?? Number.POSITIVE_INFINITY
+  if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
+  return { o, maxMessages, maxMs: nonNegativeMs(options.maxMs ?? 30_000, 'maxMs') }
+}
+
+/**
+ * Checks `drain` options without draining, for hosts that drain later with options fixed now
+ * (`withQueueConsumer` in `tiercache/lambda` checks them when the function is set up, not at its
+ * first invocation).
+ * @throws {InvalidOptionError} naming the bad option
+ */
+export function checkDrainOptions(options: DrainOptions = {}): void {
+  resolveDrain(options ?? {})
+}
+
 const DEFAULT_DEAD_LETTER = 'dead-letter'
+
+/** A handler that is not a function would fail every message it is given: refused before any is read. */
+function checkHandler(handler: unknown): void {
+  if (typeof handler !== 'function')
+    throw new InvalidOptionError('handler', `must be a function, got ${describeValue(handler)}`)
+}
 
 function checkDeadLetter(value: unknown): string {
   if (typeof value !== 'string' || !/^[\w.:-]{1,100}$/.test(value))
@@ -336,7 +361,13 @@ export function createQueue(options: QueueOptions): Queue {
       const maxLen =
         addOptions.maxLen === undefined ? '' : String(positiveInteger(addOptions.maxLen, 'maxLen'))
       const texts = list.map((p, i) => {
-        const text = JSON.stringify(p)
+        let text: string | undefined
+        try {
+          text = JSON.stringify(p)
+        } catch (error) {
+          // A BigInt or a cycle: named like the other payloads JSON cannot carry.
+          throw new InvalidOptionError('payloads', `item ${i} is not JSON (${(error as Error).message})`)
+        }
         if (text === undefined)
           throw new InvalidOptionError('payloads', `item ${i} is not JSON (${typeof p})`)
         return text
@@ -344,7 +375,9 @@ export function createQueue(options: QueueOptions): Queue {
       const ids = await addScript.exec([keys[0]!], [maxLen, ...texts])
       return ids.map(String)
     },
-    consume(handler, consumeOptions) {
+    // consume and drain are async so that a bad argument rejects, as every other call here does.
+    async consume(handler, consumeOptions) {
+      checkHandler(handler)
       const o = resolveConsume(consumeOptions)
       if (!o.signal)
         throw new InvalidOptionError(
@@ -358,12 +391,10 @@ export function createQueue(options: QueueOptions): Queue {
         () => Number.POSITIVE_INFINITY,
       )
     },
-    drain(handler, drainOptions = {}) {
-      // A drain does not wait on an empty queue unless asked to (block): empty means done.
-      const o = resolveConsume({ blockMs: 0, ...drainOptions }, [...CONSUME_OPTIONS, 'maxMessages', 'maxMs'])
-      const maxMessages = drainOptions.maxMessages ?? Number.POSITIVE_INFINITY
-      if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
-      const deadline = Date.now() + nonNegativeMs(drainOptions.maxMs ?? 30_000, 'maxMs')
+    async drain(handler, drainOptions = {}) {
+      checkHandler(handler)
+      const { o, maxMessages, maxMs } = resolveDrain(drainOptions)
+      const deadline = Date.now() + maxMs
       // Draining does not wait on an empty queue past one block, and never past the deadline.
       const blockMs = Math.min(o.blockMs, Math.max(0, deadline - Date.now()))
       const counted = (s: DrainSummary) => s.handled + s.failed

@@ -114,13 +114,13 @@ describe('options', () => {
   it('unknown names are refused at setup, by cacheFetch and by withCache', () => {
     const handler = async () => new Response('x')
     expect(() => cacheFetch(handler, { cache: createCache(), respones: false } as never)).toThrowError(
-      /^Invalid option respones: is not an option; known: cache, responses$/,
+      /^Invalid option respones: is not an option \(did you mean responses\?\); known: cache, responses$/,
     )
     expect(() =>
       cacheFetch(handler, { cache: { redis: new MemoryStore() }, responses: { Ttl: '1s' } } as never),
     ).toThrowError(/^Invalid option Ttl: is not an option \(did you mean ttl\?\)/)
     expect(() => withCache({ fetch: handler }, { cach: {} } as never)).toThrowError(
-      /^Invalid option cach: is not an option; known: cache, responses$/,
+      /^Invalid option cach: is not an option \(did you mean cache\?\); known: cache, responses$/,
     )
     // Workers: checked when the module loads, not on the first request (which has the env).
     expect(() => withCache({ fetch: handler }, { cache: { ttl: 'soon' as '1s' } })).toThrowError(

@@ -61,3 +61,15 @@ it('drains the queue within the invocation, and stops when its time is up', { ti
   expect(summary.handled).toBeGreaterThan(0)
   expect(summary.handled).toBeLessThan(21)
 })
+
+it('a bad handler or option is refused when the function is set up, not at its first invocation', () => {
+  const queue = createQueue({ redis: { url: proxy.url, token: TOKENS.standard }, name: 'setup' })
+  expect(() => withQueueConsumer(queue, undefined as never)).toThrowError(
+    /Invalid option handler: must be a function, got undefined/,
+  )
+  expect(() => withQueueConsumer(queue, () => {}, { count: 0 })).toThrowError(/Invalid option count/)
+  expect(() => withQueueConsumer(queue, () => {}, { grup: 'mailers' } as never)).toThrowError(
+    /Invalid option grup: is not an option \(did you mean group\?\)/,
+  )
+  expect(() => withQueueConsumer(queue, () => {}, { reserveMs: -1 })).toThrowError(/reserveMs/)
+})

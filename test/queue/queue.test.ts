@@ -130,7 +130,7 @@ describe('queue', () => {
       expect.objectContaining({ payload: { bad: true }, error: 'no' }),
     ])
     expect(await queue.deadLetters()).toEqual([])
-    expect(() => queue.drain(failing, { deadLetter: 'a b' })).toThrowError(/deadLetter/)
+    await expect(queue.drain(failing, { deadLetter: 'a b' })).rejects.toThrowError(/deadLetter/)
   })
 
   it('MAXLEN trimming keeps the stream bounded', { timeout: 60_000 }, async () => {
@@ -195,7 +195,7 @@ describe('queue', () => {
     expect(got).toEqual(['first', 'second'])
   })
 
-  it('bad options throw, naming themselves', () => {
+  it('bad options throw, naming themselves', async () => {
     expect(() => createQueue({ redis: { url: proxy.url, token: 't' }, name: 'a{b}' })).toThrowError(
       InvalidOptionError,
     )
@@ -203,8 +203,42 @@ describe('queue', () => {
       /redis/,
     )
     const queue = queueNamed('x')
-    expect(() => queue.drain(() => {}, { count: 0 })).toThrowError(/count/)
-    expect(() => queue.consume(() => {})).toThrowError(/signal/)
-    expect(() => queue.drain(() => {}, { from: 'middle' as 'start' })).toThrowError(/from/)
+    await expect(queue.drain(() => {}, { count: 0 })).rejects.toThrowError(/count/)
+    await expect(queue.consume(() => {})).rejects.toThrowError(/signal/)
+    await expect(queue.drain(() => {}, { from: 'middle' as 'start' })).rejects.toThrowError(/from/)
+  })
+
+  it('a handler that is not a function is refused before any message is read (it used to fail them all)', async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    await queue.add([{ n: 1 }, { n: 2 }])
+    await expect(queue.drain(undefined as never, { group: 'g' })).rejects.toThrowError(
+      /Invalid option handler: must be a function, got undefined/,
+    )
+    const controller = new AbortController()
+    await expect(
+      queue.consume('send' as never, { group: 'g', signal: controller.signal }),
+    ).rejects.toThrowError(/handler: must be a function, got "send"/)
+    // Nothing was delivered: the group never read them.
+    const handled: unknown[] = []
+    expect(await queue.drain(({ payload }) => void handled.push(payload), { group: 'g' })).toMatchObject({
+      handled: 2,
+      failed: 0,
+    })
+    expect(handled).toEqual([{ n: 1 }, { n: 2 }])
+  })
+
+  it('a payload JSON cannot carry is refused by name, BigInt and cycles included', async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    await expect(queue.add([{ ok: 1 }, { n: 1n }])).rejects.toThrowError(
+      /Invalid option payloads: item 1 is not JSON \(.*BigInt/,
+    )
+    await expect(queue.add([cycle])).rejects.toThrowError(
+      /Invalid option payloads: item 0 is not JSON \(.*circular/,
+    )
+    await expect(queue.add([undefined])).rejects.toThrowError(/item 0 is not JSON \(undefined\)/)
+    // Nothing of a refused batch was added.
+    expect((await queue.stats()).length).toBe(0)
   })
 })
