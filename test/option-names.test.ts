@@ -132,6 +132,13 @@ describe('where options are taken', () => {
     await expect(startProxy({ tokens: [{ token: 't' }], maxbodybytes: 10 } as never)).rejects.toThrowError(
       /^Invalid option maxbodybytes: is not an option \(did you mean maxBodyBytes\?\)/,
     )
+    for (const port of [65536, -1, 1.5, '8079'])
+      await expect(startProxy({ tokens: [{ token: 't' }], port: port as number })).rejects.toThrowError(
+        /^Invalid option port: must be an integer from 0 to 65535/,
+      )
+    await expect(startProxy({ tokens: [{ token: 't' }], host: '' })).rejects.toThrowError(
+      /^Invalid option host:/,
+    )
   })
 
   it('the stock counter and the guard', () => {

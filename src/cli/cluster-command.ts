@@ -1,9 +1,8 @@
 /**
  * `tiercache cluster start|stop|status`: the local Redis Cluster for development and tests.
  */
-import { parseArgs } from 'node:util'
 import { clusterStatus, formatClusterStatus, startCluster, stopCluster } from '../cluster/launcher.js'
-import { integerFlag, namedForCommandLine } from './flags.js'
+import { integerFlag, namedForCommandLine, parseFlags, unknownWord } from './flags.js'
 
 /** Help text of `tiercache cluster`. */
 export const CLUSTER_HELP = `Usage: tiercache cluster <start|stop|status> [options]
@@ -51,7 +50,7 @@ export async function runClusterCommand(argv: string[]): Promise<number> {
 }
 
 async function runAction(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: argv,
     allowPositionals: true,
     options: {
@@ -102,7 +101,7 @@ async function runAction(argv: string[]): Promise<number> {
     }
     default:
       process.stderr.write(
-        `unknown cluster action ${JSON.stringify(action)}; expected start, stop or status\n\n${CLUSTER_HELP}`,
+        `${unknownWord('cluster action', action, ['start', 'stop', 'status'])}\n\n${CLUSTER_HELP}`,
       )
       return 2
   }

@@ -3,7 +3,9 @@
  * `startCluster` name their options as a program passes them (`maxBodyBytes`, `basePort`); a
  * user of the command typed a flag (`--max-body`, `--base-port`) or set its environment variable.
  */
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { InvalidOptionError } from '../errors.js'
+import { nearMiss } from '../option-names.js'
 
 /**
  * A flag's integer value (undefined when not given).
@@ -27,4 +29,34 @@ export function namedForCommandLine(error: unknown, nameOf: (option: string) => 
   return name === undefined || name === error.option
     ? error
     : new InvalidOptionError(name, error.problem, { cause: error })
+}
+
+/**
+ * `parseArgs` from node:util, with the flag meant when one is unknown: `Unknown option '--tokne'
+ * (did you mean --token?)`. The error keeps parseArgs's code, so the command prints its usage line.
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    const unknown = /^Unknown option '--([^'=]+)'/.exec((error as Error).message)?.[1]
+    const near = unknown && nearMiss(unknown, Object.keys(config.options ?? {}))
+    if (code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !near) throw error
+    throw Object.assign(
+      new Error(`Unknown option '--${unknown}' (did you mean --${near}?)`, { cause: error }),
+      {
+        code,
+      },
+    )
+  }
+}
+
+/**
+ * The line for a word that is not one of `expected` (a command, an action), with the one meant.
+ * @param what what the word was taken for ("command", "cluster action")
+ */
+export function unknownWord(what: string, word: string, expected: readonly string[]): string {
+  const near = nearMiss(word, expected)
+  return `unknown ${what} ${JSON.stringify(word)}${near ? ` (did you mean ${near}?)` : ''}; expected ${expected.join(', ')}`
 }

@@ -2,8 +2,10 @@
 /**
  * The `tiercache` command: `tiercache proxy ...` and `tiercache cluster start|stop|status ...`.
  */
+import { readFileSync } from 'node:fs'
 import { TiercacheError } from '../errors.js'
 import { runClusterCommand } from './cluster-command.js'
+import { unknownWord } from './flags.js'
 import { runProxyCommand } from './proxy-command.js'
 import { isWorker } from './proxy-workers.js'
 
@@ -12,7 +14,15 @@ const HELP = `Usage: tiercache <command> [options]
 Commands:
   proxy      the Upstash-REST-compatible HTTP proxy in front of Redis (tiercache proxy --help)
   cluster    a local Redis Cluster for development and tests (tiercache cluster --help)
+
+  tiercache --version   prints the version
 `
+
+/** The package's version: package.json sits two levels up from both src/cli and dist/cli. */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  return String(manifest.version)
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -26,8 +36,12 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
       process.stdout.write(HELP)
       return command === undefined ? 2 : 0
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`)
+      return 0
     default:
-      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${HELP}`)
+      process.stderr.write(`${unknownWord('command', command, ['proxy', 'cluster'])}\n\n${HELP}`)
       return 2
   }
 }

@@ -3,14 +3,13 @@
  * until SIGTERM/SIGINT, then shuts down gracefully.
  */
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { startProxy } from '../proxy/proxy.js'
 import { checkTokenSpec, type TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
-import { integerFlag, namedForCommandLine } from './flags.js'
+import { integerFlag, namedForCommandLine, parseFlags } from './flags.js'
 import { isWorker, parseWorkers, runPrimary } from './proxy-workers.js'
 
 /** Each flag, its environment twin and its help line. */
@@ -151,7 +150,7 @@ export function readTokensFile(path: string): TokenSpec[] {
  * @returns -1 while the server runs (the process stays alive), or an exit code for --help
  */
 export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])),

@@ -187,10 +187,19 @@ export async function startProxy(
   },
 ): Promise<RunningProxy> {
   checkOptionNames(options, START_OPTIONS)
+  // Checked here: node:net's own RangeError would name neither the option nor the range.
+  const listenPort = options.port ?? 8079
+  if (typeof listenPort !== 'number' || !Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
+    throw new InvalidOptionError(
+      'port',
+      `must be an integer from 0 to 65535 (0: any free port), got ${JSON.stringify(listenPort)}`,
+    )
+  const host = options.host ?? '127.0.0.1'
+  if (typeof host !== 'string' || host === '')
+    throw new InvalidOptionError('host', `must be an address or a host name, got ${JSON.stringify(host)}`)
   const headersTimeoutMs = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
   if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)
-  const host = options.host ?? '127.0.0.1'
   const requestTimeoutMs = Math.max(30_000, headersTimeoutMs)
   const checkIntervalMs = Math.min(1000, headersTimeoutMs)
   const front =
@@ -224,7 +233,7 @@ export async function startProxy(
     s.on('clientError', answerClientError)
     // Before the first connection: the front sees every one.
     front?.attach(s)
-    s.listen(options.port ?? 8079, host, () => resolve(s))
+    s.listen(listenPort, host, () => resolve(s))
   })
   let server: Server
   try {
@@ -233,7 +242,7 @@ export async function startProxy(
     // Nothing may be left running (the upstream's connections would keep the process alive).
     front?.closeAll()
     await proxy.close()
-    throw listenError(error, host, options.port ?? 8079)
+    throw listenError(error, host, listenPort)
   }
   const port = (server.address() as AddressInfo).port
   let closing: Promise<void> | undefined

@@ -197,7 +197,9 @@ describe('withCache: the rest', () => {
     // Unknown names, at each level: ignored, `response` would leave response caching on by default.
     expect(() =>
       withCache(async () => ({}), { cache: createCache(), response: false } as never),
-    ).toThrowError(/^Invalid option response: is not an option \(did you mean responses\?\); known: cache, responses$/)
+    ).toThrowError(
+      /^Invalid option response: is not an option \(did you mean responses\?\); known: cache, responses$/,
+    )
     expect(() => withCache(async () => ({}), { cache: { TTL: '1s' } } as never)).toThrowError(
       /^Invalid option TTL: is not an option \(did you mean ttl\?\)/,
     )

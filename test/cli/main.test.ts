@@ -2,6 +2,7 @@
  * The `tiercache` command as users run it: a real process, real flags and environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:net'
 import { describe, expect, inject, it } from 'vitest'
@@ -105,7 +106,32 @@ describe('tiercache CLI', () => {
     expect(unknown.stderr).not.toMatch(/at .*\.ts:\d+/)
     const badCommand = await run(['launch'])
     expect(badCommand.code).toBe(2)
-    expect(badCommand.stderr).toMatch(/unknown command "launch"/)
+    expect(badCommand.stderr).toMatch(/unknown command "launch"; expected proxy, cluster/)
+  })
+
+  it('a misspelt flag, command or action comes with the one meant; --version prints the version', async () => {
+    const [flag, command, action, clusterFlag, version] = await runEach([
+      [['proxy', '--tokne', 'x'], {}],
+      [['prxy'], {}],
+      [['cluster', 'strat'], {}],
+      [['cluster', 'start', '--base-prot', '7000'], {}],
+      [['--version'], {}],
+    ])
+    expect(flag!.stderr).toMatch(/^tiercache: Unknown option '--tokne' \(did you mean --token\?\)\n/)
+    expect(flag!.code).toBe(2)
+    expect(command!.stderr).toMatch(
+      /^unknown command "prxy" \(did you mean proxy\?\); expected proxy, cluster/,
+    )
+    expect(command!.code).toBe(2)
+    expect(action!.stderr).toMatch(
+      /^unknown cluster action "strat" \(did you mean start\?\); expected start, stop, status/,
+    )
+    expect(action!.code).toBe(2)
+    expect(clusterFlag!.stderr).toMatch(/Unknown option '--base-prot' \(did you mean --base-port\?\)/)
+    expect(clusterFlag!.code).toBe(2)
+    const manifest = JSON.parse(readFileSync('package.json', 'utf8'))
+    expect(version!.stdout).toBe(`${manifest.version}\n`)
+    expect(version!.code).toBe(0)
   })
 
   it('each bad value is named by the flag or the environment variable that set it, before anything starts', {
@@ -159,6 +185,12 @@ describe('tiercache CLI', () => {
         /Invalid option --redis: standalone mode takes one host:port, got 2/,
       ],
       [['--redis', 'http://127.0.0.1:7000'], {}, /Invalid option --redis: unsupported scheme http:/],
+      // node:net's RangeError and its stack, before.
+      [
+        ['--port', '99999'],
+        {},
+        /Invalid option --port: must be an integer from 0 to 65535 \(0: any free port\), got 99999/,
+      ],
       [
         ['--redis-ca', '/nonexistent/ca.pem', '--redis', 'rediss://127.0.0.1:7000'],
         {},
