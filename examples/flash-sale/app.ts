@@ -6,7 +6,7 @@
  *   POST /items/:item/buy        { "user": "ada" } → 201, or 409 sold_out / already_bought
  */
 import { Hono } from 'hono'
-import type { Cache } from 'tiercache'
+import { type Cache, InvalidOptionError } from 'tiercache'
 import { cacheMiddleware } from 'tiercache/hono'
 import type { Queue } from 'tiercache/queue'
 import type { Stock } from 'tiercache/stock'
@@ -14,7 +14,15 @@ import type { Stock } from 'tiercache/stock'
 /** Builds the flash-sale app over a cache, a stock counter and an order queue. */
 export function createFlashSaleApp(cache: Cache, stock: Stock, orders: Queue) {
   const app = new Hono()
-  // The page changes little: cache it whole for a few seconds; the stock figure is read live.
+  // An item name the stock counter refuses (braces would move its keys to another slot) is the
+  // client's mistake: 400 with the reason, not a 500.
+  app.onError((error, c) => {
+    if (error instanceof InvalidOptionError) return c.json({ error: error.message }, 400)
+    console.error(error)
+    return c.json({ error: 'internal error' }, 500)
+  })
+  // The page is cached whole for a few seconds, so the count it shows may be that old: the
+  // purchase below is what checks the live count.
   app.get('/items/:item', cacheMiddleware({ cache, ttl: '5s' }), async (c) => {
     const item = c.req.param('item')
     const page = await cache.getOrLoad(`page:${item}`, async () => ({

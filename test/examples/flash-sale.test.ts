@@ -38,6 +38,15 @@ it('page cached; 30 buyers for 10 items: 10 orders, then sold out; one per user'
   const again = await buy('u0')
   expect(again.status).toBe(409)
   expect((await buy('')).status).toBe(400)
+  // An item name the stock counter refuses: 400 with the reason (it was a bare 500).
+  const refused = await app.request('/items/a%7Bb%7D/buy', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'ada' }),
+  })
+  expect(refused.status).toBe(400)
+  expect(await refused.json()).toEqual({ error: 'Invalid option item: must not contain braces' })
+  expect((await app.request('/items/a%7Bb%7D')).status).toBe(400)
   const processed: unknown[] = []
   expect((await orders.drain((m) => void processed.push(m.payload), { group: 'payments' })).handled).toBe(10)
   expect(await stock.left('console')).toBe(0)
