@@ -69,12 +69,24 @@ export class CommandExecutor {
    * Ordinary commands go out as one explicit ioredis pipeline per group of nodes (in a cluster,
    * grouped by the nodes serving their slot, as ioredis routes a pipeline): one
    * promise per group instead of several per command, which measured as a third less garbage.
-   * Commands that need their own handling (blocking, malformed, split, fanned out) run alone.
+   * Commands that need their own handling (malformed, split, fanned out, keyless) run alone.
+   *
+   * Each node still gets its commands in the pipeline's order, as one Redis would run them: a
+   * command run alone may touch any node (a split DEL, a KEYS on every master), so the groups
+   * gathered before it are sent first, and the ones after it are gathered anew. Every write here
+   * is issued synchronously (ioredis writes a pipeline in `exec()`, a command in `sendCommand`)
+   * onto the node's one connection, which Redis answers in order. Sending the alone commands
+   * first, as this once did, ran `[SET a, DEL a b]` as DEL then SET: `a` survived its delete.
+   * Blocking commands run on connections of their own, so they keep no order with the rest.
    */
   async pipeline(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(commands.length)
-    const groups = new Map<string, number[]>()
-    const alone: Array<Promise<void>> = []
+    let groups = new Map<string, number[]>()
+    const running: Array<Promise<void>> = []
+    const sendGroups = () => {
+      for (const members of groups.values()) running.push(this.#runGroup(commands, infos, members, outcomes))
+      groups = new Map()
+    }
     const cluster = this.#upstream.mode === 'cluster' ? (this.#upstream.client as Cluster) : undefined
     commands.forEach((command, i) => {
       const info = infos[i]!
@@ -84,7 +96,8 @@ export class CommandExecutor {
         (cluster !== undefined && clusterHandler(command, info) !== undefined)
       const group = special ? undefined : groupOf(cluster, command, info)
       if (group === undefined) {
-        alone.push(
+        if (groups.size > 0) sendGroups()
+        running.push(
           settle(this.#runOne(command, info)).then((o) => {
             outcomes[i] = o
           }),
@@ -95,10 +108,8 @@ export class CommandExecutor {
       if (members) members.push(i)
       else groups.set(group, [i])
     })
-    await Promise.all([
-      ...alone,
-      ...[...groups.values()].map((members) => this.#runGroup(commands, infos, members, outcomes)),
-    ])
+    sendGroups()
+    await Promise.all(running)
     if (this.#acks) await this.#confirm(commands, infos, outcomes)
     return outcomes
   }

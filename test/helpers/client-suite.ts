@@ -143,6 +143,34 @@ export function upstashClientSuite(mode: string, target: () => SuiteTarget) {
       )
     })
 
+    it("a pipeline runs each key's commands in order, split and fanned-out ones included", async () => {
+      // As one Redis runs a pipeline: a SET then a DEL of that key over several slots deletes it.
+      // The split and fanned-out commands once went out before the rest of the pipeline.
+      const redis = client()
+      const [a, b, c] = [k('order-a'), k('order-b'), k('order-c')]
+      const p = redis.pipeline()
+      p.set(a, 1)
+      p.set(b, 2)
+      p.mget(a, b, c) // split by slot
+      p.exists(a, b, c)
+      p.keys(k('order-*')) // every master
+      p.del(a, b, c) // split by slot
+      p.get(a)
+      p.set(a, 'again')
+      p.mset({ [b]: 'x', [c]: 'y' }) // split by slot
+      p.get(c)
+      p.dbsize()
+      const results = await p.exec()
+      expect(results.slice(0, 4)).toEqual(['OK', 'OK', [1, 2, null], 2])
+      expect((results[4] as string[]).sort()).toEqual([a, b].sort())
+      expect(results.slice(5, 10)).toEqual([2, null, 'OK', 'OK', 'y'])
+      expect(await redis.mget(a, b, c)).toEqual(['again', 'x', 'y'])
+      // The same over the client's auto-pipelining (commands of one tick sent as one pipeline).
+      const auto = upstashClient(target().url, TOKENS.standard, true)
+      const [set, deleted, after] = await Promise.all([auto.set(a, 'z'), auto.del(a, b, c), auto.exists(a)])
+      expect([set, deleted, after]).toEqual(['OK', 3, 0])
+    })
+
     it('multi-exec runs in one slot; keys in several slots are refused as CROSSSLOT', async () => {
       const redis = client()
       const tx = redis.multi()
