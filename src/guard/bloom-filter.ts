@@ -116,6 +116,7 @@ export class BloomFilter {
   estimatedCount(): number {
     const fill = this.fillRatio()
     if (fill >= 1) return Number.POSITIVE_INFINITY
-    return Math.round((-this.size.bits / this.size.hashes) * Math.log(1 - fill))
+    // `+ 0`: an empty filter's −0 would show in stats as -0.
+    return Math.round((-this.size.bits / this.size.hashes) * Math.log(1 - fill)) + 0
   }
 }

@@ -12,6 +12,7 @@ import type { Redis } from '@upstash/redis'
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 import { BloomFilter, bloomSize } from './bloom-filter.js'
 import { ADD, BEGIN_REBUILD, LOAD, SET_BITS, SWITCH } from './scripts.js'
 
@@ -66,6 +67,22 @@ export interface GuardHooks {
 }
 
 const MAX_NAME_LENGTH = 200
+/** Redis's largest string, and BITFIELD's largest offset: 512 MB, 2³² bits. */
+const MAX_BITS = 2 ** 32
+
+/**
+ * An id as the guard hashes it: a string, as the keys it answers for are. A number would hash as
+ * no characters at all (every number alike), and then "absent" for its key's text: every real id
+ * added as a number was refused by getOrLoad.
+ */
+function checkId(id: unknown, what: string): string {
+  if (typeof id === 'string') return id
+  const hint = typeof id === 'number' || typeof id === 'bigint' ? ` (pass String(${id}))` : ''
+  throw new InvalidOptionError(
+    what,
+    `must be a string, as the keys the guard answers for are, got ${describeValue(id)}${hint}`,
+  )
+}
 const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
 const BUILDING_MARKER_TTL_MS = 3_600_000
 
@@ -94,6 +111,12 @@ export function buildGuard(
     throw new InvalidOptionError('fpRate', `must be in (0, 1), got ${JSON.stringify(fpRate)}`)
   const refreshMs = parseDuration(refresh, 'refresh')
   const size = bloomSize(expected, fpRate)
+  if (size.bits > MAX_BITS) {
+    throw new InvalidOptionError(
+      'expected',
+      `${expected} ids at fpRate ${fpRate} need a bitmap of ${Math.ceil(size.bits / 8 / 2 ** 20)} MB; a Redis string (and each instance's mirror of it) holds at most 512 MB: lower expected or raise fpRate`,
+    )
+  }
   const tag = `${prefix}guard:{${name}}`
   const keys = {
     current: `${tag}:current`,
@@ -174,12 +197,15 @@ export function buildGuard(
   return {
     name,
     mightContain(id: string): boolean {
+      if (typeof id !== 'string') checkId(id, 'id')
       if (scripts && hooks.now() - loadedAt > refreshMs && !loading) hooks.background(load())
       if (!loaded) return true
       return mirror.mightContain(id)
     },
     async add(ids: string | string[]): Promise<void> {
       const list = Array.isArray(ids) ? ids : [ids]
+      // Every id checked before any is added: a refused batch changes nothing.
+      list.forEach((id, i) => checkId(id, Array.isArray(ids) ? `ids[${i}]` : 'ids'))
       const all: number[] = []
       for (const id of list) all.push(...mirror.add(id))
       checkLoad()
@@ -192,11 +218,20 @@ export function buildGuard(
       }
     },
     async rebuild(source: Iterable<string> | AsyncIterable<string>) {
+      const iterable = source as Partial<Iterable<string> & AsyncIterable<string>> | null | undefined
+      if (
+        typeof iterable?.[Symbol.iterator] !== 'function' &&
+        typeof iterable?.[Symbol.asyncIterator] !== 'function'
+      )
+        throw new InvalidOptionError(
+          'source',
+          `must be an iterable or async iterable of ids, got ${describeValue(source)}`,
+        )
       const fresh = new BloomFilter(size)
       let added = 0
       if (!scripts) {
         for await (const id of source) {
-          fresh.add(id)
+          fresh.add(checkId(id, `source item ${added}`))
           added++
         }
         mirror = fresh
@@ -209,7 +244,8 @@ export function buildGuard(
       )
       let batch: number[] = []
       for await (const id of source) {
-        batch.push(...fresh.add(id))
+        // A wrong item stops the rebuild before its switch: readers keep the current generation.
+        batch.push(...fresh.add(checkId(id, `source item ${added}`)))
         added++
         if (batch.length >= POSITIONS_PER_CALL) {
           await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))

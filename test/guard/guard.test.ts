@@ -130,5 +130,34 @@ describe('guard', () => {
     expect(() => createGuard(cache, 'a{b}', { expected: 10 })).toThrowError(/Invalid guard name/)
     expect(() => createGuard(cache, 'g', { expected: 0 })).toThrowError(/Invalid option expected/)
     expect(() => createGuard(cache, 'g2', { expected: 10, fpRate: 2 })).toThrowError(/Invalid option fpRate/)
+    // Past what a Redis string holds: named, instead of a RangeError from allocating the mirror.
+    expect(() => createGuard(cache, 'huge', { expected: 1e12, fpRate: 0.01 })).toThrowError(
+      /^Invalid option expected: 1000000000000 ids at fpRate 0.01 need a bitmap of \d+ MB; a Redis string .* holds at most 512 MB/,
+    )
+    expect(() => createGuard(cache, 'largest', { expected: 300_000_000, fpRate: 0.01 })).not.toThrow()
+  })
+
+  it('ids must be strings: a number hashed as no characters, so every real id added as one was answered absent', async () => {
+    const { cache } = instance(`ids-${randomUUID()}`)
+    const guard = createGuard(cache, 'numbers', { expected: 1000, fpRate: 0.01 })
+    await expect(guard.add([1, 2] as never)).rejects.toThrowError(
+      /^Invalid option ids\[0\]: must be a string, as the keys the guard answers for are, got 1 \(pass String\(1\)\)$/,
+    )
+    await expect(guard.add(7 as never)).rejects.toThrowError(/^Invalid option ids: must be a string/)
+    await expect(guard.add(['ok', { id: 3 }] as never)).rejects.toThrowError(
+      /^Invalid option ids\[1\]: .*got object$/,
+    )
+    expect(guard.stats().estimatedCount).toBe(0) // a refused batch adds nothing, 'ok' included
+    expect(() => guard.mightContain(7 as never)).toThrowError(/^Invalid option id: must be a string/)
+    await expect(guard.rebuild(5 as never)).rejects.toThrowError(
+      /^Invalid option source: must be an iterable or async iterable of ids, got 5$/,
+    )
+    await expect(guard.rebuild(['a', 2] as never)).rejects.toThrowError(
+      /^Invalid option source item 1: must be a string/,
+    )
+    // Strings work as before, and the key's text is what getOrLoad asks about.
+    await guard.add(['1', '2'])
+    expect(await cache.getOrLoad('2', async () => 'two', { guard })).toBe('two')
+    expect(await cache.getOrLoad('3', async () => 'three', { guard })).toBeNull()
   })
 })
