@@ -205,7 +205,9 @@ export function buildGuard(
     async add(ids: string | string[]): Promise<void> {
       const list = Array.isArray(ids) ? ids : [ids]
       // Every id checked before any is added: a refused batch changes nothing.
-      list.forEach((id, i) => checkId(id, Array.isArray(ids) ? `ids[${i}]` : 'ids'))
+      list.forEach((id, i) => {
+        checkId(id, Array.isArray(ids) ? `ids[${i}]` : 'ids')
+      })
       const all: number[] = []
       for (const id of list) all.push(...mirror.add(id))
       checkLoad()
