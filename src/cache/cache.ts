@@ -373,12 +373,13 @@ class CacheView implements Cache {
       throw new LoaderError(wanted.join(','), error)
     }
     if (!Array.isArray(values) || values.length !== wanted.length) {
-      throw new LoaderError(
-        wanted.join(','),
-        new TypeError(
-          `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
-        ),
+      // A wrong answer is a failed load: counted and emitted as a throw would be.
+      core.counters.loadErrors++
+      const error = new TypeError(
+        `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
       )
+      core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
+      throw new LoaderError(wanted.join(','), error)
     }
     const ms = core.options.now() - started
     indexes.forEach((i, j) => {

@@ -11,7 +11,7 @@
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkOptionNames, describeValue } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
@@ -167,6 +167,9 @@ export function createLock(options: LockOptions): Lock {
     fn: (context: LockContext) => Promise<T> | T,
     acquireOptions: AcquireOptions = {},
   ): Promise<T> => {
+    // Before the lock is taken: a bad fn would otherwise fail only once the lock was held.
+    if (typeof fn !== 'function')
+      throw new InvalidOptionError('fn', `must be a function, got ${describeValue(fn)}`)
     const lock = await acquire(name, acquireOptions)
     if (!lock) throw new LockTimeoutError(name, parseDuration(acquireOptions.wait ?? 0, 'wait'))
     const ttlMs = parseDuration(acquireOptions.ttl ?? DEFAULT_TTL, 'ttl')

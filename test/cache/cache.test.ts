@@ -262,9 +262,12 @@ describe('the rest of the API', () => {
     expect(store.calls.reads).toBe(reads + 1)
     expect(loadMany).toHaveBeenCalledWith(['m4', 'm5'])
     expect(await cache.getMany(['m4', 'm5', 'm6'])).toEqual(['loaded m4', null, undefined])
+    const errorsBefore = cache.stats().loadErrors
     await expect(cache.getMany(['x1', 'x2'], async () => ['only one'])).rejects.toThrowError(
       /must return an array of 2 values/,
     )
+    // Counted as a failed load, as a loader that throws is.
+    expect(cache.stats().loadErrors).toBe(errorsBefore + 1)
   })
 
   it('namespaces prefix keys and share everything else', async () => {

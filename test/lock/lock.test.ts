@@ -169,5 +169,12 @@ describe('bad input', () => {
       await expect(lock.acquire(bad)).rejects.toMatchObject({ code: 'E_INVALID_LOCK_NAME' })
     }
     await expect(lock.acquire('ok', { ttl: 'forever' as '1s' })).rejects.toThrowError(/Invalid option ttl/)
+    // Refused before the lock is taken (it used to be taken, then fn failed as "not a function").
+    await expect(lock.withLock('fn-check', undefined as never)).rejects.toThrowError(
+      /^Invalid option fn: must be a function, got undefined$/,
+    )
+    const taken = await lock.acquire('fn-check', { wait: 0 })
+    expect(taken).not.toBeNull()
+    await taken?.release()
   })
 })
