@@ -127,11 +127,18 @@ function readCa(path: string | undefined, option: string): string | undefined {
 
 /** Reads a tokens file: an array of `{ token, kind?, prefix?, scripts? }`. */
 export function readTokensFile(path: string): TokenSpec[] {
-  let parsed: unknown
+  let text: string
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
+    text = readFileSync(path, 'utf8')
   } catch (error) {
     throw new InvalidOptionError('--tokens-file', `cannot read ${path}: ${(error as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    // A byte-order mark (what some Windows editors write first) is not JSON, but is no mistake either.
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''))
+  } catch (error) {
+    throw new InvalidOptionError('--tokens-file', `${path} is not JSON: ${(error as Error).message}`)
   }
   if (!Array.isArray(parsed)) {
     throw new InvalidOptionError(

@@ -175,6 +175,15 @@ describe('token configuration', () => {
     writeFileSync(bad, '{"token": "a"}')
     expect(() => readTokensFile(bad)).toThrowError(/Invalid option --tokens-file/)
     expect(() => readTokensFile(join(dir, 'missing.json'))).toThrowError(/cannot read/)
+    // Saved with a byte-order mark (as some Windows editors do): read, not refused as "not JSON".
+    const bom = join(dir, 'bom.json')
+    writeFileSync(bom, `\uFEFF${JSON.stringify([{ token: 'b' }])}`)
+    expect(readTokensFile(bom)).toEqual([{ token: 'b' }])
+    const comma = join(dir, 'comma.json')
+    writeFileSync(comma, '[{"token": "a",}]')
+    expect(() => readTokensFile(comma)).toThrowError(
+      /^Invalid option --tokens-file: .*comma\.json is not JSON: /,
+    )
     // An entry is checked where it stands in the file, before the proxy starts.
     const misspelt = join(dir, 'misspelt.json')
     writeFileSync(misspelt, JSON.stringify([{ token: 'a' }, { token: 'b', perfix: 'tenant-a:' }]))
