@@ -26,8 +26,13 @@ export function httpEventKind(event: unknown): 'v1' | 'v2' | 'alb' | undefined {
   return undefined
 }
 
-function decodeBody(body: string | null | undefined, base64: boolean): BodyInit | null {
+function decodeBody(body: unknown, base64: boolean): BodyInit | null {
   if (body === null || body === undefined || body === '') return null
+  // API Gateway answers 502 for such a result; stored, it would have been "[object Object]".
+  if (typeof body !== 'string')
+    throw new TypeError(
+      `tiercache/lambda: a result's body must be a string (JSON.stringify it), got ${Array.isArray(body) ? 'an array' : typeof body}`,
+    )
   if (!base64) return body
   const binary = atob(body)
   const bytes = new Uint8Array(binary.length)
@@ -78,6 +83,9 @@ type HandlerResult = APIGatewayProxyResult | APIGatewayProxyStructuredResultV2 |
 
 /** A handler's result as a `Response`. */
 export function toResponse(result: HandlerResult, kind: 'v1' | 'v2' | 'alb'): Response {
+  // A Fetch Response (a handler that already speaks Fetch, such as a Hono app's): taken as it is.
+  // As a v2 "any value" it would have become the JSON text "{}".
+  if (result instanceof Response) return result
   const structured = typeof result === 'object' && result !== null && 'statusCode' in result
   if (!structured) {
     // Payload v2 lets a handler return any value: API Gateway sends it as JSON with status 200.

@@ -5,6 +5,7 @@
  * Node-only API: base64 and hashing go through `btoa`/`atob` and Web Crypto).
  */
 import { type Uncached, uncached } from '../cache/uncached.js'
+import { LoaderError } from '../errors.js'
 import { decodeUtf8, fromBase64, readUpTo, sha1Base64Url, sha256Hex, toBase64 } from './body.js'
 import type { ResolvedResponseCacheOptions } from './options.js'
 import { directives, type HeaderReader, requestKey } from './request-key.js'
@@ -93,27 +94,29 @@ export async function respondCached(
     return answer(method, header('if-none-match'), fresh, 'MISS', started)
   }
   let produced = false
-  const value = await cache.getOrLoad<StoredResponse | PassThrough>(
-    key,
-    async (_key, { refreshing }): Promise<StoredResponse | Uncached<PassThrough>> => {
-      if (refreshing) {
-        if (!refresh) {
-          if (options.revalidate.size >= MAX_PENDING_REVALIDATIONS) options.revalidate.clear()
-          options.revalidate.add(key)
-          return uncached({ response: new Response(null) }) // nothing stored; nobody reads it
+  const value = await cache
+    .getOrLoad<StoredResponse | PassThrough>(
+      key,
+      async (_key, { refreshing }): Promise<StoredResponse | Uncached<PassThrough>> => {
+        if (refreshing) {
+          if (!refresh) {
+            if (options.revalidate.size >= MAX_PENDING_REVALIDATIONS) options.revalidate.clear()
+            options.revalidate.add(key)
+            return uncached({ response: new Response(null) }) // nothing stored; nobody reads it
+          }
+          // `no-store`: when the refresh goes through this cache again (app.fetch), it produces.
+          const again = new Request(request)
+          again.headers.set('cache-control', 'no-store')
+          const result = await toStored(await refresh(again), options, method, ttlMs)
+          return 'response' in result ? uncached(result) : result
         }
-        // `no-store`: when the refresh goes through this cache again (app.fetch), it produces.
-        const again = new Request(request)
-        again.headers.set('cache-control', 'no-store')
-        const result = await toStored(await refresh(again), options, method, ttlMs)
+        produced = true
+        const result = await toStored(await produce(), options, method, ttlMs)
         return 'response' in result ? uncached(result) : result
-      }
-      produced = true
-      const result = await toStored(await produce(), options, method, ttlMs)
-      return 'response' in result ? uncached(result) : result
-    },
-    writeOptions,
-  )
+      },
+      writeOptions,
+    )
+    .catch(unwrapHandlerError)
   if (value === null) return mark(await produce(), 'BYPASS', started) // cannot happen: never a null marker
   if ('response' in value) {
     // Not stored. Its producer answers with it; a caller that joined that load produces its own.
@@ -121,6 +124,16 @@ export async function respondCached(
   }
   const status: CacheStatus = produced ? 'MISS' : value.freshUntil < options.now() ? 'STALE' : 'HIT'
   return answer(method, header('if-none-match'), value, status, started, produced ? 'origin' : 'l2')
+}
+
+/**
+ * The loader here only runs the handler (and reads what it answered): its failure is the
+ * handler's own error, thrown as the handler threw it, as on the paths that call the handler
+ * directly (a bypass, a revalidation), not wrapped in a `LoaderError` keyed `http:...`. An app's
+ * error handling that tells its errors apart by class (an `HttpError(404)`) keeps working.
+ */
+function unwrapHandlerError(error: unknown): never {
+  throw error instanceof LoaderError ? error.cause : error
 }
 
 /**

@@ -138,6 +138,49 @@ describe('withCache: response caching for each HTTP event source', () => {
     expect(c2.body).toBe('call 3')
   })
 
+  it("the handler's own error reaches the caller as thrown; a body that is not a string is refused, not stored", async () => {
+    class HttpError extends Error {
+      constructor(readonly status: number) {
+        super(`status ${status}`)
+      }
+    }
+    const failing = withCache(
+      async () => {
+        throw new HttpError(404)
+      },
+      { cache: freshCache() },
+    )
+    // An app telling its errors apart by class keeps working (it was a LoaderError keyed http:...).
+    await expect(failing(fixture('http-api-v2'), lambdaContext())).rejects.toBeInstanceOf(HttpError)
+    let calls = 0
+    const objectBody = withCache(
+      async () => ({ statusCode: 200, body: { call: ++calls } as unknown as string }),
+      {
+        cache: freshCache(),
+      },
+    )
+    for (const _ of [1, 2])
+      await expect(objectBody(fixture('http-api-v2'), lambdaContext())).rejects.toThrowError(
+        /^tiercache\/lambda: a result's body must be a string \(JSON.stringify it\), got object$/,
+      )
+    expect(calls).toBe(2) // nothing was cached
+  })
+
+  it('a handler answering a Fetch Response is answered with it (it became the JSON text "{}")', async () => {
+    let calls = 0
+    const fetchStyle = withCache(
+      async () => Response.json({ call: ++calls }, { headers: { 'x-from': 'fetch' } }),
+      { cache: freshCache() },
+    )
+    const first = (await fetchStyle(fixture('http-api-v2'), lambdaContext())) as unknown as Result
+    expect(first.statusCode).toBe(200)
+    expect(JSON.parse(first.body)).toEqual({ call: 1 })
+    expect(header(first, 'x-from')).toBe('fetch')
+    const second = (await fetchStyle(fixture('http-api-v2'), lambdaContext())) as unknown as Result
+    expect(header(second, 'x-cache')).toBe('HIT')
+    expect(JSON.parse(second.body)).toEqual({ call: 1 })
+  })
+
   it('binary bodies travel base64-encoded both ways', async () => {
     const png = new Uint8Array([137, 80, 78, 71, 0, 255])
     const handler = withCache(
