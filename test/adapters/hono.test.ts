@@ -2,7 +2,9 @@
  * tiercache/hono with `app.request()`: every caching rule of the middleware, `cached()` as a
  * wrapper and as a TC39 method decorator, `c.var.cache`, and `waitUntil`.
  */
+
 import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import { type Cache, createCache, InvalidOptionError } from 'tiercache'
 import { cacheContext, cached, cacheMiddleware } from 'tiercache/hono'
 import { describe, expect, it } from 'vitest'
@@ -309,6 +311,20 @@ describe('cached() and c.var.cache', () => {
     await other.request('/decorated')
     expect((await other.request('/decorated')).headers.get('x-cache')).toBe('HIT')
     expect(decorated.every((answer) => answer instanceof Promise)).toBe(true)
+  })
+
+  it("a wrapped handler's HTTPException reaches Hono as thrown: its status, not a 500", async () => {
+    const app = new Hono()
+    app.get(
+      '/missing',
+      cached({ cache: createCache(), ttl: '1m' })(() => {
+        throw new HTTPException(404, { message: 'no such product' })
+      }),
+    )
+    const response = await app.request('/missing')
+    // It was a LoaderError keyed http:GET /missing, which Hono answered as a 500.
+    expect(response.status).toBe(404)
+    expect(await response.text()).toBe('no such product')
   })
 
   it('without a cache anywhere: a clear error', async () => {
