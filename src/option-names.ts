@@ -59,6 +59,15 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] as number
 }
 
+/**
+ * Throws unless `value` is a function (a loader, a handler, a hook).
+ * @throws {InvalidOptionError} naming the option and what was given instead
+ */
+export function checkFunction(value: unknown, option: string): void {
+  if (typeof value !== 'function')
+    throw new InvalidOptionError(option, `must be a function, got ${describeValue(value)}`)
+}
+
 /** A value as an error message shows it: strings quoted, numbers and the like as they print, else their kind. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)

@@ -7,8 +7,8 @@
 import type { Context } from 'aws-lambda'
 import { type Cache, type CacheOptions, createCache, InvalidOptionError } from 'tiercache'
 import {
+  checkFunction,
   checkOptionNames,
-  describeValue,
   type ResponseCacheOptions,
   resolveResponseCacheOptions,
   respondCached,
@@ -91,8 +91,7 @@ export function withQueueConsumer<T>(
   handler: (message: QueueMessage<T>, context: Context) => unknown,
   options: QueueConsumerOptions = {},
 ): (event: unknown, context: Context) => Promise<DrainSummary> {
-  if (typeof handler !== 'function')
-    throw new InvalidOptionError('handler', `must be a function, got ${describeValue(handler)}`)
+  checkFunction(handler, 'handler')
   const { reserveMs = 2000, ...drain } = options ?? {}
   if (typeof reserveMs !== 'number' || !Number.isFinite(reserveMs) || reserveMs < 0)
     throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${JSON.stringify(reserveMs)}`)

@@ -7,7 +7,7 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames } from '../option-names.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
 import { CacheCore } from './core.js'
 import { decodeEnvelope } from './envelope.js'
@@ -149,8 +149,7 @@ class CacheView implements Cache {
     // Checked off the hit path, before anything that may load: on a miss, and on an L1 entry that
     // waits for a sync first.
     try {
-      if (typeof loader !== 'function')
-        throw new InvalidOptionError('loader', `must be a function, got ${typeof loader}`)
+      checkFunction(loader, 'loader')
       if (options !== undefined) checkWriteOptions(options)
     } catch (error) {
       return Promise.reject(error)
@@ -244,8 +243,7 @@ class CacheView implements Cache {
     options?: { tags?: string[]; doubleDelete?: Duration },
   ): Promise<R> {
     if (options !== undefined) checkOptionNames(options, ['tags', 'doubleDelete'])
-    if (typeof writer !== 'function')
-      throw new InvalidOptionError('writer', `must be a function, got ${typeof writer}`)
+    checkFunction(writer, 'writer')
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
     const tags = checkTags(options?.tags ?? [])
     // The source of truth first: if it throws, the cache is left as it was.
@@ -288,8 +286,7 @@ class CacheView implements Cache {
   ): Promise<Array<T | null | undefined>> {
     if (!Array.isArray(keys))
       throw new InvalidOptionError('keys', `must be an array of keys, got ${typeof keys}`)
-    if (loadMany !== undefined && typeof loadMany !== 'function')
-      throw new InvalidOptionError('loadMany', `must be a function, got ${typeof loadMany}`)
+    if (loadMany !== undefined) checkFunction(loadMany, 'loadMany')
     if (options !== undefined) checkWriteOptions(options)
     const core = this.#core
     const fulls = keys.map((k) => this.#key(k))

@@ -4,7 +4,7 @@
  */
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames } from '../option-names.js'
 import type { CacheEvent } from './events.js'
 import type { TierTwoStore } from './store.js'
 import type { RedisConnection } from './upstash-store.js'
@@ -252,8 +252,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     ['waitUntil', waitUntil],
     ['onEvent', onEvent],
   ] as const) {
-    if (fn !== undefined && typeof fn !== 'function')
-      throw new InvalidOptionError(name, `must be a function, got ${typeof fn}`)
+    if (fn !== undefined) checkFunction(fn, name)
   }
   if (clock !== undefined && typeof clock?.now !== 'function')
     throw new InvalidOptionError('clock', 'must have a now() method')

@@ -5,7 +5,7 @@
 import type { Cache } from '../cache/api.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames } from '../option-names.js'
 
 /** Options of response caching. */
 export interface ResponseCacheOptions {
@@ -99,10 +99,8 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
     throw new InvalidOptionError('statuses', 'must be an array of status codes')
   if (!Array.isArray(vary) || vary.some((h) => typeof h !== 'string'))
     throw new InvalidOptionError('vary', 'must be an array of header names')
-  if (key !== undefined && typeof key !== 'function')
-    throw new InvalidOptionError('key', 'must be a function')
-  if (options.refresh !== undefined && typeof options.refresh !== 'function')
-    throw new InvalidOptionError('refresh', 'must be a function')
+  if (key !== undefined) checkFunction(key, 'key')
+  if (options.refresh !== undefined) checkFunction(options.refresh, 'refresh')
   return {
     cache,
     ttl: parseDuration(ttl, 'ttl'),

@@ -11,7 +11,7 @@
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
-import { checkOptionNames, describeValue } from '../option-names.js'
+import { checkFunction, checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
@@ -104,7 +104,7 @@ export function createLock(options: LockOptions): Lock {
       `must be a non-empty string without "|", got ${JSON.stringify(owner)}`,
     )
   }
-  if (typeof random !== 'function') throw new InvalidOptionError('random', 'must be a function')
+  checkFunction(random, 'random')
   const client = upstashClient(redis)
   // @upstash/redis scripts: EVALSHA first, EVAL when the node answers NOSCRIPT (a failover, a flush).
   const acquireScript = client.createScript<[number, number, string, number] | [number, number]>(ACQUIRE)
@@ -168,8 +168,7 @@ export function createLock(options: LockOptions): Lock {
     acquireOptions: AcquireOptions = {},
   ): Promise<T> => {
     // Before the lock is taken: a bad fn would otherwise fail only once the lock was held.
-    if (typeof fn !== 'function')
-      throw new InvalidOptionError('fn', `must be a function, got ${describeValue(fn)}`)
+    checkFunction(fn, 'fn')
     const lock = await acquire(name, acquireOptions)
     if (!lock) throw new LockTimeoutError(name, parseDuration(acquireOptions.wait ?? 0, 'wait'))
     const ttlMs = parseDuration(acquireOptions.ttl ?? DEFAULT_TTL, 'ttl')

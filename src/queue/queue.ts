@@ -9,7 +9,7 @@
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames, describeValue } from '../option-names.js'
+import { checkFunction, checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ADD, DEAD_LETTER, DEAD_LETTERS, RECEIVE, STATS } from './scripts.js'
 
@@ -215,8 +215,7 @@ const DEFAULT_DEAD_LETTER = 'dead-letter'
 
 /** A handler that is not a function would fail every message it is given: refused before any is read. */
 function checkHandler(handler: unknown): void {
-  if (typeof handler !== 'function')
-    throw new InvalidOptionError('handler', `must be a function, got ${describeValue(handler)}`)
+  checkFunction(handler, 'handler')
 }
 
 function checkDeadLetter(value: unknown): string {

@@ -49,7 +49,7 @@ describe('the cache checks its arguments before loading or writing', () => {
     let calls = 0
     const count = async () => ++calls
     await expect(cache.getOrLoad('a', 42 as never)).rejects.toThrowError(
-      /^Invalid option loader: must be a function, got number$/,
+      /^Invalid option loader: must be a function, got 42$/,
     )
     await expect(cache.getOrLoad('a', count, { ttl: 0 })).rejects.toThrowError(
       /^Invalid option ttl: must be more than 0/,
@@ -64,7 +64,7 @@ describe('the cache checks its arguments before loading or writing', () => {
       /^Invalid option tags: must be an array/,
     )
     await expect(cache.write('a', 5 as never)).rejects.toThrowError(
-      /^Invalid option writer: must be a function, got number$/,
+      /^Invalid option writer: must be a function, got 5$/,
     )
     await expect(cache.write('a', count, { tags: 'x' as never })).rejects.toThrowError(
       /^Invalid option tags: must be an array/,
