@@ -69,6 +69,8 @@ export interface GuardHooks {
 const MAX_NAME_LENGTH = 200
 /** Redis's largest string, and BITFIELD's largest offset: 512 MB, 2³² bits. */
 const MAX_BITS = 2 ** 32
+const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
+const BUILDING_MARKER_TTL_MS = 3_600_000
 
 /**
  * An id as the guard hashes it: a string, as the keys it answers for are. A number would hash as
@@ -83,8 +85,6 @@ function checkId(id: unknown, what: string): string {
     `must be a string, as the keys the guard answers for are, got ${describeValue(id)}${hint}`,
   )
 }
-const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
-const BUILDING_MARKER_TTL_MS = 3_600_000
 
 /**
  * Creates a guard. With a Redis client its state is shared by every instance; without one (the
