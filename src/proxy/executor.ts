@@ -81,11 +81,11 @@ export class CommandExecutor {
    */
   async pipeline(commands: CommandArgs[], infos: CommandInfo[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(commands.length)
-    let groups = new Map<string, number[]>()
+    const groups = new Map<string, number[]>()
     const running: Array<Promise<void>> = []
     const sendGroups = () => {
       for (const members of groups.values()) running.push(this.#runGroup(commands, infos, members, outcomes))
-      groups = new Map()
+      groups.clear() // each group's members went with it
     }
     const cluster = this.#upstream.mode === 'cluster' ? (this.#upstream.client as Cluster) : undefined
     commands.forEach((command, i) => {
