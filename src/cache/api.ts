@@ -85,7 +85,11 @@ export interface Cache {
   clear(): Promise<void>
   /** Removes keys from both tiers. */
   delete(keyOrKeys: string | string[]): Promise<void>
-  /** Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing. */
+  /**
+   * Many keys: one tier-2 round trip for every L1 miss; `loadMany` gets only the keys still missing
+   * that this process is not already loading (those are joined, as `getOrLoad` joins a running load).
+   * Without `loadMany`, a missing key answers `undefined`. Batch loads take no fleet-wide rebuild lock.
+   */
   getMany<T>(
     keys: string[],
     loadMany?: BatchLoader<T>,

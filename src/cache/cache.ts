@@ -23,6 +23,12 @@ import { freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
 import { checkWriteOptions } from './write-options.js'
 
+/** Settles one key's flight in a getMany batch. */
+interface Settle {
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024
 
@@ -307,43 +313,98 @@ class CacheView implements Cache {
       }
     })
     if (missing.length === 0) return results
-    // One tier-2 round trip for every L1 miss.
-    const startGen = sync.gen
-    const answer = await core.tierTwo('get', () =>
-      core.store.getMany(missing.map((i) => core.tierKey(fulls[i]!))),
-    )
-    const tierTwoAnswered = answer !== undefined
-    const texts = answer ?? []
-    await learnTagsOf(this.#sync, texts)
-    const toLoad: number[] = []
-    // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
-    const fences = new Map<number, number>()
-    missing.forEach((i, j) => {
-      fences.set(i, decodeEnvelope(texts[j])?.c ?? 0)
-      // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
-      const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
-      const reload: Reload | undefined =
-        one && ((f) => refreshServed(this.#miss(fulls[i]!, keys[i]!, one, options), f))
-      const served = serveFromTierTwo<T>(this.#core, fulls[i]!, texts[j], startGen, reload)
-      if (served) results[i] = served.value
-      else {
-        core.counters.misses++
-        core.emit(() => ({ type: 'miss', key: fulls[i]! }))
-        toLoad.push(i)
-      }
-    })
-    if (loadMany && toLoad.length > 0) {
-      await this.#loadBatch(
-        toLoad,
-        keys,
-        fulls,
-        loadMany,
-        options,
-        results,
-        tierTwoAnswered ? fences : undefined,
-      )
+    if (!loadMany) {
+      await this.#readBatch(missing, keys, fulls, undefined, options, results)
+      return results
     }
+    // In-process single flight, key by key: a key this process is already loading (a getOrLoad,
+    // another getMany, or the same key twice in this one) is joined, not loaded again; the rest
+    // become this batch's flights, for later callers to join.
+    const now = core.options.now()
+    const since = sync.shared ? now - core.options.maxStalenessMs : Number.NEGATIVE_INFINITY
+    const waits: Array<Promise<unknown>> = []
+    const own: number[] = []
+    const settle = new Map<number, Settle>()
+    for (const i of missing) {
+      const running = core.flights.joinable(fulls[i]!, since)
+      if (running) {
+        waits.push(running.then((value) => (results[i] = value as T | null)))
+        continue
+      }
+      own.push(i)
+      const flight = core.flights.run(
+        fulls[i]!,
+        () => new Promise((resolve, reject) => settle.set(i, { resolve, reject })),
+        since,
+        now,
+      )
+      // Its error reaches this caller through the batch; a flight nobody joined must not go unhandled.
+      flight.catch(() => {})
+    }
+    waits.push(this.#readBatch(own, keys, fulls, loadMany, options, results, settle))
+    await Promise.all(waits)
     return results
+  }
+
+  /**
+   * The L1 misses of a getMany: one tier-2 round trip for all of them, then one `loadMany` call for
+   * what tier 2 did not have. Each key's flight is settled as soon as its value is known.
+   */
+  async #readBatch<T>(
+    indexes: number[],
+    keys: string[],
+    fulls: string[],
+    loadMany: BatchLoader<T> | undefined,
+    options: WriteOptions | undefined,
+    results: Array<T | null | undefined>,
+    settle?: Map<number, Settle>,
+  ): Promise<void> {
+    if (indexes.length === 0) return
+    const core = this.#core
+    try {
+      const startGen = this.#sync.gen
+      const answer = await core.tierTwo('get', () =>
+        core.store.getMany(indexes.map((i) => core.tierKey(fulls[i]!))),
+      )
+      const tierTwoAnswered = answer !== undefined
+      const texts = answer ?? []
+      await learnTagsOf(this.#sync, texts)
+      const toLoad: number[] = []
+      // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
+      const fences = new Map<number, number>()
+      indexes.forEach((i, j) => {
+        fences.set(i, decodeEnvelope(texts[j])?.c ?? 0)
+        // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
+        const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
+        const reload: Reload | undefined =
+          one && ((f) => refreshServed(this.#miss(fulls[i]!, keys[i]!, one, options), f))
+        const served = serveFromTierTwo<T>(core, fulls[i]!, texts[j], startGen, reload)
+        if (served) {
+          results[i] = served.value
+          settle?.get(i)?.resolve(served.value)
+        } else {
+          core.counters.misses++
+          core.emit(() => ({ type: 'miss', key: fulls[i]! }))
+          toLoad.push(i)
+        }
+      })
+      if (loadMany && toLoad.length > 0) {
+        await this.#loadBatch(
+          toLoad,
+          keys,
+          fulls,
+          loadMany,
+          options,
+          results,
+          tierTwoAnswered ? fences : undefined,
+        )
+      }
+      for (const i of toLoad) settle?.get(i)?.resolve(results[i])
+    } catch (error) {
+      // Settled keys ignore this; the ones still loading fail with the batch, for whoever joined them.
+      for (const i of indexes) settle?.get(i)?.reject(error)
+      throw error
+    }
   }
 
   async #loadBatch<T>(

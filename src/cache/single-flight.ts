@@ -12,8 +12,8 @@ export class SingleFlight<T> {
    * @param now the time this run starts, when a later caller may ask about it
    */
   run(key: string, fn: () => Promise<T>, joinSince = Number.NEGATIVE_INFINITY, now = 0): Promise<T> {
-    const running = this.#running.get(key)
-    if (running && running.startedAt >= joinSince) return running.promise
+    const running = this.joinable(key, joinSince)
+    if (running) return running
     const flight = { promise: undefined as unknown as Promise<T>, startedAt: now }
     flight.promise = fn().finally(() => {
       // A newer run may have taken the key meanwhile: only a run removes itself.
@@ -21,6 +21,12 @@ export class SingleFlight<T> {
     })
     this.#running.set(key, flight)
     return flight.promise
+  }
+
+  /** The run under way for `key`, if it started at `joinSince` or later (see `run`). */
+  joinable(key: string, joinSince = Number.NEGATIVE_INFINITY): Promise<T> | undefined {
+    const running = this.#running.get(key)
+    return running && running.startedAt >= joinSince ? running.promise : undefined
   }
 
   /** Later callers of these keys start a new run (a write on this instance made the running one old). */

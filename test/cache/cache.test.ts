@@ -270,6 +270,58 @@ describe('the rest of the API', () => {
     expect(cache.stats().loadErrors).toBe(errorsBefore + 1)
   })
 
+  it('getMany: single flight per key in one process, with other getManys and with getOrLoad', async () => {
+    const { cache } = setup()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const loadMany = vi.fn(async (keys: string[]) => {
+      await gate
+      return keys.map((k) => `batch ${k}`)
+    })
+    const loader = vi.fn(async (key: string) => `one ${key}`)
+    // 50 concurrent batches over the same cold keys, the same key twice in one of them, and a
+    // getOrLoad started while the batch loads: one loadMany call, with each key once.
+    const batches = Array.from({ length: 50 }, () => cache.getMany(['a', 'b', 'a'], loadMany))
+    const single = cache.getOrLoad('b', loader)
+    await vi.waitFor(() => expect(loadMany).toHaveBeenCalledTimes(1))
+    release()
+    for (const batch of await Promise.all(batches)) expect(batch).toEqual(['batch a', 'batch b', 'batch a'])
+    expect(await single).toBe('batch b')
+    expect(loadMany).toHaveBeenCalledWith(['a', 'b'])
+    expect(loadMany).toHaveBeenCalledTimes(1)
+    expect(loader).not.toHaveBeenCalled()
+
+    // The other way round: a getOrLoad under way is joined; loadMany gets only the other keys.
+    let releaseOne!: (v: string) => void
+    const slow = cache.getOrLoad('c', () => new Promise<string>((r) => (releaseOne = r)))
+    await vi.waitFor(() => expect(releaseOne).toBeTypeOf('function'))
+    const batch = cache.getMany(['c', 'd'], loadMany)
+    releaseOne('one c')
+    expect(await batch).toEqual(['one c', 'batch d'])
+    expect(loadMany).toHaveBeenLastCalledWith(['d'])
+    expect(await slow).toBe('one c')
+  })
+
+  it('getMany: a failed batch fails its joiners, and a key tier 2 had is still answered to its own', async () => {
+    const { cache, clock } = setup()
+    await cache.set('there', 'from tier 2')
+    clock.advance(10_000) // out of L1, still in tier 2
+    let fail!: (error: Error) => void
+    const loadMany = vi.fn(() => new Promise<string[]>((_, reject) => (fail = reject)))
+    const batch = cache.getMany(['there', 'gone'], loadMany)
+    // Both join the batch's flights (registered before its tier-2 read goes out).
+    const joinedThere = cache.getOrLoad('there', async () => 'loaded')
+    const joinedGone = cache.getOrLoad('gone', async () => 'loaded')
+    await vi.waitFor(() => expect(loadMany).toHaveBeenCalledTimes(1))
+    const failure = new Error('db down')
+    fail(failure)
+    await expect(batch).rejects.toMatchObject({ code: 'E_LOADER', cause: failure })
+    await expect(joinedGone).rejects.toMatchObject({ code: 'E_LOADER', cause: failure })
+    expect(await joinedThere).toBe('from tier 2')
+    // Nothing was cached for the failed key: the next caller loads.
+    expect(await cache.getOrLoad('gone', async () => 'recovered')).toBe('recovered')
+  })
+
   it('namespaces prefix keys and share everything else', async () => {
     const { cache, store } = setup({ namespace: 'app' })
     const users = cache.namespace('users')
