@@ -3,6 +3,7 @@
  * source expects: API Gateway REST (payload v1), HTTP API and Function URLs (payload v2), and
  * Application Load Balancer (single- or multi-value headers).
  */
+import { STATUS_CODES } from 'node:http'
 import type {
   ALBEvent,
   ALBResult,
@@ -62,7 +63,7 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
   }
   const query = new URLSearchParams()
   // ALB passes query parameters as they came (still percent-encoded); API Gateway decodes them.
-  const decode = (text: string) => (kind === 'alb' ? decodeURIComponent(text.replace(/\+/g, ' ')) : text)
+  const decode = (text: string) => (kind === 'alb' ? decodeQueryPart(text) : text)
   if (e.multiValueQueryStringParameters) {
     for (const [name, values] of Object.entries(e.multiValueQueryStringParameters))
       for (const value of values ?? []) query.append(decode(name), decode(value))
@@ -76,6 +77,20 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
   const method = e.httpMethod
   const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
   return new Request(url, { method, headers, body })
+}
+
+/**
+ * A query name or value as ALB sent it, decoded. A malformed escape (`%zz`, half a UTF-8 sequence)
+ * is kept as it came, as URLSearchParams does: decodeURIComponent's URIError would have failed the
+ * whole invocation on a query string anyone can type.
+ */
+function decodeQueryPart(text: string): string {
+  const spaced = text.replace(/\+/g, ' ')
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return spaced
+  }
 }
 
 /** Any handler result: a structured one (with `statusCode`), or for v2 a bare value sent as JSON. */
@@ -106,10 +121,29 @@ export function toResponse(result: HandlerResult, kind: 'v1' | 'v2' | 'alb'): Re
   for (const cookie of r.cookies ?? []) headers.append('set-cookie', cookie)
   const status = r.statusCode ?? 200
   const nullBody = status === 204 || status === 304 || status < 200
-  return new Response(nullBody ? null : decodeBody(r.body, r.isBase64Encoded === true), { status, headers })
+  let body = nullBody ? null : decodeBody(r.body, r.isBase64Encoded === true)
+  // A string body makes the Response add `content-type: text/plain;charset=UTF-8`. A result that
+  // set none must not gain one: API Gateway sends such a body as application/json, and a JSON
+  // handler written without headers (the common case) would have been answered as text.
+  if (typeof body === 'string' && !headers.has('content-type')) body = new TextEncoder().encode(body)
+  return new Response(body, { status, headers })
 }
 
 const TEXTUAL = /^(text\/|application\/(json|javascript|xml|[\w.+-]+\+(json|xml)))/i
+
+/** The bytes as text when they are valid UTF-8, else false. */
+function utf8(bytes: Uint8Array): string | false {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return false
+  }
+}
+
+/** An ALB result's status line text: `404 Not Found`, not `404 OK` (a Response's statusText is often empty). */
+function statusDescription(response: Response): string {
+  return `${response.status} ${response.statusText || STATUS_CODES[response.status] || 'Unknown'}`
+}
 
 function encodeBytes(bytes: Uint8Array): string {
   let binary = ''
@@ -124,8 +158,16 @@ export async function fromResponse(
   event: HttpEvent,
 ): Promise<APIGatewayProxyResult | APIGatewayProxyStructuredResultV2 | ALBResult> {
   const bytes = new Uint8Array(await response.arrayBuffer())
-  const textual = TEXTUAL.test(response.headers.get('content-type') ?? '') || bytes.length === 0
-  const body = textual ? new TextDecoder().decode(bytes) : encodeBytes(bytes)
+  const type = response.headers.get('content-type')
+  // Without a content type (a result that set none), a body that is valid UTF-8 goes back as the
+  // text it came as: base64 would reach a REST API's client as base64 unless binary media types
+  // are configured.
+  const text =
+    bytes.length === 0 || (type !== null && TEXTUAL.test(type))
+      ? new TextDecoder().decode(bytes)
+      : type === null && utf8(bytes)
+  const isBase64Encoded = text === false
+  const body = text === false ? encodeBytes(bytes) : text
   const headers: Record<string, string> = {}
   const multi: Record<string, string[]> = {}
   const cookies: string[] = response.headers.getSetCookie()
@@ -134,14 +176,13 @@ export async function fromResponse(
     headers[name] = value
     multi[name] = [value]
   })
-  const isBase64Encoded = !textual
   if (kind === 'v2') {
     return { statusCode: response.status, headers, ...(cookies.length ? { cookies } : {}), body, isBase64Encoded }
   }
   if (cookies.length) multi['set-cookie'] = cookies
   if ('multiValueHeaders' in event && event.multiValueHeaders) {
     const result = { statusCode: response.status, multiValueHeaders: multi, body, isBase64Encoded }
-    return kind === 'alb' ? { ...result, statusDescription: `${response.status} ${response.statusText || 'OK'}` } : result
+    return kind === 'alb' ? { ...result, statusDescription: statusDescription(response) } : result
   }
   // Single-value headers: one Set-Cookie fits; more need the multi-value form (which v1 accepts beside).
   if (cookies.length === 1) headers['set-cookie'] = cookies[0]!
@@ -152,5 +193,5 @@ export async function fromResponse(
     body,
     isBase64Encoded,
   }
-  return kind === 'alb' ? { ...result, statusDescription: `${response.status} ${response.statusText || 'OK'}` } : result
+  return kind === 'alb' ? { ...result, statusDescription: statusDescription(response) } : result
 }

@@ -181,6 +181,42 @@ describe('withCache: response caching for each HTTP event source', () => {
     expect(JSON.parse(second.body)).toEqual({ call: 1 })
   })
 
+  it('a result with no content type gains none (API Gateway then sends its JSON default), on a MISS and a HIT', async () => {
+    for (const name of ['api-gateway-rest-v1', 'http-api-v2', 'alb'] as const) {
+      const handler = withCache(async () => ({ statusCode: 200, body: JSON.stringify({ ok: 'é' }) }), {
+        cache: freshCache(),
+      })
+      for (const state of ['MISS', 'HIT']) {
+        const result = (await handler(fixture(name), lambdaContext())) as Result
+        expect(header(result, 'x-cache'), name).toBe(state)
+        // It was text/plain;charset=UTF-8, added by the Response the result was turned into.
+        expect(header(result, 'content-type'), name).toBeUndefined()
+        expect(result.isBase64Encoded, name).toBe(false)
+        expect(JSON.parse(result.body), name).toEqual({ ok: 'é' })
+      }
+    }
+  })
+
+  it('ALB: a malformed escape in the query is kept as sent; the status description names the status', async () => {
+    const queries: string[] = []
+    const handler = withCache(
+      async () => ({ statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'no such product' }),
+      {
+        cache: freshCache(),
+        responses: { key: (request) => (queries.push(new URL(request.url).search), 'k') },
+      },
+    )
+    const event = { ...fixture('alb'), queryStringParameters: { q: '%zz', lang: 'en%20GB', half: '%E2%82' } }
+    // decodeURIComponent threw URIError: the invocation failed on a query anyone can type.
+    const result = (await handler(event, lambdaContext())) as Result
+    expect(new URLSearchParams(queries[0]).get('q')).toBe('%zz')
+    expect(new URLSearchParams(queries[0]).get('lang')).toBe('en GB')
+    expect(new URLSearchParams(queries[0]).get('half')).toBe('%E2%82')
+    expect(result.statusCode).toBe(404)
+    expect(result.statusDescription).toBe('404 Not Found') // it was "404 OK"
+    expect(result.body).toBe('no such product')
+  })
+
   it('binary bodies travel base64-encoded both ways', async () => {
     const png = new Uint8Array([137, 80, 78, 71, 0, 255])
     const handler = withCache(
