@@ -203,12 +203,17 @@ describe('withCache: response caching for each HTTP event source', () => {
       async () => ({ statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'no such product' }),
       {
         cache: freshCache(),
-        responses: { key: (request) => (queries.push(new URL(request.url).search), 'k') },
+        responses: {
+          key: (request) => {
+            queries.push(new URL(request.url).search)
+            return 'k'
+          },
+        },
       },
     )
     const event = { ...fixture('alb'), queryStringParameters: { q: '%zz', lang: 'en%20GB', half: '%E2%82' } }
     // decodeURIComponent threw URIError: the invocation failed on a query anyone can type.
-    const result = (await handler(event, lambdaContext())) as Result
+    const result = (await handler(event, lambdaContext())) as unknown as Result
     expect(new URLSearchParams(queries[0]).get('q')).toBe('%zz')
     expect(new URLSearchParams(queries[0]).get('lang')).toBe('en GB')
     expect(new URLSearchParams(queries[0]).get('half')).toBe('%E2%82')
