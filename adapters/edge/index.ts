@@ -14,6 +14,7 @@ import {
   type TierTwoStore,
 } from 'tiercache'
 import {
+  checkFunction,
   checkOptionNames,
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,
@@ -84,13 +85,14 @@ export function withCache<Env = UpstashEnv>(
   worker: { fetch: WorkerFetch<Env> },
   options: WorkerCacheOptions<Env> = {},
 ): { fetch(request: Request, env: Env, ctx: WaitUntil): Promise<Response> } {
+  checkFunction((worker as { fetch?: unknown } | undefined)?.fetch, 'fetch')
   checkOptionNames(options, ['cache', 'responses'])
   // Bad options fail at setup (the deploy, `wrangler dev`), not as the first request's 500: the
-  // cache's are checked by making one without tier 2 (no I/O), the responses' against it.
-  if (typeof options.cache !== 'function') {
-    const probe = createEdgeCache({ redis: PROBE_STORE, ...options.cache })
-    if (options.responses !== false) resolveResponseCacheOptions({ ...options.responses, cache: probe })
-  }
+  // cache's are checked by making one without tier 2 (no I/O), the responses' against it (or
+  // against such a cache when the cache comes from a function of the env).
+  const ownCache = typeof options.cache !== 'function'
+  const probe = createEdgeCache({ redis: PROBE_STORE, ...(ownCache ? options.cache : {}) })
+  if (options.responses !== false) resolveResponseCacheOptions({ ...options.responses, cache: probe })
   let cache: Cache | undefined
   let resolved: ResolvedResponseCacheOptions | undefined
   const setup = (env: Env) => {
@@ -145,8 +147,12 @@ export function cacheFetch(
   handler: FetchHandler,
   options: FetchCacheOptions,
 ): (request: Request, ctx?: Partial<WaitUntil>) => Promise<Response> {
+  checkFunction(handler, 'handler')
   checkOptionNames(options, ['cache', 'responses'])
-  const cache = typeof (options.cache as Cache).getOrLoad === 'function' ? (options.cache as Cache) : createEdgeCache(options.cache as EdgeCacheOptions)
+  const given = options.cache as Partial<Cache> | undefined
+  if (typeof given !== 'object' || given === null)
+    throw new InvalidOptionError('cache', 'must be a cache or its options ({ redis: { url, token } })')
+  const cache = typeof given.getOrLoad === 'function' ? (given as Cache) : createEdgeCache(given as EdgeCacheOptions)
   const resolved =
     options.responses === false ? undefined : resolveResponseCacheOptions({ ...options.responses, cache })
   return async (request, ctx) => {

@@ -133,4 +133,23 @@ describe('options', () => {
       withCache({ fetch: handler }, { cache: { l1: { max: 10 } }, responses: { ttl: '1m' } }),
     ).not.toThrow()
   })
+
+  it('a missing handler or cache is named at setup (they were a TypeError, or a 500 on every request)', () => {
+    const handler = async () => new Response('x')
+    for (const bad of [{}, { cache: null }]) {
+      expect(() => cacheFetch(handler, bad as never)).toThrowError(
+        /^Invalid option cache: must be a cache or its options \(\{ redis: \{ url, token \} \}\)$/,
+      )
+    }
+    expect(() => cacheFetch(42 as never, { cache: createCache() })).toThrowError(
+      /^Invalid option handler: must be a function, got 42$/,
+    )
+    for (const worker of [undefined, {}, { fetch: 'handler' }]) {
+      expect(() => withCache(worker as never)).toThrowError(/^Invalid option fetch: must be a function, got/)
+    }
+    // The responses' options are checked at setup when the cache comes from a function of env too.
+    expect(() =>
+      withCache({ fetch: handler }, { cache: () => createCache(), responses: { ttll: '1s' } as never }),
+    ).toThrowError(/^Invalid option ttll: is not an option \(did you mean ttl\?\)/)
+  })
 })
