@@ -96,7 +96,10 @@ export interface CacheOptions {
   random?: () => number
   /** Hands background work to the platform (Workers `ctx.waitUntil`, Vercel `waitUntil`). */
   waitUntil?: (promise: Promise<unknown>) => void
-  /** Receives every cache event; costs nothing when absent. */
+  /**
+   * Receives every cache event; costs nothing when absent. An error it throws is caught (the first
+   * one logged with console.error): it never fails the cache call the event came from.
+   */
   onEvent?: (event: CacheEvent) => void
 }
 
@@ -294,6 +297,28 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     clockInjected: clock !== undefined,
     random,
     waitUntil,
-    onEvent,
+    onEvent: onEvent && isolateListener(onEvent),
+  }
+}
+
+/**
+ * The event listener, kept from failing the cache: an observability hook that throws must not
+ * fail the read it reports on (it runs on every hit, and its error used to reject the getOrLoad,
+ * or break a load after the loader had run). The first error is reported on the console, the one
+ * channel every runtime has; later ones are not, to spare a hot path's logs.
+ */
+function isolateListener(onEvent: (event: CacheEvent) => void): (event: CacheEvent) => void {
+  let reported = false
+  return (event) => {
+    try {
+      onEvent(event)
+    } catch (error) {
+      if (reported) return
+      reported = true
+      console.error(
+        `tiercache: onEvent threw on a "${event.type}" event (the cache went on; later errors are not logged):`,
+        error,
+      )
+    }
   }
 }

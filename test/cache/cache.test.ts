@@ -110,6 +110,28 @@ describe('getOrLoad', () => {
     expect(loader).toHaveBeenCalledTimes(1)
   })
 
+  it('a listener that throws fails no cache call, and is reported once', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const onEvent = vi.fn(() => {
+        throw new Error('listener bug')
+      })
+      const { cache, store } = setup({ onEvent })
+      expect(await cache.getOrLoad('a', async () => 'one')).toBe('one') // miss, load
+      expect(await cache.getOrLoad('a', async () => 'two')).toBe('one') // L1 hit
+      expect(await cache.getMany(['a', 'b'], async (keys) => keys.map(() => 'many'))).toEqual(['one', 'many'])
+      await cache.write('a', async () => {})
+      expect(await cache.getOrLoad('a', async () => 'three')).toBe('three')
+      await cache.settled()
+      expect(await store.getMany(['tc:b'])).toEqual([expect.stringContaining('"many"')]) // the fill went on
+      expect(onEvent.mock.calls.length).toBeGreaterThan(5)
+      expect(logged).toHaveBeenCalledTimes(1)
+      expect(String(logged.mock.calls[0]![0])).toMatch(/^tiercache: onEvent threw on a "miss" event/)
+    } finally {
+      logged.mockRestore()
+    }
+  })
+
   it('shares a loader error among concurrent callers, as a typed error with the key, and caches nothing', async () => {
     const { cache, events } = setup()
     const failure = new Error('db down')
