@@ -2,6 +2,7 @@
  * Exponential backoff with full jitter ("Exponential Backoff and Jitter", AWS Architecture Blog,
  * 2015): waiters spread out instead of retrying in lockstep.
  */
+import { MAX_TIMER_MS } from './duration.js'
 
 /**
  * The delay before retry number `attempt` (0-based): uniform in [0, min(max, base × 2^attempt)).
@@ -12,7 +13,10 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.max(1, Math.floor(random() * cap))
 }
 
-/** Resolves after `ms` milliseconds. */
+/**
+ * Resolves after `ms` milliseconds, or after 24.8 days if that is sooner: a longer timer would
+ * fire at once (a lock's `retry.max: '30d'` made its waiters spin). Callers loop on a deadline.
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_TIMER_MS)))
 }

@@ -22,7 +22,8 @@ const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
  *   numeric string is milliseconds
  * @param option the option's name, used in the error message
  * @returns a finite, non-negative number of milliseconds (rounded to the nearest millisecond)
- * @throws {InvalidOptionError} when the value is negative, not finite, or not in the grammar above
+ * @throws {InvalidOptionError} when the value is negative, not finite, past `Number.MAX_SAFE_INTEGER`
+ *   milliseconds, or not in the grammar above
  * @example
  * parseDuration('1.5s', 'ttl') // 1500
  */
@@ -34,7 +35,7 @@ export function parseDuration(value: unknown, option: string): number {
         `must be a non-negative finite number of milliseconds, got ${value}`,
       )
     }
-    return Math.round(value)
+    return atMostSafe(Math.round(value), option)
   }
   if (typeof value !== 'string') {
     throw new InvalidOptionError(
@@ -51,5 +52,31 @@ export function parseDuration(value: unknown, option: string): number {
   }
   const amount = Number(match[1])
   const unit = (match[2] ?? 'ms') as DurationUnit
-  return Math.round(amount * MS_PER_UNIT[unit])
+  return atMostSafe(Math.round(amount * MS_PER_UNIT[unit]), option)
+}
+
+/** The longest duration: past it milliseconds lose precision, and Redis refuses it as an expiry. */
+function atMostSafe(ms: number, option: string): number {
+  if (ms > Number.MAX_SAFE_INTEGER)
+    throw new InvalidOptionError(option, `must be at most ${Number.MAX_SAFE_INTEGER} ms, got ${ms}`)
+  return ms
+}
+
+/** The longest wait a JavaScript timer keeps (2^31 − 1 ms, 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * Checks a duration something will wait for with a timer (a timeout, a delayed second delete):
+ * Node, browsers and Workers fire a longer timer after 1 ms, so `timeouts.l2: '30d'`, meant as
+ * "no timeout", had timed every call out at once.
+ * @returns the milliseconds, unchanged
+ * @throws {InvalidOptionError} past `MAX_TIMER_MS`
+ */
+export function checkTimer(ms: number, option: string): number {
+  if (ms > MAX_TIMER_MS)
+    throw new InvalidOptionError(
+      option,
+      `must be at most ${MAX_TIMER_MS} ms (24.8 days, the longest a timer waits), got ${ms}`,
+    )
+  return ms
 }

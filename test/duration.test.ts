@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseDuration } from '../src/duration.js'
+import { checkTimer, MAX_TIMER_MS, parseDuration } from '../src/duration.js'
 import { InvalidOptionError } from '../src/errors.js'
 
 describe('parseDuration', () => {
@@ -34,6 +34,22 @@ describe('parseDuration', () => {
       expect(() => parseDuration(bad, 'l1.ttl')).toThrowError(InvalidOptionError)
       expect(() => parseDuration(bad, 'l1.ttl')).toThrowError(/Invalid option l1\.ttl/)
     }
+  })
+
+  it('refuses what milliseconds cannot hold exactly (Redis refused such an expiry on every fill)', () => {
+    expect(parseDuration(Number.MAX_SAFE_INTEGER, 'ttl')).toBe(Number.MAX_SAFE_INTEGER)
+    for (const bad of [1e20, Number.MAX_SAFE_INTEGER + 2, '99999999999999999999d', '200000000000d']) {
+      expect(() => parseDuration(bad, 'ttl')).toThrowError(
+        /^Invalid option ttl: must be at most 9007199254740991 ms, got /,
+      )
+    }
+  })
+
+  it('checkTimer: refuses what a timer cannot wait for (it would fire at once)', () => {
+    expect(checkTimer(MAX_TIMER_MS, 'timeouts.l2')).toBe(MAX_TIMER_MS)
+    expect(() => checkTimer(parseDuration('30d', 'timeouts.l2'), 'timeouts.l2')).toThrowError(
+      /^Invalid option timeouts\.l2: must be at most 2147483647 ms \(24\.8 days, the longest a timer waits\), got 2592000000$/,
+    )
   })
 
   it('never throws anything but InvalidOptionError, and accepts exactly what it returns finite values for', () => {

@@ -4,7 +4,7 @@
  * Workers and Vercel Edge.
  */
 
-import { type Duration, parseDuration } from '../duration.js'
+import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
@@ -252,12 +252,14 @@ class CacheView implements Cache {
     checkFunction(writer, 'writer')
     const keys = (Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys]).map((k) => this.#key(k))
     const tags = checkTags(options?.tags ?? [])
-    // The source of truth first: if it throws, the cache is left as it was.
-    const result = await writer()
+    // Checked before the writer runs: a bad option found after it would leave the source
+    // updated and the cache not invalidated.
     const second =
       options?.doubleDelete === undefined
         ? this.#core.options.doubleDeleteMs
-        : parseDuration(options.doubleDelete, 'doubleDelete')
+        : checkTimer(parseDuration(options.doubleDelete, 'doubleDelete'), 'doubleDelete')
+    // The source of truth first: if it throws, the cache is left as it was.
+    const result = await writer()
     await this.#core.invalidate(keys, second, tags.map(userTag))
     return result
   }

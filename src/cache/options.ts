@@ -2,7 +2,7 @@
  * `createCache` options: their types, their defaults (named where they are read) and their
  * validation. A bad option throws at construction with its name.
  */
-import { type Duration, parseDuration } from '../duration.js'
+import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
 import type { CacheEvent } from './events.js'
@@ -268,7 +268,10 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     l1Max: positiveInteger(l1.max ?? DEFAULT_L1_MAX, 'l1.max'),
     l1MaxSize: positiveInteger(l1.maxSize ?? DEFAULT_L1_MAX_SIZE, 'l1.maxSize'),
     l1TtlMs: positiveDuration(l1.ttl ?? DEFAULT_L1_TTL, 'l1.ttl'),
-    l2TimeoutMs: positiveDuration(timeouts.l2 ?? DEFAULT_L2_TIMEOUT, 'timeouts.l2'),
+    l2TimeoutMs: checkTimer(
+      positiveDuration(timeouts.l2 ?? DEFAULT_L2_TIMEOUT, 'timeouts.l2'),
+      'timeouts.l2',
+    ),
     breakerFailures: positiveInteger(breaker.failures ?? DEFAULT_BREAKER_FAILURES, 'breaker.failures'),
     breakerCooldownMs: positiveDuration(breaker.cooldown ?? DEFAULT_BREAKER_COOLDOWN, 'breaker.cooldown'),
     xfetchBeta: nonNegativeNumber(xfetchBeta, 'xfetchBeta'),
@@ -276,7 +279,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     doubleDeleteMs:
       writes.doubleDelete === undefined
         ? undefined
-        : positiveDuration(writes.doubleDelete, 'writes.doubleDelete'),
+        : checkTimer(positiveDuration(writes.doubleDelete, 'writes.doubleDelete'), 'writes.doubleDelete'),
     maxStalenessMs:
       maxStaleness === Number.POSITIVE_INFINITY
         ? Number.POSITIVE_INFINITY

@@ -9,7 +9,7 @@
  * store you write to and have it refuse a token lower than the last one it accepted.
  */
 import { backoffDelay, sleep } from '../backoff.js'
-import { type Duration, parseDuration } from '../duration.js'
+import { type Duration, MAX_TIMER_MS, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
@@ -186,7 +186,9 @@ export function createLock(options: LockOptions): Lock {
           () => {}, // a transient tier-2 failure: the next tick tries again, within the ttl
         )
       },
-      Math.max(1, Math.floor(ttlMs / 3)),
+      // At most a timer's longest wait: a longer one fires every millisecond (a lock of 90 days
+      // was extended in a busy loop); extending every 24.8 days still keeps it well within its ttl.
+      Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ttlMs / 3))),
     )
     try {
       return await fn({ lock, signal: controller.signal })

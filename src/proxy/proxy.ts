@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
-import { type Duration, parseDuration } from '../duration.js'
+import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkOptionNames } from '../option-names.js'
 import { createProxyApp, type ProxyApp } from './app.js'
@@ -74,6 +74,11 @@ function positiveInteger(value: number | undefined, fallback: number, option: st
   return value
 }
 
+/** A duration the proxy waits for with a timer (a request's deadline, a socket's timeout). */
+function timer(value: unknown, option: string): number {
+  return checkTimer(parseDuration(value, option), option)
+}
+
 /**
  * Builds a proxy (validating every option) without listening.
  * @throws {InvalidOptionError} naming the first bad option
@@ -86,18 +91,18 @@ export function createProxy(options: ProxyOptions): Proxy {
   const limits = {
     maxBodyBytes: positiveInteger(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     maxCommands: positiveInteger(options.maxCommands, DEFAULT_MAX_COMMANDS, 'maxCommands'),
-    deadlineMs: parseDuration(options.deadline ?? DEFAULT_DEADLINE, 'deadline'),
-    readyWaitMs: parseDuration(options.readyWait ?? DEFAULT_READY_WAIT, 'readyWait'),
+    deadlineMs: timer(options.deadline ?? DEFAULT_DEADLINE, 'deadline'),
+    readyWaitMs: timer(options.readyWait ?? DEFAULT_READY_WAIT, 'readyWait'),
     blocking: {
       maxConnections: positiveInteger(options.maxBlocking, DEFAULT_MAX_BLOCKING, 'maxBlocking'),
-      maxBlockMs: parseDuration(options.maxBlock ?? DEFAULT_MAX_BLOCK, 'maxBlock'),
+      maxBlockMs: timer(options.maxBlock ?? DEFAULT_MAX_BLOCK, 'maxBlock'),
     },
   }
   if (limits.deadlineMs === 0) throw new InvalidOptionError('deadline', 'must be more than 0')
   const minReplicaAcks = options.minReplicaAcks ?? 0
   if (!Number.isInteger(minReplicaAcks) || minReplicaAcks < 0)
     throw new InvalidOptionError('minReplicaAcks', `must be an integer ≥ 0, got ${minReplicaAcks}`)
-  const replicaAckTimeoutMs = parseDuration(
+  const replicaAckTimeoutMs = timer(
     options.replicaAckTimeout ?? DEFAULT_REPLICA_ACK_TIMEOUT,
     'replicaAckTimeout',
   )
@@ -197,7 +202,7 @@ export async function startProxy(
   const host = options.host ?? '127.0.0.1'
   if (typeof host !== 'string' || host === '')
     throw new InvalidOptionError('host', `must be an address or a host name, got ${JSON.stringify(host)}`)
-  const headersTimeoutMs = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
+  const headersTimeoutMs = timer(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
   if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)
   const requestTimeoutMs = Math.max(30_000, headersTimeoutMs)

@@ -165,6 +165,29 @@ describe('write', () => {
     expect(events.filter((e) => e === 'invalidationRetry')).toHaveLength(2)
   })
 
+  it('a bad doubleDelete is refused before the writer runs (after it, the source changed and the cache kept the old value)', async () => {
+    const store = new MemoryStore()
+    const cache = createCache({ redis: store })
+    expect(await cache.getOrLoad('k', async () => 'old')).toBe('old')
+    let wrote = false
+    const writer = async () => {
+      wrote = true
+    }
+    for (const bad of ['soon', '30d']) {
+      await expect(cache.write('k', writer, { doubleDelete: bad as '1s' })).rejects.toThrowError(
+        /^Invalid option doubleDelete: /,
+      )
+    }
+    expect(wrote).toBe(false)
+    // A timer cannot wait 30 days (it would fire at once): refused in the cache's options too.
+    expect(() => createCache({ writes: { doubleDelete: '30d' } })).toThrowError(
+      /^Invalid option writes\.doubleDelete: must be at most 2147483647 ms/,
+    )
+    expect(() => createCache({ timeouts: { l2: '30d' } })).toThrowError(
+      /^Invalid option timeouts\.l2: must be at most 2147483647 ms \(24\.8 days, the longest a timer waits\), got 2592000000$/,
+    )
+  })
+
   it('doubleDelete invalidates a second time after the delay', async () => {
     const store = new MemoryStore()
     const cache = createCache({ redis: store })

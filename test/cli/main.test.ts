@@ -149,6 +149,8 @@ describe('tiercache CLI', () => {
         /Invalid option --deadline: must be a number of milliseconds or a string like/,
       ],
       [['--max-block', 'xyz'], {}, /Invalid option --max-block: must be a number of milliseconds/],
+      // Past a timer's longest wait: every deadline would have fired after 1 ms.
+      [['--deadline', '30d'], {}, /Invalid option --deadline: must be at most 2147483647 ms \(24\.8 days/],
       [['--replica-ack-timeout', '0'], {}, /Invalid option --replica-ack-timeout: must be more than 0/],
       [['--min-replica-acks=-1'], {}, /Invalid option --min-replica-acks: must be an integer ≥ 0, got -1/],
       [

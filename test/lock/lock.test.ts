@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { Redis } from '@upstash/redis'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
+import { MAX_TIMER_MS } from '../../src/duration.js'
 import { LockLostError, LockTimeoutError } from '../../src/errors.js'
 import { createLock } from '../../src/lock/lock.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
@@ -110,6 +111,23 @@ describe('withLock', () => {
     expect(checked).toBe(true)
     expect(typeof result).toBe('number')
     expect(await b.acquire(lock)).not.toBeNull() // released
+  })
+
+  it('a lock of 90 days is extended every 24.8 days at most, not in a busy loop', async () => {
+    const armed = vi.spyOn(globalThis, 'setInterval')
+    try {
+      const a = createLock({ redis })
+      const extended = await a.withLock(
+        name(),
+        // Only the long intervals: the in-process test proxy may arm its own short ones meanwhile.
+        () => armed.mock.calls.map((call) => call[1]).filter((ms) => (ms ?? 0) > 60_000),
+        { ttl: '90d' },
+      )
+      // ttl/3 is 30 days, past a timer's longest wait: such an interval fires every millisecond.
+      expect(extended).toEqual([MAX_TIMER_MS])
+    } finally {
+      armed.mockRestore()
+    }
   })
 
   it('tells the function through its AbortSignal when the lock is lost', async () => {

@@ -3,6 +3,7 @@
  * injected clock, so nothing sleeps.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { MAX_TIMER_MS } from '../../src/duration.js'
 import { Deadlines } from '../../src/proxy/deadlines.js'
 
 beforeEach(() => {
@@ -92,6 +93,25 @@ describe('Deadlines', () => {
     expect(deadlines.pending).toBe(0)
     await vi.advanceTimersByTimeAsync(1000)
     expect(kept).toHaveBeenCalledTimes(1)
+  })
+
+  it('a deadline past the longest timer fires on time, not at once', async () => {
+    const armed = vi.spyOn(globalThis, 'setTimeout')
+    const deadlines = new Deadlines(clock)
+    const work = pending<number>()
+    const days = 30 * 86_400_000
+    const raced = deadlines.race(work.promise, days, () => new Error('late'))
+    const outcome = raced.then(
+      () => 'settled',
+      () => 'late',
+    )
+    // A timer longer than 2^31 - 1 ms fires after 1 ms (Node, browsers, Workers).
+    for (const call of armed.mock.calls) expect(call[1]).toBeLessThanOrEqual(MAX_TIMER_MS)
+    await vi.advanceTimersByTimeAsync(days - 1000)
+    expect(await Promise.race([outcome, Promise.resolve('pending')])).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1010)
+    expect(await outcome).toBe('late')
+    armed.mockRestore()
   })
 
   it('keeps no timer while nothing is filed (the process can exit)', async () => {
