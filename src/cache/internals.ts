@@ -12,6 +12,11 @@ export function registerCore(view: Cache, core: CacheCore): void {
   cores.set(view, core)
 }
 
+/** The core of a cache made by `createCache`, or undefined for anything else. */
+export function findCore(cache: Cache): CacheCore | undefined {
+  return cores.get(cache)
+}
+
 /**
  * The core of a cache made by `createCache`.
  * @throws {TypeError} for anything else

@@ -3,6 +3,7 @@
  * itself at setup, not on the first request).
  */
 import type { Cache } from '../cache/api.js'
+import { findCore } from '../cache/internals.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
@@ -25,7 +26,7 @@ export interface ResponseCacheOptions {
   key?: (request: Request) => string
   /** Tags of the cached responses, for `cache.invalidateTags`. */
   tags?: string[] | ((request: Request) => string[])
-  /** Wall clock for STALE (pass the cache's, when it was given one). @default Date */
+  /** Wall clock for STALE. @default the cache's own clock (its `clock` option), else `Date` */
   clock?: { now(): number }
   /**
    * Produces a response in the background, to refresh a stale one while it is served (for example
@@ -110,7 +111,8 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
     maxBodyBytes,
     key,
     tags: tags === undefined ? undefined : typeof tags === 'function' ? tags : () => tags,
-    now: options.clock ? () => options.clock!.now() : Date.now,
+    // The cache's clock by default: an entry's fresh time and the STALE check must agree with it.
+    now: options.clock ? () => options.clock!.now() : (findCore(cache)?.options.now ?? Date.now),
     refresh: options.refresh,
     revalidate: new Set(),
     keysByUrl: new Map(),
