@@ -21,7 +21,8 @@ if (!url || !token) {
 const redis = { url, token }
 const stock = createStock({ redis, namespace: 'flash-sale' })
 const orders = createQueue({ redis, name: 'flash-sale-orders' })
-await stock.init('console', 100)
+// initIfAbsent, not init: a restart (or a second instance) must not put back on sale what was sold.
+await stock.initIfAbsent('console', 100)
 const app = createFlashSaleApp(createCache({ redis, namespace: 'flash-sale' }), stock, orders)
 const port = Number(process.env.PORT ?? 3001)
 serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => {

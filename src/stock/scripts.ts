@@ -11,6 +11,18 @@ return 1
 `
 
 /**
+ * Puts an item on sale only if it is not on sale already (SET NX), forgetting buyers of an earlier
+ * sale only then. ARGV: 1 quantity. → { 1, quantity } or { 0, left }
+ */
+export const INIT_IF_ABSENT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('DEL', KEYS[2])
+  return {1, tonumber(ARGV[1])}
+end
+return {0, tonumber(redis.call('GET', KEYS[1]))}
+`
+
+/**
  * One purchase: refused if this user bought already, or if fewer than n are left; else the count
  * goes down by n and the user is recorded, atomically. ARGV: 1 user, 2 n.
  * → { 1, left } or { 0, reason, left } with reason 'already_bought', 'sold_out' or 'not_started'

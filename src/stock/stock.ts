@@ -8,7 +8,7 @@ import type { ScriptRunner } from '../cache/upstash-store.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkOptionNames } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
-import { GIVE, INIT, TAKE } from './scripts.js'
+import { GIVE, INIT, INIT_IF_ABSENT, TAKE } from './scripts.js'
 
 /** What `take` answers. */
 export type TakeResult =
@@ -25,8 +25,17 @@ export interface StockOptions {
 
 /** The stock of a sale's items. */
 export interface Stock {
-  /** Puts `quantity` of an item on sale (and forgets earlier buyers). */
+  /**
+   * Puts `quantity` of an item on sale (and forgets earlier buyers): a new sale, even over one
+   * running. Code that runs at every start (a serverless cold start) wants `initIfAbsent`.
+   */
   init(item: string, quantity: number): Promise<void>
+  /**
+   * Puts `quantity` of an item on sale unless it is on sale already, atomically: safe to call at
+   * every start of every instance, where `init` would reset a running sale (and sell again what
+   * was sold). Answers whether this call started the sale, and how many are left.
+   */
+  initIfAbsent(item: string, quantity: number): Promise<{ initialized: boolean; left: number }>
   /** One purchase of `n` by `user`: at most one per user, never below zero. */
   take(item: string, user: string, n?: number): Promise<TakeResult>
   /** Undoes a user's purchase (payment failed): their quantity goes back on sale. */
@@ -55,7 +64,7 @@ function count(value: unknown, what: string, min: number): number {
  * @throws {InvalidOptionError} naming a bad option or argument
  * @example
  * const stock = createStock({ redis: { url, token }, namespace: 'black-friday' })
- * await stock.init('console', 100)
+ * await stock.initIfAbsent('console', 100) // at every start: a running sale is left alone
  * const result = await stock.take('console', userId) // { ok: true, left: 99 } or { ok: false, reason }
  */
 export function createStock(options: StockOptions): Stock {
@@ -63,6 +72,7 @@ export function createStock(options: StockOptions): Stock {
   const redis = upstashClient(options?.redis)
   const namespace = nonEmpty(options.namespace ?? 'stock', 'namespace')
   const init = redis.createScript(INIT) as ScriptRunner<number>
+  const initIfAbsent = redis.createScript(INIT_IF_ABSENT) as ScriptRunner<[number, number]>
   const take = redis.createScript(TAKE) as ScriptRunner<[number, string, number]>
   const give = redis.createScript(GIVE) as ScriptRunner<[number, number]>
   // Braces in an item name would move its keys to another slot: they are refused.
@@ -74,6 +84,12 @@ export function createStock(options: StockOptions): Stock {
   return {
     async init(item, quantity) {
       await init.exec(keys(item), [String(count(quantity, 'quantity', 0))])
+    },
+    async initIfAbsent(item, quantity) {
+      const [initialized, left] = await initIfAbsent.exec(keys(item), [
+        String(count(quantity, 'quantity', 0)),
+      ])
+      return { initialized: Number(initialized) === 1, left: Number(left) }
     },
     async take(item, user, n = 1) {
       const [ok, reason, left] = await take.exec(keys(item), [

@@ -38,6 +38,22 @@ describe('stock', () => {
     expect(await stock.take('lamp', 'ada')).toEqual({ ok: true, left: 9 })
   })
 
+  it('initIfAbsent starts a sale once: a second start (a restart, another instance) leaves it running', async () => {
+    const stock = stockIn(`sale-${randomUUID()}`)
+    expect(await stock.initIfAbsent('lamp', 3)).toEqual({ initialized: true, left: 3 })
+    expect(await stock.take('lamp', 'ada')).toEqual({ ok: true, left: 2 })
+    // With init, this put the lamp back at 3 and forgot ada: she could buy again, and 4 were sold.
+    expect(await stock.initIfAbsent('lamp', 3)).toEqual({ initialized: false, left: 2 })
+    expect(await stock.take('lamp', 'ada')).toEqual({ ok: false, reason: 'already_bought', left: 2 })
+    // Concurrent starts: exactly one initializes.
+    const starts = await Promise.all(Array.from({ length: 20 }, () => stock.initIfAbsent('desk', 5)))
+    expect(starts.filter((s) => s.initialized)).toHaveLength(1)
+    expect(starts.every((s) => s.left === 5)).toBe(true)
+    await expect(stock.initIfAbsent('lamp', -1)).rejects.toThrowError(
+      /^Invalid option quantity: must be an integer ≥ 0/,
+    )
+  })
+
   it('bad input throws, naming it', async () => {
     const stock = stockIn('x')
     await expect(stock.init('lamp', -1)).rejects.toThrowError(InvalidOptionError)
