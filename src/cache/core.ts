@@ -3,7 +3,7 @@
  * circuit breaker, in-process single flight, background work, counters and events.
  */
 import { sleep } from '../backoff.js'
-import { CircuitBreaker } from './circuit-breaker.js'
+import { CircuitBreaker, isRefusal } from './circuit-breaker.js'
 import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import type { CacheEvent, CacheStats } from './events.js'
 import { jittered } from './jitter.js'
@@ -276,7 +276,8 @@ export class CacheCore {
       this.breaker.success()
       return result
     } catch (error) {
-      this.breaker.failure()
+      if (isRefusal(error)) this.breaker.success()
+      else this.breaker.failure()
       this.counters.l2Errors++
       this.emit(() => ({ type: 'l2Error', operation, error }))
       return undefined

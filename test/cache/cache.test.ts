@@ -2,7 +2,7 @@
  * The two-tier cache with injected clock and randomness: no test sleeps (the timeout tests wait
  * for a 20 ms tier-2 timeout, which is the behaviour under test).
  */
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { createEdgeCache } from '../../src/cache/create-edge-cache.js'
 import type { CacheEvent } from '../../src/cache/events.js'
@@ -571,6 +571,32 @@ describe('fail open', () => {
     })
     expect(await cache.getOrLoad('k', async () => 'loaded anyway')).toBe('loaded anyway')
     expect(cache.stats().l2Errors).toBe(1)
+  })
+
+  it('values too large for the proxy are refused one by one, and do not open the circuit breaker', async () => {
+    const proxy = await startTestProxy({ redis: inject('clusterUrl'), maxBodyBytes: 64 * 1024 })
+    try {
+      const store = new UpstashStore({ url: proxy.url, token: TOKENS.standard })
+      const namespace = `refusals-${crypto.randomUUID()}`
+      const { cache } = setup({
+        redis: store,
+        namespace,
+        timeouts: { l2: '2s' },
+        breaker: { failures: 3, cooldown: '1m' },
+      })
+      const big = 'x'.repeat(100 * 1024)
+      // One batch of six such values: six refused fills in a row. They opened the breaker, and
+      // every key then went without tier 2 for the cooldown.
+      await cache.getMany(['a', 'b', 'c', 'd', 'e', 'f'], async (keys) => keys.map(() => big))
+      await cache.settled()
+      expect(cache.stats().l2Errors).toBe(6)
+      expect(cache.stats().circuit).toBe('closed')
+      await cache.getOrLoad('small', async () => 'fits')
+      await cache.settled()
+      expect(await store.getMany([`${namespace}:small`])).toEqual([expect.stringContaining('"fits"')])
+    } finally {
+      await proxy.close('1s')
+    }
   })
 
   it('the circuit breaker stops calling a failing tier 2, then probes it after the cooldown', async () => {
