@@ -9,7 +9,16 @@ import { resolveResponseCacheOptions } from '../../src/http/options.js'
 import { answerFromL1, respondCached } from '../../src/http/response-cache.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
 
-function setup() {
+/** A cache on an injected clock; the response options get that clock too unless `ownClock` is false. */
+function setup({
+  grace,
+  ttl = '1m',
+  ownClock = true,
+}: {
+  grace?: '1m'
+  ttl?: '1m' | '10s'
+  ownClock?: boolean
+} = {}) {
   const clock = new ManualClock()
   const cache = createCache({
     redis: new MemoryStore(clock.now),
@@ -17,8 +26,9 @@ function setup() {
     random: seededRandom(),
     jitter: 0,
     maxStaleness: Number.POSITIVE_INFINITY,
+    ...(grace ? { grace } : {}),
   })
-  const options = resolveResponseCacheOptions({ cache, ttl: '1m', clock })
+  const options = resolveResponseCacheOptions({ cache, ttl, ...(ownClock ? { clock } : {}) })
   let produced = 0
   const produce = () => {
     produced++
@@ -123,19 +133,9 @@ describe('answerFromL1', () => {
 
 describe('respondCached', () => {
   it("follows the cache's clock when given none of its own: STALE inside grace, as the cache sees it", async () => {
-    const clock = new ManualClock()
-    const cache = createCache({
-      redis: new MemoryStore(clock.now),
-      clock,
-      random: seededRandom(),
-      jitter: 0,
-      grace: '1m',
-      maxStaleness: Number.POSITIVE_INFINITY,
-    })
-    // No clock here: it used to read Date, so an entry stale by the cache's clock read as a HIT.
-    const options = resolveResponseCacheOptions({ cache, ttl: '10s' })
-    let produced = 0
-    const produce = () => Response.json({ n: ++produced })
+    // No clock for the response options: they used to read Date, so an entry stale by the
+    // cache's clock read as a HIT.
+    const { clock, cache, options, produce } = setup({ grace: '1m', ttl: '10s', ownClock: false })
     expect((await respondCached(get('/s'), produce, options)).headers.get('x-cache')).toBe('MISS')
     await cache.settled()
     clock.advance(12_000) // past its 10 s, inside the grace
