@@ -92,6 +92,11 @@ export interface QueueStats {
   groups: Array<{
     name: string
     pending: number
+    /**
+     * Messages in the stream not yet delivered to this group: its backlog (what to scale
+     * consumers on). `undefined` when Redis cannot tell, after deletions or a trim past the group.
+     */
+    lag: number | undefined
     lastDeliveredId: string
     consumers: Array<{ name: string; pending: number; idleMs: number; oldestPendingMs: number | undefined }>
   }>
@@ -109,7 +114,10 @@ export interface Queue {
   consume<T>(handler: (message: QueueMessage<T>) => unknown, options?: ConsumeOptions): Promise<DrainSummary>
   /** Consumes until the queue is empty, `maxMessages` or `maxMs` (for one serverless invocation). */
   drain<T>(handler: (message: QueueMessage<T>) => unknown, options?: DrainOptions): Promise<DrainSummary>
-  /** Length, dead letters, and per group: pending count, and per consumer pending and oldest pending age. */
+  /**
+   * Length (acknowledged messages included, until `maxLen` trims them), dead letters, and per group:
+   * backlog (`lag`), pending count, and per consumer pending and oldest pending age.
+   */
   stats(): Promise<QueueStats>
   /** The dead letters, oldest first (of the default dead-letter stream, or the one named). */
   deadLetters(count?: number, deadLetter?: string): Promise<DeadLetter[]>
@@ -177,6 +185,9 @@ function resolveConsume(options: ConsumeOptions = {}, known = CONSUME_OPTIONS): 
     if (typeof value !== 'string' || value.length === 0)
       throw new InvalidOptionError(option, `must be a non-empty string, got ${JSON.stringify(value)}`)
   }
+  // Anything but a signal (a boolean, a controller instead of its signal) would never abort.
+  if (options.signal !== undefined && typeof (options.signal as Partial<AbortSignal>)?.aborted !== 'boolean')
+    throw new InvalidOptionError('signal', 'must be an AbortSignal (controller.signal)')
   if (options.from !== undefined && options.from !== 'start' && options.from !== 'end')
     throw new InvalidOptionError('from', `must be "start" or "end", got ${JSON.stringify(options.from)}`)
   return {
@@ -355,6 +366,8 @@ export function createQueue(options: QueueOptions): Queue {
   return {
     name,
     async add<T>(payloads: T | T[], addOptions: { maxLen?: number } = {}): Promise<string[]> {
+      // A misspelt maxLen ignored would leave the stream growing without bound.
+      checkOptionNames(addOptions ?? {}, ['maxLen'])
       const list = Array.isArray(payloads) ? payloads : [payloads]
       if (list.length === 0) return []
       const maxLen =
@@ -409,19 +422,20 @@ export function createQueue(options: QueueOptions): Queue {
       return {
         length: Number(length),
         deadLetters: Number(dead),
-        groups: (groups as Array<[string, number, string, Array<[string, number, number, number]>]>).map(
-          ([groupName, pending, last, consumers]) => ({
-            name: String(groupName),
-            pending: Number(pending),
-            lastDeliveredId: String(last),
-            consumers: consumers.map(([consumerName, p, idle, oldest]) => ({
-              name: String(consumerName),
-              pending: Number(p),
-              idleMs: Number(idle),
-              oldestPendingMs: Number(oldest) < 0 ? undefined : Number(oldest),
-            })),
-          }),
-        ),
+        groups: (
+          groups as Array<[string, number, string, Array<[string, number, number, number]>, number]>
+        ).map(([groupName, pending, last, consumers, lag]) => ({
+          name: String(groupName),
+          pending: Number(pending),
+          lag: Number(lag) < 0 ? undefined : Number(lag),
+          lastDeliveredId: String(last),
+          consumers: consumers.map(([consumerName, p, idle, oldest]) => ({
+            name: String(consumerName),
+            pending: Number(p),
+            idleMs: Number(idle),
+            oldestPendingMs: Number(oldest) < 0 ? undefined : Number(oldest),
+          })),
+        })),
       }
     },
     async deadLetters(count = 100, deadLetter = DEFAULT_DEAD_LETTER): Promise<DeadLetter[]> {

@@ -90,7 +90,9 @@ return 1
 
 /**
  * What `stats()` reports, in one round trip. → { length, dead-letter length, groups: [[name,
- * pending, last delivered id, consumers [[name, pending, idle ms, oldest pending's idle ms]]]] }
+ * pending, last delivered id, consumers [[name, pending, idle ms, oldest pending's idle ms]], lag]] }
+ * A group's lag (Redis 7: entries not yet delivered to it) is nil when Redis cannot tell (after
+ * deletions or a trim past the group): -1 then.
  */
 export const STATS = `
 local function map(flat)
@@ -110,7 +112,9 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     if oldest[1] then age = oldest[1][3] end
     consumers[#consumers + 1] = {cm['name'], cm['pending'], cm['idle'], age}
   end
-  groups[#groups + 1] = {gm['name'], gm['pending'], gm['last-delivered-id'], consumers}
+  local lag = gm['lag']
+  if type(lag) ~= 'number' then lag = -1 end
+  groups[#groups + 1] = {gm['name'], gm['pending'], gm['last-delivered-id'], consumers, lag}
 end
 return {redis.call('XLEN', KEYS[1]), redis.call('XLEN', KEYS[2]), groups}
 `

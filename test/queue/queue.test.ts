@@ -206,6 +206,28 @@ describe('queue', () => {
     await expect(queue.drain(() => {}, { count: 0 })).rejects.toThrowError(/count/)
     await expect(queue.consume(() => {})).rejects.toThrowError(/signal/)
     await expect(queue.drain(() => {}, { from: 'middle' as 'start' })).rejects.toThrowError(/from/)
+    // A misspelt maxLen used to be ignored: the stream grew without bound.
+    await expect(queue.add([1], { maxlen: 10 } as never)).rejects.toThrowError(
+      /maxlen: is not an option \(did you mean maxLen\?\)/,
+    )
+    // The controller instead of its signal used to be taken, and consume never stopped.
+    const controller = new AbortController()
+    await expect(queue.consume(() => {}, { signal: controller as never })).rejects.toThrowError(
+      /Invalid option signal: must be an AbortSignal/,
+    )
+  })
+
+  it("stats() reports each group's backlog (lag): what is in the stream and not yet delivered to it", async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    await queue.add(Array.from({ length: 10 }, (_, n) => n))
+    await queue.drain(() => {}, { group: 'fast', maxMessages: 10 })
+    await queue.drain(() => {}, { group: 'slow', count: 3, maxMessages: 3 })
+    const byName = Object.fromEntries((await queue.stats()).groups.map((g) => [g.name, g]))
+    expect(byName.fast).toMatchObject({ lag: 0, pending: 0 })
+    expect(byName.slow).toMatchObject({ lag: 7, pending: 0 })
+    await queue.add([10, 11])
+    const after = Object.fromEntries((await queue.stats()).groups.map((g) => [g.name, g.lag]))
+    expect(after).toEqual({ fast: 2, slow: 9 })
   })
 
   it('a handler that is not a function is refused before any message is read (it used to fail them all)', async () => {
