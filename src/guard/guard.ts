@@ -13,7 +13,7 @@ import type { ScriptRunner } from '../cache/upstash-store.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { describeValue } from '../option-names.js'
-import { BloomFilter, bloomSize } from './bloom-filter.js'
+import { BloomFilter, type BloomSize, bloomSize, positions } from './bloom-filter.js'
 import { ADD, BEGIN_REBUILD, LOAD, SET_BITS, SWITCH } from './scripts.js'
 
 /** Options of one guard. */
@@ -31,9 +31,16 @@ export interface GuardStats {
   name: string
   loaded: boolean
   generation: string
+  /** The design load of the filter in use (the shared generation's, which may not be this instance's). */
   expected: number
   bits: number
   hashes: number
+  /**
+   * False when the shared filter was made with another `expected` or `fpRate` than this
+   * instance's (by an instance of an earlier deploy, say): it is used as it was made, and a
+   * `rebuild()` makes it in this instance's sizing.
+   */
+  sizedAsConfigured: boolean
   fillRatio: number
   estimatedFpRate: number
   estimatedCount: number
@@ -70,6 +77,8 @@ const MAX_NAME_LENGTH = 200
 /** Redis's largest string, and BITFIELD's largest offset: 512 MB, 2³² bits. */
 const MAX_BITS = 2 ** 32
 const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
+/** Attempts of one add when the shared sizing changes under it (a rebuild switching between them). */
+const ADD_ATTEMPTS = 4
 const BUILDING_MARKER_TTL_MS = 3_600_000
 
 /**
@@ -84,6 +93,22 @@ function checkId(id: unknown, what: string): string {
     what,
     `must be a string, as the keys the guard answers for are, got ${describeValue(id)}${hint}`,
   )
+}
+
+/** A filter's sizing as tier 2 keeps it beside each generation. */
+interface Sizing extends BloomSize {
+  expected: number
+}
+
+const sizingText = (s: Sizing) => `${s.bits}:${s.hashes}:${s.expected}`
+
+/** A sizing read back from tier 2, or undefined when it is not one this code wrote. */
+function parseSizing(text: unknown): Sizing | undefined {
+  const match = typeof text === 'string' ? /^(\d+):(\d+):(\d+)$/.exec(text) : null
+  if (!match) return undefined
+  const [bits, hashes, expected] = [Number(match[1]), Number(match[2]), Number(match[3])]
+  if (bits <= 0 || bits % 32 !== 0 || bits > MAX_BITS || hashes <= 0 || expected <= 0) return undefined
+  return { bits, hashes, expected }
 }
 
 /**
@@ -110,11 +135,11 @@ export function buildGuard(
   if (typeof fpRate !== 'number' || !(fpRate > 0 && fpRate < 1))
     throw new InvalidOptionError('fpRate', `must be in (0, 1), got ${JSON.stringify(fpRate)}`)
   const refreshMs = parseDuration(refresh, 'refresh')
-  const size = bloomSize(expected, fpRate)
-  if (size.bits > MAX_BITS) {
+  const configured: Sizing = { ...bloomSize(expected, fpRate), expected }
+  if (configured.bits > MAX_BITS) {
     throw new InvalidOptionError(
       'expected',
-      `${expected} ids at fpRate ${fpRate} need a bitmap of ${Math.ceil(size.bits / 8 / 2 ** 20)} MB; a Redis string (and each instance's mirror of it) holds at most 512 MB: lower expected or raise fpRate`,
+      `${expected} ids at fpRate ${fpRate} need a bitmap of ${Math.ceil(configured.bits / 8 / 2 ** 20)} MB; a Redis string (and each instance's mirror of it) holds at most 512 MB: lower expected or raise fpRate`,
     )
   }
   const tag = `${prefix}guard:{${name}}`
@@ -122,21 +147,34 @@ export function buildGuard(
     current: `${tag}:current`,
     building: `${tag}:building`,
     counter: `${tag}:gen`,
+    sizes: `${tag}:sizes`,
     bitmap: `${tag}:g`,
   }
   const scripts = redis && {
-    add: redis.createScript<string>(ADD) as ScriptRunner<string>,
+    add: redis.createScript<Array<string | number | null>>(ADD) as ScriptRunner<
+      Array<string | number | null>
+    >,
     load: redis.createScript<Array<string | number>>(LOAD) as ScriptRunner<Array<string | number>>,
     begin: redis.createScript<number>(BEGIN_REBUILD) as ScriptRunner<number>,
     setBits: redis.createScript<number>(SET_BITS) as ScriptRunner<number>,
     switch: redis.createScript<string>(SWITCH) as ScriptRunner<string>,
   }
 
-  let mirror = new BloomFilter(size)
+  /** The sizing of the filter in use: this instance's until it loads a generation made in another. */
+  let sizing = configured
+  /** The sizing of the generation being rebuilt, when tier 2 said it differs from `sizing`. */
+  let buildingSizing: Sizing | undefined
+  let mirror = new BloomFilter(sizing)
   let loaded = scripts === undefined // a process-local guard is its own source of truth
   let generation = '0'
   let loadedAt = Number.NEGATIVE_INFINITY
   let loading: Promise<void> | undefined
+  /**
+   * Ids added while a load is in flight. The load may have read the bitmap before their add
+   * reached it: they go into the mirror it brings, or this instance would answer "absent" for
+   * ids it just added, until its next refresh.
+   */
+  let addedWhileLoading: string[] | undefined
   let warned = false
 
   const stats = (): GuardStats => {
@@ -145,13 +183,14 @@ export function buildGuard(
       name,
       loaded,
       generation,
-      expected,
-      bits: size.bits,
-      hashes: size.hashes,
+      expected: sizing.expected,
+      bits: sizing.bits,
+      hashes: sizing.hashes,
+      sizedAsConfigured: sizingText(sizing) === sizingText(configured),
       fillRatio: mirror.fillRatio(),
       estimatedFpRate: mirror.estimatedFpRate(),
       estimatedCount,
-      overloaded: estimatedCount > expected,
+      overloaded: estimatedCount > sizing.expected,
     }
   }
   const checkLoad = () => {
@@ -165,10 +204,21 @@ export function buildGuard(
   const load = (): Promise<void> => {
     if (!scripts) return Promise.resolve()
     loading ??= (async () => {
+      addedWhileLoading = []
       try {
-        const reply = await scripts.load.exec([keys.current], [keys.bitmap, String(size.bits / 32)])
-        const words = Uint32Array.from(reply.slice(1), (v) => Number(v) >>> 0)
-        mirror = new BloomFilter(size, words)
+        const reply = await scripts.load.exec(
+          [keys.current, keys.sizes],
+          [keys.bitmap, String(configured.bits / 32)],
+        )
+        // A generation nothing was added to yet has no sizing: this instance's (its bitmap is empty).
+        const shared = reply[1] === '' ? configured : parseSizing(reply[1])
+        if (!shared)
+          throw new Error(`guard "${name}": unreadable sizing ${JSON.stringify(reply[1])} in tier 2`)
+        const words = Uint32Array.from(reply.slice(2), (v) => Number(v) >>> 0)
+        const next = new BloomFilter(shared, words)
+        for (const id of addedWhileLoading) next.add(id)
+        mirror = next
+        sizing = shared
         generation = String(reply[0])
         loaded = true
         loadedAt = hooks.now()
@@ -178,19 +228,63 @@ export function buildGuard(
         // Not loaded: mightContain keeps answering "maybe" (never blocks a real id).
       } finally {
         loading = undefined
+        addedWhileLoading = undefined
       }
     })()
     return loading
   }
+  /** A load that starts now: one in flight may have read the bitmap before what the caller did. */
+  const reload = async (): Promise<void> => {
+    if (loading) await loading
+    return load()
+  }
 
-  const sendPositions = async (
-    script: ScriptRunner<unknown>,
-    scriptKeys: string[],
-    head: string[],
-    all: number[],
-  ) => {
-    for (let i = 0; i < all.length; i += POSITIONS_PER_CALL) {
-      await script.exec(scriptKeys, [...head, ...all.slice(i, i + POSITIONS_PER_CALL).map(String)])
+  /**
+   * Sets ids' bits in tier 2, in the current generation's sizing (and the one being rebuilt, if
+   * it differs). Tier 2 refuses positions in a sizing that is not its generation's: then the
+   * mirror is reloaded in the sizing it has, and the ids are sent again.
+   */
+  const addShared = async (add: ScriptRunner<Array<string | number | null>>, ids: string[]) => {
+    let i = 0
+    for (let attempt = 1; i < ids.length; attempt++) {
+      const first = sizing
+      const second =
+        buildingSizing && sizingText(buildingSizing) !== sizingText(first) ? buildingSizing : undefined
+      // Ids per call: at most POSITIONS_PER_CALL positions for each sizing (Lua's unpack limit).
+      const perCall = Math.max(
+        1,
+        Math.floor(POSITIONS_PER_CALL / Math.max(first.hashes, second?.hashes ?? 1)),
+      )
+      const batch = ids.slice(i, i + perCall)
+      const head = batch.flatMap((id) => positions(id, first))
+      const tail = second ? batch.flatMap((id) => positions(id, second)) : []
+      const reply = await add.exec(
+        [keys.current, keys.building, keys.sizes],
+        [
+          keys.bitmap,
+          sizingText(first),
+          second ? sizingText(second) : '',
+          String(head.length),
+          ...head.map(String),
+          ...tail.map(String),
+        ],
+      )
+      if (Number(reply[0]) === 1) {
+        i += batch.length
+        attempt = 0
+        continue
+      }
+      if (attempt === ADD_ATTEMPTS)
+        throw new Error(
+          `guard "${name}": its shared sizing kept changing during an add (${ADD_ATTEMPTS} attempts)`,
+        )
+      buildingSizing = reply[4] == null ? undefined : parseSizing(reply[4])
+      // The current generation is in another sizing than the mirror's: load it, then put this
+      // add's ids in the mirror it brought (tier 2 refused them: the load could not have them).
+      if (reply[2] !== sizingText(first)) {
+        await reload()
+        for (const id of ids) mirror.add(id)
+      }
     }
   }
 
@@ -208,12 +302,12 @@ export function buildGuard(
       list.forEach((id, i) => {
         checkId(id, Array.isArray(ids) ? `ids[${i}]` : 'ids')
       })
-      const all: number[] = []
-      for (const id of list) all.push(...mirror.add(id))
+      for (const id of list) mirror.add(id)
+      addedWhileLoading?.push(...list)
       checkLoad()
       if (!scripts) return
       try {
-        await sendPositions(scripts.add, [keys.current, keys.building], [keys.bitmap], all)
+        await addShared(scripts.add, list)
       } catch (error) {
         hooks.onError('guardAdd', error)
         throw error
@@ -229,7 +323,7 @@ export function buildGuard(
           'source',
           `must be an iterable or async iterable of ids, got ${describeValue(source)}`,
         )
-      const fresh = new BloomFilter(size)
+      const fresh = new BloomFilter(configured)
       let added = 0
       if (!scripts) {
         for await (const id of source) {
@@ -237,12 +331,16 @@ export function buildGuard(
           added++
         }
         mirror = fresh
+        sizing = configured
         warned = false
         checkLoad()
         return { added, generation }
       }
       const next = String(
-        await scripts.begin.exec([keys.counter, keys.building], [String(BUILDING_MARKER_TTL_MS)]),
+        await scripts.begin.exec(
+          [keys.counter, keys.building, keys.sizes],
+          [String(BUILDING_MARKER_TTL_MS), sizingText(configured)],
+        ),
       )
       let batch: number[] = []
       for await (const id of source) {
@@ -255,9 +353,10 @@ export function buildGuard(
         }
       }
       if (batch.length > 0) await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
-      await scripts.switch.exec([keys.current, keys.building], [keys.bitmap, next])
+      await scripts.switch.exec([keys.current, keys.building, keys.sizes], [keys.bitmap, next])
       warned = false
-      await load()
+      buildingSizing = undefined
+      await reload()
       return { added, generation: next }
     },
     load,

@@ -1,11 +1,12 @@
 /**
  * The guard on the real cluster through the proxy: shared state in Redis, mirrors in process.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import { createGuard } from '../../src/guard/index.js'
+import { LOAD } from '../../src/guard/scripts.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
@@ -160,5 +161,88 @@ describe('guard', () => {
     await guard.load() // until its first load, a guard answers "maybe" for every id
     expect(await cache.getOrLoad('2', async () => 'two', { guard })).toBe('two')
     expect(await cache.getOrLoad('3', async () => 'three', { guard })).toBeNull()
+  })
+
+  it('an id added while a load is in flight stays in the mirror (the load used to replace it with a bitmap read before the add)', async () => {
+    const { cache } = instance(`race-${randomUUID().slice(0, 8)}`)
+    const guard = createGuard(cache, 'users', { expected: 1000 })
+    await guard.load()
+    // The next load's bitmap is read in Redis before the add, and its answer held until the add is
+    // done: the order that used to lose the add.
+    const loadSha = createHash('sha1').update(LOAD).digest('hex')
+    const realFetch = globalThis.fetch
+    let readInRedis!: () => void
+    const loadRead = new Promise<void>((resolve) => {
+      readInRedis = resolve
+    })
+    let release!: () => void
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const fetchSpy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      const response = await realFetch(input, init)
+      if (String(init?.body).includes(loadSha)) {
+        readInRedis()
+        await held
+      }
+      return response
+    })
+    try {
+      const loading = guard.load() // as a guard's refresh starts one
+      await loadRead
+      await guard.add('user:new') // a user signs up, then reads their profile
+      release()
+      await loading
+    } finally {
+      fetchSpy.mockRestore()
+    }
+    expect(guard.mightContain('user:new')).toBe(true)
+    expect(await cache.getOrLoad('user:new', async () => 'profile', { guard })).toBe('profile')
+  })
+
+  it("instances sized differently share one filter: the shared generation keeps its sizing until a rebuild (they used to read each other's bits as absent ids)", async () => {
+    const ns = `sizing-${randomUUID().slice(0, 8)}`
+    const present = Array.from({ length: 200 }, (_, i) => `user:${i}`)
+    const old = createGuard(instance(ns).cache, 'users', { expected: 1000, fpRate: 0.01 })
+    await old.add(present)
+    // A deploy raises expected: the new instances read the bitmap the old ones wrote.
+    const resized = createGuard(instance(ns).cache, 'users', { expected: 20_000, fpRate: 0.001 })
+    await resized.load()
+    expect(present.filter((id) => !resized.mightContain(id))).toEqual([])
+    expect(resized.stats()).toMatchObject({
+      expected: 1000,
+      bits: old.stats().bits,
+      sizedAsConfigured: false,
+    })
+    await resized.add('user:added-by-new') // written in the shared generation's sizing
+    await old.load()
+    expect(old.mightContain('user:added-by-new')).toBe(true)
+    // A rebuild makes the filter in the rebuilding instance's sizing; every instance follows it.
+    await resized.rebuild([...present, 'user:added-by-new'])
+    expect(resized.stats()).toMatchObject({ expected: 20_000, sizedAsConfigured: true })
+    await old.add('user:added-by-old') // the old sizing is refused by tier 2: old reloads, then adds
+    expect(old.stats()).toMatchObject({ expected: 20_000, sizedAsConfigured: false })
+    await resized.load()
+    for (const id of [...present, 'user:added-by-new', 'user:added-by-old']) {
+      expect(resized.mightContain(id)).toBe(true)
+      expect(old.mightContain(id)).toBe(true)
+    }
+  })
+
+  it('an add during a rebuild that changes the sizing is kept after the switch', async () => {
+    const ns = `resize-${randomUUID().slice(0, 8)}`
+    const writer = createGuard(instance(ns).cache, 'items', { expected: 1000 })
+    const rebuilder = createGuard(instance(ns).cache, 'items', { expected: 50_000 })
+    await writer.add('item:1')
+    async function* source() {
+      yield 'item:1'
+      await writer.add('item:during') // in the old sizing for the current generation, the new for the one being built
+      yield 'item:2'
+    }
+    await rebuilder.rebuild(source())
+    await writer.load()
+    for (const guard of [writer, rebuilder])
+      for (const id of ['item:1', 'item:2', 'item:during']) expect(guard.mightContain(id)).toBe(true)
+    expect(writer.stats().expected).toBe(50_000)
   })
 })
