@@ -318,10 +318,7 @@ function isolateListener(onEvent: (event: CacheEvent) => void): (event: CacheEve
     } catch (error) {
       if (reported) return
       reported = true
-      console.error(
-        `tiercache: onEvent threw on a "${event.type}" event (the cache went on; later errors are not logged):`,
-        error,
-      )
+      console.error(`tiercache: onEvent threw on "${event.type}" (ignored; logged once):`, error)
     }
   }
 }

@@ -253,7 +253,15 @@ async function toStored(
     responseDirectives.has('private') ||
     responseDirectives.has('no-store') ||
     responseDirectives.has('no-cache') ||
-    response.headers.has('set-cookie')
+    response.headers.has('set-cookie') ||
+    // Varying on a request header the key does not hold (or on `*`), it would be served to
+    // requests it does not fit (RFC 9111 §4.1): a language, a Content-Encoding. A key function of
+    // the caller's own answers for what it holds.
+    (!options.key &&
+      !!response.headers
+        .get('vary')
+        ?.split(',')
+        .some((name) => (name = name.trim().toLowerCase()) && !options.vary.includes(name)))
   ) {
     return { response }
   }

@@ -144,3 +144,69 @@ describe('respondCached', () => {
     expect(await stale.json()).toEqual({ n: 1 })
   })
 })
+
+describe('respondCached and the response’s own Vary', () => {
+  const varied = (vary: string, language: string) =>
+    new Response(`hello in ${language}`, { headers: { 'content-type': 'text/plain', vary } })
+
+  it('a response that varies on a header the key does not hold is not stored: it would be served to every language', async () => {
+    const { options } = setup()
+    const answerFor = (language: string) =>
+      respondCached(
+        get('/greeting', { 'accept-language': language }),
+        () => varied('Accept-Language', language),
+        options,
+      )
+    const french = await answerFor('fr')
+    expect(french.headers.get('x-cache')).toBe('BYPASS')
+    const english = await answerFor('en')
+    expect(await english.text()).toBe('hello in en') // it used to be answered "hello in fr", a HIT
+    expect(english.headers.get('x-cache')).toBe('BYPASS')
+  })
+
+  it('Vary: * is never stored; a Vary the key holds (any case, any spacing) is', async () => {
+    const { options } = setup()
+    const star = await respondCached(get('/star'), () => varied('*', 'en'), options)
+    expect(star.headers.get('x-cache')).toBe('BYPASS')
+    expect((await respondCached(get('/star'), () => varied('*', 'en'), options)).headers.get('x-cache')).toBe(
+      'BYPASS',
+    )
+
+    const { cache } = setup()
+    const keyed = resolveResponseCacheOptions({
+      cache,
+      ttl: '1m',
+      vary: ['accept-language', 'Accept-Encoding'],
+    })
+    const answerFor = (language: string) =>
+      respondCached(
+        get('/keyed', { 'accept-language': language }),
+        () => varied('accept-encoding ,  Accept-Language', language),
+        keyed,
+      )
+    expect((await answerFor('fr')).headers.get('x-cache')).toBe('MISS')
+    await cache.settled()
+    const again = await answerFor('fr')
+    expect(again.headers.get('x-cache')).toBe('HIT')
+    expect(await again.text()).toBe('hello in fr')
+    expect(await (await answerFor('en')).text()).toBe('hello in en')
+  })
+
+  it('with a key function of its own, the caller answers for what the key holds: a Vary does not stop the store', async () => {
+    const { cache } = setup()
+    const custom = resolveResponseCacheOptions({
+      cache,
+      ttl: '1m',
+      key: (request) => `${new URL(request.url).pathname} ${request.headers.get('accept-language')}`,
+    })
+    const answerFor = (language: string) =>
+      respondCached(
+        get('/custom', { 'accept-language': language }),
+        () => varied('Accept-Language', language),
+        custom,
+      )
+    expect((await answerFor('fr')).headers.get('x-cache')).toBe('MISS')
+    await cache.settled()
+    expect((await answerFor('fr')).headers.get('x-cache')).toBe('HIT')
+  })
+})
