@@ -261,7 +261,7 @@ async function toStored(
       !!response.headers
         .get('vary')
         ?.split(',')
-        .some((name) => (name = name.trim().toLowerCase()) && !options.vary.includes(name)))
+        .some((name) => !['', ...options.vary].includes(name.trim().toLowerCase())))
   ) {
     return { response }
   }

@@ -126,7 +126,9 @@ describe('getOrLoad', () => {
       expect(await store.getMany(['tc:b'])).toEqual([expect.stringContaining('"many"')]) // the fill went on
       expect(onEvent.mock.calls.length).toBeGreaterThan(5)
       expect(logged).toHaveBeenCalledTimes(1)
-      expect(String(logged.mock.calls[0]![0])).toMatch(/^tiercache: onEvent threw on "miss" \(ignored; logged once\):$/)
+      expect(String(logged.mock.calls[0]![0])).toMatch(
+        /^tiercache: onEvent threw on "miss" \(ignored; logged once\):$/,
+      )
     } finally {
       logged.mockRestore()
     }
