@@ -58,7 +58,12 @@ export interface Guard {
    * tier 2 did not take them (other instances will not see them; counted as an l2Error too).
    */
   add(ids: string | string[]): Promise<void>
-  /** Rebuilds the shared filter from the source of truth, then switches to it. */
+  /**
+   * Rebuilds the shared filter from the source of truth, in this instance's sizing, then switches
+   * to it, unless a rebuild that began later switched first (it holds every id this one would):
+   * rebuilds may overlap, from any number of instances, and no add made meanwhile is lost.
+   * @returns the ids read, and the generation in use after it
+   */
   rebuild(source: Iterable<string> | AsyncIterable<string>): Promise<{ added: number; generation: string }>
   /** Loads (or reloads) the mirror now. */
   load(): Promise<void>
@@ -79,7 +84,8 @@ const MAX_BITS = 2 ** 32
 const POSITIONS_PER_CALL = 1000 // Lua unpack() limits: 4 arguments per position
 /** Attempts of one add when the shared sizing changes under it (a rebuild switching between them). */
 const ADD_ATTEMPTS = 4
-const BUILDING_MARKER_TTL_MS = 3_600_000
+/** How long a rebuild may take before others take it for dead (its adds stop reaching it). */
+const REBUILD_DEADLINE_MS = 3_600_000
 
 /**
  * An id as the guard hashes it: a string, as the keys it answers for are. A number would hash as
@@ -145,7 +151,7 @@ export function buildGuard(
   const tag = `${prefix}guard:{${name}}`
   const keys = {
     current: `${tag}:current`,
-    building: `${tag}:building`,
+    builds: `${tag}:builds`,
     counter: `${tag}:gen`,
     sizes: `${tag}:sizes`,
     bitmap: `${tag}:g`,
@@ -157,13 +163,13 @@ export function buildGuard(
     load: redis.createScript<Array<string | number>>(LOAD) as ScriptRunner<Array<string | number>>,
     begin: redis.createScript<number>(BEGIN_REBUILD) as ScriptRunner<number>,
     setBits: redis.createScript<number>(SET_BITS) as ScriptRunner<number>,
-    switch: redis.createScript<string>(SWITCH) as ScriptRunner<string>,
+    switch: redis.createScript<[number, string]>(SWITCH) as ScriptRunner<[number, string]>,
   }
 
   /** The sizing of the filter in use: this instance's until it loads a generation made in another. */
   let sizing = configured
-  /** The sizing of the generation being rebuilt, when tier 2 said it differs from `sizing`. */
-  let buildingSizing: Sizing | undefined
+  /** Sizings of generations being rebuilt that differ from `sizing`, as tier 2 last said. */
+  let extraSizings: Sizing[] = []
   let mirror = new BloomFilter(sizing)
   let loaded = scripts === undefined // a process-local guard is its own source of truth
   let generation = '0'
@@ -240,36 +246,32 @@ export function buildGuard(
   }
 
   /**
-   * Sets ids' bits in tier 2, in the current generation's sizing (and the one being rebuilt, if
-   * it differs). Tier 2 refuses positions in a sizing that is not its generation's: then the
-   * mirror is reloaded in the sizing it has, and the ids are sent again.
+   * Sets ids' bits in tier 2: in the current generation and every one being rebuilt, each in its
+   * own sizing. Tier 2 refuses an add that lacks a generation's sizing and names it: the ids are
+   * sent again with it (and, when the current generation's sizing is not the mirror's, the
+   * mirror is reloaded in it first).
    */
   const addShared = async (add: ScriptRunner<Array<string | number | null>>, ids: string[]) => {
     let i = 0
     for (let attempt = 1; i < ids.length; attempt++) {
-      const first = sizing
-      const second =
-        buildingSizing && sizingText(buildingSizing) !== sizingText(first) ? buildingSizing : undefined
-      // Ids per call: at most POSITIONS_PER_CALL positions for each sizing (Lua's unpack limit).
-      const perCall = Math.max(
-        1,
-        Math.floor(POSITIONS_PER_CALL / Math.max(first.hashes, second?.hashes ?? 1)),
-      )
+      const own = sizingText(sizing)
+      const sizings = [sizing, ...extraSizings.filter((extra) => sizingText(extra) !== own)]
+      // Ids per call: at most POSITIONS_PER_CALL positions in each sizing (Lua's unpack limit).
+      const perCall = Math.max(1, Math.floor(POSITIONS_PER_CALL / Math.max(...sizings.map((z) => z.hashes))))
       const batch = ids.slice(i, i + perCall)
-      const head = batch.flatMap((id) => positions(id, first))
-      const tail = second ? batch.flatMap((id) => positions(id, second)) : []
-      const reply = await add.exec(
-        [keys.current, keys.building, keys.sizes],
-        [
-          keys.bitmap,
-          sizingText(first),
-          second ? sizingText(second) : '',
-          String(head.length),
-          ...head.map(String),
-          ...tail.map(String),
-        ],
-      )
+      const args = [keys.bitmap]
+      for (const z of sizings) {
+        const at = batch.flatMap((id) => positions(id, z))
+        args.push(sizingText(z), String(at.length), ...at.map(String))
+      }
+      const reply = await add.exec([keys.current, keys.builds, keys.sizes], args)
+      const named = reply
+        .slice(3)
+        .map(parseSizing)
+        .filter((z): z is Sizing => z !== undefined)
       if (Number(reply[0]) === 1) {
+        // The sizings tier 2 used, the current one among them: the others are rebuilds under way.
+        extraSizings = named.filter((z) => sizingText(z) !== own)
         i += batch.length
         attempt = 0
         continue
@@ -278,10 +280,10 @@ export function buildGuard(
         throw new Error(
           `guard "${name}": its shared sizing kept changing during an add (${ADD_ATTEMPTS} attempts)`,
         )
-      buildingSizing = reply[4] == null ? undefined : parseSizing(reply[4])
+      extraSizings = [...extraSizings, ...named]
       // The current generation is in another sizing than the mirror's: load it, then put this
       // add's ids in the mirror it brought (tier 2 refused them: the load could not have them).
-      if (reply[2] !== sizingText(first)) {
+      if (reply[2] !== own) {
         await reload()
         for (const id of ids) mirror.add(id)
       }
@@ -338,8 +340,8 @@ export function buildGuard(
       }
       const next = String(
         await scripts.begin.exec(
-          [keys.counter, keys.building, keys.sizes],
-          [String(BUILDING_MARKER_TTL_MS), sizingText(configured)],
+          [keys.counter, keys.builds, keys.sizes],
+          [keys.bitmap, String(REBUILD_DEADLINE_MS), sizingText(configured)],
         ),
       )
       let batch: number[] = []
@@ -353,11 +355,14 @@ export function buildGuard(
         }
       }
       if (batch.length > 0) await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
-      await scripts.switch.exec([keys.current, keys.building, keys.sizes], [keys.bitmap, next])
+      // Not switched when a rebuild that began later switched first: it has every id this one has.
+      const [switched] = await scripts.switch.exec(
+        [keys.current, keys.builds, keys.sizes],
+        [keys.bitmap, next],
+      )
       warned = false
-      buildingSizing = undefined
       await reload()
-      return { added, generation: next }
+      return { added, generation: Number(switched) === 1 ? next : generation }
     },
     load,
     stats,

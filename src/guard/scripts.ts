@@ -12,47 +12,53 @@
  * bits would read as absent ids (false negatives), and theirs as noise to the others.
  */
 
+/** Redis's clock in ms, in a script (effects are replicated, so a replica never re-reads it). */
+const NOW = `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
+
 /**
- * Add. KEYS: 1 current-generation pointer, 2 building-generation marker, 3 sizes. ARGV: 1 bitmap
- * key prefix (`...:g`), 2 the sizing the positions are for, 3 a second sizing ('' for none), 4 how
- * many positions are for the first, then the positions for the first sizing, then for the second.
- * Sets the bits in the current generation and, while a rebuild runs, in the one being built too
- * (so an add during a rebuild is not lost at the switch), each in its own sizing.
- * → { 1, current } when done; { 0, current, its sizing, building or false, its sizing or false }
- * when a generation's sizing is not one the positions were sent for (nothing set: send again).
+ * Add. KEYS: 1 current-generation pointer, 2 the rebuilds under way (a sorted set: generation →
+ * deadline), 3 sizes. ARGV: 1 bitmap key prefix (`...:g`), then groups of (sizing, how many
+ * positions, the positions in that sizing). Sets the bits in the current generation and in every
+ * one being rebuilt (so an add during a rebuild, or during several at once, is not lost at a
+ * switch), each in its own sizing. A current generation with no sizing yet takes the first group's.
+ * → { 1, current, the sizings used... } when done; { 0, current, its sizing, the sizings missing... }
+ * when a generation's sizing has no group (nothing set: send again with them).
  */
 export const ADD = `
+${NOW}
 local current = redis.call('GET', KEYS[1]) or '0'
-local building = redis.call('GET', KEYS[2])
-if building == current then building = false end
-local currentSize = redis.call('HGET', KEYS[3], current)
-if not currentSize then
-  redis.call('HSET', KEYS[3], current, ARGV[2])
-  currentSize = ARGV[2]
+local generations = { current }
+for _, g in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')) do
+  if g ~= current then generations[#generations + 1] = g end
 end
-local buildingSize = building and redis.call('HGET', KEYS[3], building)
-local count = tonumber(ARGV[4])
-local function range(size)
-  if size == ARGV[2] then return 5, 4 + count end
-  if size == ARGV[3] then return 5 + count, #ARGV end
-  return nil
+local groups = {}
+local i = 2
+while i < #ARGV do
+  local n = tonumber(ARGV[i + 1])
+  groups[ARGV[i]] = { i + 2, i + 1 + n }
+  i = i + 2 + n
 end
-local cFrom, cTo = range(currentSize)
-local bFrom, bTo
-if buildingSize then bFrom, bTo = range(buildingSize) end
-if not cFrom or (buildingSize and not bFrom) then
-  return { 0, current, currentSize, building, buildingSize }
-end
-local function set(key, from, to)
-  local ops = {}
-  for i = from, to do
-    ops[#ops + 1] = 'SET'; ops[#ops + 1] = 'u1'; ops[#ops + 1] = ARGV[i]; ops[#ops + 1] = 1
+local sizes, missing, used = {}, {}, {}
+for _, g in ipairs(generations) do
+  local size = redis.call('HGET', KEYS[3], g)
+  if not size then
+    size = ARGV[2]
+    redis.call('HSET', KEYS[3], g, size)
   end
-  if #ops > 0 then redis.call('BITFIELD', key, unpack(ops)) end
+  sizes[g] = size
+  if not groups[size] then missing[#missing + 1] = size else used[#used + 1] = size end
 end
-set(ARGV[1] .. current, cFrom, cTo)
-if buildingSize then set(ARGV[1] .. building, bFrom, bTo) end
-return { 1, current }
+if #missing > 0 then return { 0, current, sizes[current], unpack(missing) } end
+for _, g in ipairs(generations) do
+  local range = groups[sizes[g]]
+  local ops = {}
+  for j = range[1], range[2] do
+    ops[#ops + 1] = 'SET'; ops[#ops + 1] = 'u1'; ops[#ops + 1] = ARGV[j]; ops[#ops + 1] = 1
+  end
+  if #ops > 0 then redis.call('BITFIELD', ARGV[1] .. g, unpack(ops)) end
+end
+return { 1, current, unpack(used) }
 `
 
 /**
@@ -83,13 +89,21 @@ return out
 `
 
 /**
- * Start a rebuild. KEYS: 1 generation counter, 2 building marker, 3 sizes. ARGV: 1 marker ttl ms,
- * 2 the new generation's sizing. → the new generation's number
+ * Start a rebuild. KEYS: 1 generation counter, 2 the rebuilds under way, 3 sizes. ARGV: 1 bitmap
+ * key prefix, 2 how long the rebuild may take (ms), 3 the new generation's sizing. Rebuilds past
+ * their deadline (their process died) are forgotten, their bitmaps deleted.
+ * → the new generation's number
  */
 export const BEGIN_REBUILD = `
+${NOW}
+for _, g in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - 1)) do
+  redis.call('DEL', ARGV[1] .. g)
+  redis.call('HDEL', KEYS[3], g)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
 local generation = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], generation, 'PX', ARGV[1])
-redis.call('HSET', KEYS[3], generation, ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), generation)
+redis.call('HSET', KEYS[3], generation, ARGV[3])
 return generation
 `
 
@@ -104,17 +118,24 @@ return #ARGV
 `
 
 /**
- * Switch to the rebuilt generation, atomically: readers load either the old or the new bitmap,
- * never a half-built one. KEYS: 1 current pointer, 2 building marker, 3 sizes. ARGV: 1 bitmap key
- * prefix, 2 the new generation. The old bitmap and its sizing are deleted. → the old generation
+ * Switch to a rebuilt generation, atomically: readers load either the old or the new bitmap,
+ * never a half-built one. A rebuild that began after this one and has switched already holds
+ * every id this one has (its source, and every add since it began): then this generation is
+ * dropped instead, or its switch would lose what was added since that newer rebuild began.
+ * KEYS: 1 current pointer, 2 the rebuilds under way, 3 sizes. ARGV: 1 bitmap key prefix, 2 the
+ * rebuilt generation. The generation left is deleted, with its sizing.
+ * → { 1 if switched else 0, the generation current before }
  */
 export const SWITCH = `
+redis.call('ZREM', KEYS[2], ARGV[2])
 local old = redis.call('GET', KEYS[1]) or '0'
-redis.call('SET', KEYS[1], ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-if old ~= ARGV[2] then
-  redis.call('DEL', ARGV[1] .. old)
-  redis.call('HDEL', KEYS[3], old)
+if tonumber(ARGV[2]) <= tonumber(old) then
+  redis.call('DEL', ARGV[1] .. ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  return { 0, old }
 end
-return old
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', ARGV[1] .. old)
+redis.call('HDEL', KEYS[3], old)
+return { 1, old }
 `

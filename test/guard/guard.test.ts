@@ -246,3 +246,66 @@ describe('guard', () => {
     expect(writer.stats().expected).toBe(50_000)
   })
 })
+
+describe('guard: rebuilds that overlap', () => {
+  /** A source that yields its ids, then waits for `finish()` before it ends. */
+  function heldSource(ids: string[]) {
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    let begun!: () => void
+    const started = new Promise<void>((resolve) => {
+      begun = resolve
+    })
+    async function* source() {
+      begun()
+      yield* ids
+      await finished
+    }
+    return { source: source(), started, finish }
+  }
+
+  it.each([
+    ['the rebuild that began first switches last', 'last'],
+    ['the rebuild that began first switches first', 'first'],
+  ] as const)(
+    'two rebuilds at once (every instance rebuilding at its cold start), %s: no id added meanwhile is lost',
+    async (_, order) => {
+      const ns = `overlap-${randomUUID().slice(0, 8)}`
+      const guard = () => createGuard(instance(ns).cache, 'users', { expected: 1000 })
+      const early = guard()
+      const late = guard()
+      const writer = guard()
+      const ids = ['user:1', 'user:2']
+      const first = heldSource(ids)
+      const second = heldSource(ids)
+      const earlyDone = early.rebuild(first.source)
+      await first.started
+      const lateDone = late.rebuild(second.source)
+      await second.started
+      await writer.add('user:before-any-switch') // both rebuilds under way
+      if (order === 'last') {
+        second.finish()
+        await lateDone
+        await writer.add('user:between') // only the later rebuild is current now
+        first.finish()
+        expect((await earlyDone).generation).toBe((await lateDone).generation) // the earlier one stood down
+      } else {
+        first.finish()
+        await earlyDone
+        // Current now, while the later rebuild still runs: it has what was added since that began.
+        await writer.load()
+        expect(writer.mightContain('user:before-any-switch')).toBe(true)
+        await writer.add('user:between')
+        second.finish()
+        await lateDone
+      }
+      for (const g of [early, late, writer]) {
+        await g.load()
+        for (const id of [...ids, 'user:before-any-switch', 'user:between'])
+          expect(g.mightContain(id)).toBe(true)
+      }
+    },
+  )
+})
