@@ -14,7 +14,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
 import { describeValue } from '../option-names.js'
 import { BloomFilter, type BloomSize, bloomSize, positions } from './bloom-filter.js'
-import { ADD, BEGIN_REBUILD, LOAD, SET_BITS, SWITCH } from './scripts.js'
+import { ABANDON, ADD, BEGIN_REBUILD, LOAD, SET_BITS, SWITCH } from './scripts.js'
 
 /** Options of one guard. */
 export interface GuardOptions {
@@ -164,6 +164,7 @@ export function buildGuard(
     begin: redis.createScript<number>(BEGIN_REBUILD) as ScriptRunner<number>,
     setBits: redis.createScript<number>(SET_BITS) as ScriptRunner<number>,
     switch: redis.createScript<[number, string]>(SWITCH) as ScriptRunner<[number, string]>,
+    abandon: redis.createScript<number>(ABANDON) as ScriptRunner<number>,
   }
 
   /** The sizing of the filter in use: this instance's until it loads a generation made in another. */
@@ -345,16 +346,22 @@ export function buildGuard(
         ),
       )
       let batch: number[] = []
-      for await (const id of source) {
-        // A wrong item stops the rebuild before its switch: readers keep the current generation.
-        batch.push(...fresh.add(checkId(id, `source item ${added}`)))
-        added++
-        if (batch.length >= POSITIONS_PER_CALL) {
-          await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
-          batch = []
+      try {
+        for await (const id of source) {
+          // A wrong item stops the rebuild before its switch: readers keep the current generation.
+          batch.push(...fresh.add(checkId(id, `source item ${added}`)))
+          added++
+          if (batch.length >= POSITIONS_PER_CALL) {
+            await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
+            batch = []
+          }
         }
+        if (batch.length > 0) await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
+      } catch (error) {
+        // Given up: adds stop going to it, and its bitmap goes (else both last until its deadline).
+        await scripts.abandon.exec([keys.builds, keys.sizes], [keys.bitmap, next]).catch(() => {})
+        throw error
       }
-      if (batch.length > 0) await scripts.setBits.exec([`${keys.bitmap}${next}`], batch.map(String))
       // Not switched when a rebuild that began later switched first: it has every id this one has.
       const [switched] = await scripts.switch.exec(
         [keys.current, keys.builds, keys.sizes],

@@ -139,3 +139,14 @@ redis.call('DEL', ARGV[1] .. old)
 redis.call('HDEL', KEYS[3], old)
 return { 1, old }
 `
+
+/**
+ * Give up a rebuild (its source failed): it leaves the rebuilds under way, its bitmap and sizing
+ * are deleted. KEYS: 1 the rebuilds under way, 2 sizes. ARGV: 1 bitmap key prefix, 2 its generation.
+ */
+export const ABANDON = `
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('DEL', ARGV[1] .. ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+`

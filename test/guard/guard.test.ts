@@ -2,6 +2,7 @@
  * The guard on the real cluster through the proxy: shared state in Redis, mirrors in process.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
@@ -308,4 +309,24 @@ describe('guard: rebuilds that overlap', () => {
       }
     },
   )
+})
+
+describe('guard: a rebuild that fails', () => {
+  it('leaves nothing under way: adds stop going to its generation, and its bitmap is deleted', async () => {
+    const ns = `abandon-${randomUUID().slice(0, 8)}`
+    const guard = createGuard(instance(ns).cache, 'users', { expected: 1000 })
+    await guard.rebuild(['user:1'])
+    async function* failing() {
+      yield 'user:2'
+      throw new Error('the database went away')
+    }
+    await expect(guard.rebuild(failing())).rejects.toThrowError('the database went away')
+    const redis = new Redis({ url: proxy.url, token: TOKENS.standard })
+    const tag = `${ns}:guard:{users}`
+    expect(await redis.zcard(`${tag}:builds`)).toBe(0) // it was under way until its deadline, an hour
+    expect(await redis.exists(`${tag}:g2`)).toBe(0)
+    await guard.add('user:3')
+    await guard.load()
+    expect(['user:1', 'user:3'].every((id) => guard.mightContain(id))).toBe(true)
+  })
 })
