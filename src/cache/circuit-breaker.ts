@@ -63,13 +63,16 @@ export class CircuitBreaker {
 
 /**
  * Whether a tier-2 error is the server refusing this one request (a value over its body limit: the
- * proxy's or Upstash's 1 MiB; a wrong type) rather than tier 2 being unwell. A refusal proves tier 2
+ * proxy's or Upstash's 1 MiB; a wrong type; in a cluster, a key whose rebuild lock cannot share its
+ * slot, see `rebuildLockKey`) rather than tier 2 being unwell. A refusal proves tier 2
  * answers, so it counts as a success for the breaker: one batch of values too large for the proxy
  * opened the breaker, and left tier 2 unused for every key for `breaker.cooldown`.
  */
 export function isRefusal(error: unknown): boolean {
   return (
     (error as Error | undefined)?.name === 'UpstashError' &&
-    /larger than|too large|request size|size exceeded|WRONGTYPE|out of range/i.test((error as Error).message)
+    /larger than|too large|request size|size exceeded|WRONGTYPE|out of range|CROSSSLOT/i.test(
+      (error as Error).message,
+    )
   )
 }

@@ -26,7 +26,6 @@ if text then
   if ok and type(env) == 'table' then
     fresh = (tonumber(env.f) or 0) > tonumber(ARGV[3])
     fence = tonumber(env.c) or 0
-    -- Tag versions the caller knows (ARGV[4]): an entry written under an older one is invalid.
     if fresh and ARGV[4] and type(env.t) == 'table' then
       local need = cjson.decode(ARGV[4])
       for tag, v in pairs(env.t) do
@@ -107,12 +106,15 @@ return 0
 `
 
 /**
- * The rebuild lock's key: `{<hash tag of the entry key>}:rebuild:<entry key>`. Redis hashes only
- * a key's `{tag}` when it has one, else the whole key; wrapping that same text in braces puts the
- * lock in the entry's slot.
+ * The rebuild lock's key, in the entry's slot and starting as the entry key does (so a proxy token
+ * limited to a key prefix reaches it). Redis hashes only a key's `{tag}` when it has one, else the
+ * whole key: a key with a tag keeps it (`<key>:rebuild`); a key without one is wrapped in braces
+ * after its leading brace-free part (`<part>{<key>}:rebuild`). A key hashed whole whose text holds
+ * a `}` (`list:{}`) cannot be wrapped so: in a cluster, Redis refuses its scripts (CROSSSLOT), and
+ * the cache counts that as a refusal, serving it from L1 and the loader.
  */
 export function rebuildLockKey(key: string): string {
-  return `{${hashTagOf(key)}}:rebuild:${key}`
+  return hashTagOf(key) === key ? `${key.split('{')[0]}{${key}}:rebuild` : `${key}:rebuild`
 }
 
 /** What Redis Cluster hashes for a key: the text inside its first non-empty `{...}`, else the key. */

@@ -82,8 +82,8 @@ export interface SyncKeys {
   watermark: string
 }
 
-/** The coherence keys of the cache whose keys start with `prefix`. */
+/** The coherence keys of the cache whose keys start with `prefix` (and so do they: a proxy token limited to that prefix reaches them). */
 export function syncKeys(prefix: string): SyncKeys {
-  const tag = `{${prefix}tiercache-sync}`
+  const tag = `${prefix}{${prefix}tiercache-sync}`
   return { stream: `${tag}:stream`, versions: `${tag}:versions`, watermark: `${tag}:trimmed` }
 }

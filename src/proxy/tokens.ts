@@ -199,7 +199,7 @@ function checkPrefix(
   if (info.script && !grant.scripts) {
     throw new ProxyHttpError(
       403,
-      `NOPERM scripts may reach undeclared keys; this token is limited to ${JSON.stringify(prefix)}`,
+      `NOPERM scripts may reach undeclared keys; this token is limited to ${JSON.stringify(prefix)} (allow them with "scripts": true in its tokens-file entry)`,
     )
   }
   // SORT ... BY pattern / GET pattern reads keys that are not arguments.

@@ -26,8 +26,14 @@ export interface QueueMessage<T> {
 export interface QueueOptions {
   /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
   redis: RedisConnection
-  /** The queue's name: its stream is `tcq:{name}`, its dead letters `tcq:{name}:dead-letter`. */
+  /** The queue's name: its stream is `<namespace>:{name}`, its dead letters `<namespace>:{name}:dead-letter`. */
   name: string
+  /**
+   * What its keys start with (a proxy token limited to a key prefix reaches only keys under it:
+   * give that prefix's leading part here, `tenant-a` for `tenant-a:`).
+   * @default 'tcq'
+   */
+  namespace?: string
 }
 
 /** Options of `consume` and `drain`. */
@@ -253,10 +259,16 @@ function nonNegativeMs(value: unknown, option: string): number {
  * await queue.drain(async ({ payload }) => send(payload), { maxMs: 20_000 })
  */
 export function createQueue(options: QueueOptions): Queue {
-  checkOptionNames(options ?? {}, ['redis', 'name'])
+  checkOptionNames(options ?? {}, ['redis', 'name', 'namespace'])
   const name = checkName(options?.name)
+  const namespace = options.namespace ?? 'tcq'
+  if (typeof namespace !== 'string' || namespace.length === 0 || /[{}]/.test(namespace))
+    throw new InvalidOptionError(
+      'namespace',
+      `must be a non-empty string without braces, got ${JSON.stringify(namespace)}`,
+    )
   const redis = upstashClient(options.redis)
-  const stream = `tcq:{${name}}`
+  const stream = `${namespace}:{${name}}`
   const keys = [stream, `${stream}:${DEFAULT_DEAD_LETTER}`]
   const keysFor = (deadLetter: string) =>
     deadLetter === DEFAULT_DEAD_LETTER ? keys : [stream, `${stream}:${deadLetter}`]
