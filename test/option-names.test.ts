@@ -116,7 +116,7 @@ describe('where options are taken', () => {
 
   it('the queue, consume and drain', async () => {
     expect(() => createQueue({ redis, name: 'q', group: 'g' } as never)).toThrowError(
-      /^Invalid option group: is not an option; known: redis, name$/,
+      /^Invalid option group: is not an option; known: redis, name, namespace$/,
     )
     const queue = createQueue({ redis, name: 'q' })
     await expect(queue.drain(() => {}, { maxmessages: 5 } as never)).rejects.toThrowError(
