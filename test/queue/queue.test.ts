@@ -202,6 +202,9 @@ describe('queue', () => {
     expect(() => createQueue({ redis: {} as { url: string; token: string }, name: 'x' })).toThrowError(
       /redis/,
     )
+    expect(() =>
+      createQueue({ redis: { url: proxy.url, token: 't' }, name: 'x', namespace: 'a{b}' }),
+    ).toThrowError(/^Invalid option namespace: must be a non-empty string without braces, got "a\{b\}"$/)
     const queue = queueNamed('x')
     await expect(queue.drain(() => {}, { count: 0 })).rejects.toThrowError(/count/)
     await expect(queue.consume(() => {})).rejects.toThrowError(/signal/)
