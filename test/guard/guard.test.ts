@@ -26,6 +26,15 @@ class CountingStore extends UpstashStore {
   }
 }
 
+/** A promise and the function that settles it (Node 20 has no Promise.withResolvers). */
+function signal(): [Promise<void>, () => void] {
+  let settle!: () => void
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve
+  })
+  return [settled, settle]
+}
+
 function instance(namespace: string) {
   const store = new CountingStore({ url: proxy.url, token: TOKENS.standard })
   const cache = createCache({ redis: store, namespace, timeouts: { l2: '2s' } })
@@ -172,14 +181,8 @@ describe('guard', () => {
     // done: the order that used to lose the add.
     const loadSha = createHash('sha1').update(LOAD).digest('hex')
     const realFetch = globalThis.fetch
-    let readInRedis!: () => void
-    const loadRead = new Promise<void>((resolve) => {
-      readInRedis = resolve
-    })
-    let release!: () => void
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const [loadRead, readInRedis] = signal()
+    const [held, release] = signal()
     const fetchSpy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
       const response = await realFetch(input, init)
       if (String(init?.body).includes(loadSha)) {
@@ -251,14 +254,8 @@ describe('guard', () => {
 describe('guard: rebuilds that overlap', () => {
   /** A source that yields its ids, then waits for `finish()` before it ends. */
   function heldSource(ids: string[]) {
-    let finish!: () => void
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve
-    })
-    let begun!: () => void
-    const started = new Promise<void>((resolve) => {
-      begun = resolve
-    })
+    const [finished, finish] = signal()
+    const [started, begun] = signal()
     async function* source() {
       begun()
       yield* ids

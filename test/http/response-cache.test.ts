@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
-import { resolveResponseCacheOptions } from '../../src/http/options.js'
+import { type ResolvedResponseCacheOptions, resolveResponseCacheOptions } from '../../src/http/options.js'
 import { answerFromL1, respondCached } from '../../src/http/response-cache.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
 
@@ -148,15 +148,14 @@ describe('respondCached', () => {
 describe('respondCached and the response’s own Vary', () => {
   const varied = (vary: string, language: string) =>
     new Response(`hello in ${language}`, { headers: { 'content-type': 'text/plain', vary } })
+  /** Answers a request for `path` in a language, by a handler that answers with `vary`. */
+  const answering =
+    (path: string, vary: string, options: ResolvedResponseCacheOptions) => (language: string) =>
+      respondCached(get(path, { 'accept-language': language }), () => varied(vary, language), options)
 
   it('a response that varies on a header the key does not hold is not stored: it would be served to every language', async () => {
     const { options } = setup()
-    const answerFor = (language: string) =>
-      respondCached(
-        get('/greeting', { 'accept-language': language }),
-        () => varied('Accept-Language', language),
-        options,
-      )
+    const answerFor = answering('/greeting', 'Accept-Language', options)
     const french = await answerFor('fr')
     expect(french.headers.get('x-cache')).toBe('BYPASS')
     const english = await answerFor('en')
@@ -178,12 +177,7 @@ describe('respondCached and the response’s own Vary', () => {
       ttl: '1m',
       vary: ['accept-language', 'Accept-Encoding'],
     })
-    const answerFor = (language: string) =>
-      respondCached(
-        get('/keyed', { 'accept-language': language }),
-        () => varied('accept-encoding ,  Accept-Language', language),
-        keyed,
-      )
+    const answerFor = answering('/keyed', 'accept-encoding ,  Accept-Language', keyed)
     expect((await answerFor('fr')).headers.get('x-cache')).toBe('MISS')
     await cache.settled()
     const again = await answerFor('fr')
@@ -199,12 +193,7 @@ describe('respondCached and the response’s own Vary', () => {
       ttl: '1m',
       key: (request) => `${new URL(request.url).pathname} ${request.headers.get('accept-language')}`,
     })
-    const answerFor = (language: string) =>
-      respondCached(
-        get('/custom', { 'accept-language': language }),
-        () => varied('Accept-Language', language),
-        custom,
-      )
+    const answerFor = answering('/custom', 'Accept-Language', custom)
     expect((await answerFor('fr')).headers.get('x-cache')).toBe('MISS')
     await cache.settled()
     expect((await answerFor('fr')).headers.get('x-cache')).toBe('HIT')
