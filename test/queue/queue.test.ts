@@ -204,7 +204,7 @@ describe('queue', () => {
     )
     expect(() =>
       createQueue({ redis: { url: proxy.url, token: 't' }, name: 'x', namespace: 'a{b}' }),
-    ).toThrowError(/^Invalid option namespace: must be a non-empty string without braces, got "a\{b\}"$/)
+    ).toThrowError(/^Invalid option namespace: must be 1 to 200 characters without braces, got "a\{b\}"$/)
     const queue = queueNamed('x')
     await expect(queue.drain(() => {}, { count: 0 })).rejects.toThrowError(/count/)
     await expect(queue.consume(() => {})).rejects.toThrowError(/signal/)
