@@ -5,29 +5,23 @@
  */
 
 import { checkTimer, type Duration, parseDuration } from '../duration.js'
-import { InvalidKeyError, InvalidOptionError, LoaderError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
 import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
+import { readBatch, type Settle } from './batch-path.js'
 import { CacheCore } from './core.js'
-import { decodeEnvelope } from './envelope.js'
 import type { CacheStats } from './events.js'
 import { registerCore } from './internals.js'
 import type { L1Entry, L1Factory } from './l1-store.js'
 import { OWN_WRITE } from './l1-sync.js'
-import { learnTagsOf, loadMiss, type Miss, refreshServed } from './miss-path.js'
+import { learnTagsOf, loadMiss, type Miss } from './miss-path.js'
 import { type CacheOptions, resolveOptions } from './options.js'
 import { isTierTwoStore, type TierTwoStore } from './store.js'
 import { checkTags, namespaceTag, userTag } from './tags.js'
-import { freshTime, type Reload, serveFromTierTwo } from './tier-two-read.js'
+import { freshTime, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
 import { checkWriteOptions } from './write-options.js'
-
-/** Settles one key's flight in a getMany batch. */
-interface Settle {
-  resolve(value: unknown): void
-  reject(error: unknown): void
-}
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024
@@ -316,7 +310,7 @@ class CacheView implements Cache {
     })
     if (missing.length === 0) return results
     if (!loadMany) {
-      await this.#readBatch(missing, keys, fulls, undefined, options, results)
+      await readBatch(core, keys, fulls, undefined, options, tags, results, missing)
       return results
     }
     // In-process single flight, key by key: a key this process is already loading (a getOrLoad,
@@ -343,125 +337,9 @@ class CacheView implements Cache {
       // Its error reaches this caller through the batch; a flight nobody joined must not go unhandled.
       flight.catch(() => {})
     }
-    waits.push(this.#readBatch(own, keys, fulls, loadMany, options, results, settle))
+    waits.push(readBatch(core, keys, fulls, loadMany, options, tags, results, own, settle))
     await Promise.all(waits)
     return results
-  }
-
-  /**
-   * The L1 misses of a getMany: one tier-2 round trip for all of them, then one `loadMany` call for
-   * what tier 2 did not have. Each key's flight is settled as soon as its value is known.
-   */
-  async #readBatch<T>(
-    indexes: number[],
-    keys: string[],
-    fulls: string[],
-    loadMany: BatchLoader<T> | undefined,
-    options: WriteOptions | undefined,
-    results: Array<T | null | undefined>,
-    settle?: Map<number, Settle>,
-  ): Promise<void> {
-    if (indexes.length === 0) return
-    const core = this.#core
-    try {
-      const startGen = this.#sync.gen
-      const answer = await core.tierTwo('get', () =>
-        core.store.getMany(indexes.map((i) => core.tierKey(fulls[i]!))),
-      )
-      const tierTwoAnswered = answer !== undefined
-      const texts = answer ?? []
-      await learnTagsOf(this.#sync, texts)
-      const toLoad: number[] = []
-      // The fence each key had when read: the batch's fills compare against it, as getOrLoad's do.
-      const fences = new Map<number, number>()
-      indexes.forEach((i, j) => {
-        fences.set(i, decodeEnvelope(texts[j])?.c ?? 0)
-        // A stale key is refreshed like getOrLoad's, through the rebuild lock, with loadMany for one key.
-        const one = loadMany && ((k: string) => Promise.resolve(loadMany([k])).then((values) => values[0]))
-        const reload: Reload | undefined =
-          one && ((f) => refreshServed(this.#miss(fulls[i]!, keys[i]!, one, options), f))
-        const served = serveFromTierTwo<T>(core, fulls[i]!, texts[j], startGen, reload)
-        if (served) {
-          results[i] = served.value
-          settle?.get(i)?.resolve(served.value)
-        } else {
-          core.counters.misses++
-          core.emit(() => ({ type: 'miss', key: fulls[i]! }))
-          toLoad.push(i)
-        }
-      })
-      if (loadMany && toLoad.length > 0) {
-        await this.#loadBatch(
-          toLoad,
-          keys,
-          fulls,
-          loadMany,
-          options,
-          results,
-          tierTwoAnswered ? fences : undefined,
-        )
-      }
-      for (const i of toLoad) settle?.get(i)?.resolve(results[i])
-    } catch (error) {
-      // Settled keys ignore this; the ones still loading fail with the batch, for whoever joined them.
-      for (const i of indexes) settle?.get(i)?.reject(error)
-      throw error
-    }
-  }
-
-  async #loadBatch<T>(
-    indexes: number[],
-    keys: string[],
-    fulls: string[],
-    loadMany: BatchLoader<T>,
-    options: WriteOptions | undefined,
-    results: Array<T | null | undefined>,
-    fences?: Map<number, number>,
-  ): Promise<void> {
-    const core = this.#core
-    const startGen = this.#sync.gen // as in the miss path's loader run
-    const wanted = indexes.map((i) => keys[i]!)
-    const tags = this.#tagsFor(options)
-    const versions = tags && this.#sync.versionsOf(tags)
-    const started = core.options.now()
-    let values: Array<T | null | undefined>
-    try {
-      values = await loadMany(wanted)
-    } catch (error) {
-      core.counters.loadErrors++
-      core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
-      throw new LoaderError(wanted.join(','), error)
-    }
-    if (!Array.isArray(values) || values.length !== wanted.length) {
-      // A wrong answer is a failed load: counted and emitted as a throw would be.
-      core.counters.loadErrors++
-      const error = new TypeError(
-        `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
-      )
-      core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
-      throw new LoaderError(wanted.join(','), error)
-    }
-    const ms = core.options.now() - started
-    indexes.forEach((i, j) => {
-      const value = values[j]
-      const found = value !== null && value !== undefined
-      core.counters.loads++
-      core.emit(() => ({ type: 'load', key: fulls[i]!, ms, found }))
-      // Compare-on-fence without a lock (empty token: nothing to release); unfenced when tier 2
-      // did not answer the read (fail open).
-      const fence = fences?.get(i)
-      const fenced = fence === undefined ? ('local' as const) : { fence, token: '' }
-      core.write(
-        fulls[i]!,
-        found ? value : null,
-        freshTime(this.#core.options, found, options),
-        ms,
-        versions,
-        startGen,
-        fenced,
-      )
-      results[i] = found ? value : null
-    })
   }
 
   namespace(name: string): Cache {
