@@ -48,8 +48,12 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
     const e = event as APIGatewayProxyEventV2
     for (const [name, value] of Object.entries(e.headers ?? {})) if (value !== undefined) headers.set(name, value)
     if (e.cookies?.length) headers.set('cookie', e.cookies.join('; '))
-    const host = headers.get('host') ?? e.requestContext.domainName
-    const url = `https://${host}${e.rawPath}${e.rawQueryString ? `?${e.rawQueryString}` : ''}`
+    const domain = e.requestContext.domainName
+    // A Function URL keeps the path encoded; an HTTP API decodes it.
+    const path = urlPath(e.rawPath, !domain?.includes('.lambda-url.'))
+    // A `#` would end the query and drop what follows it into a fragment, out of the key.
+    const query = e.rawQueryString ? `?${e.rawQueryString.replace(/#/g, '%23')}` : ''
+    const url = `https://${hostOf(headers, domain)}${path}${query}`
     const method = e.requestContext.http.method
     const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
     return new Request(url, { method, headers, body })
@@ -71,12 +75,50 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
     for (const [name, value] of Object.entries(e.queryStringParameters ?? {}))
       if (value !== undefined) query.append(decode(name), decode(value))
   }
-  const host = headers.get('host') ?? 'lambda.local'
   const search = query.toString()
-  const url = `https://${host}${e.path}${search ? `?${search}` : ''}`
+  // An HTTP API's payload 1.0 (`version: '1.0'`) has the path decoded, as its 2.0 does.
+  const path = urlPath(e.path, (e as { version?: string }).version === '1.0')
+  const domain = (e.requestContext as { domainName?: string } | undefined)?.domainName
+  const url = `https://${hostOf(headers, domain)}${path}${search ? `?${search}` : ''}`
   const method = e.httpMethod
   const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
   return new Request(url, { method, headers, body })
+}
+
+/**
+ * What never appears literally in an encoded path (a URL parser would read `?`, `#`, `\\` as
+ * syntax, or change the rest): escaped so a URL keeps it as path. In a decoded path, `%` as well.
+ */
+const ESCAPED_IN_ENCODED = /[\0-\x20"#<>?\\^`{|}\x7F-\u{10FFFF}]/gu
+const ESCAPED_IN_DECODED = /[\0-\x20"#%<>?\\^`{|}\x7F-\u{10FFFF}]/gu
+
+/**
+ * The event's path as the path of the request's URL, so that two paths the handler tells apart
+ * never share a cache key. Pasted in as it came, a path was read as URL syntax: HTTP APIs hand it
+ * over decoded (`/users/me%3Fadmin=true` arrives as `/users/me?admin=true`, `/orders%23` as
+ * `/orders#`, which then swallowed the query string), where REST APIs, Function URLs and ALB keep
+ * it encoded. What cannot be literal in an encoded path is escaped; in a decoded one `%` too, else
+ * `/a%3Fb` (sent as `/a%253Fb`) and `/a?b` would meet. A lone surrogate (valid in an event's JSON)
+ * is escaped as U+FFFD's bytes, as a URL would take it.
+ */
+function urlPath(path: string, decoded: boolean): string {
+  const escaped = path.replace(decoded ? ESCAPED_IN_DECODED : ESCAPED_IN_ENCODED, (ch) => {
+    let out = ''
+    for (const byte of new TextEncoder().encode(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    return out
+  })
+  return escaped.startsWith('/') ? escaped : `/${escaped}`
+}
+
+/**
+ * The request's host: the Host header when it is one (ALB passes on whatever a client sent, and
+ * `shop.example/admin` would have moved the URL's path, and so the key, to `/admin/...`), else the
+ * event's domain name.
+ */
+function hostOf(headers: Headers, domainName: string | undefined): string {
+  const host = headers.get('host')
+  if (host !== null && /^([a-z\d-]+(\.[a-z\d-]+)*\.?|\[[\da-f:.]+\])(:\d{1,5})?$/i.test(host)) return host
+  return domainName || 'lambda.local'
 }
 
 /**

@@ -222,6 +222,62 @@ describe('withCache: response caching for each HTTP event source', () => {
     expect(result.body).toBe('no such product')
   })
 
+  it('one key per path the handler sees: decoded ? # % (HTTP APIs decode the path), a Host header that is not a host', async () => {
+    // HTTP APIs hand the path over decoded (`/users/me%3Fadmin=true` arrives as `/users/me?admin=true`;
+    // REST APIs, Function URLs and ALB keep it encoded), and ALB passes any Host header on. Pasted
+    // into the request's URL, such text was read as URL syntax: two requests the handler tells apart
+    // shared a key, and the first one's answer was served for the second.
+    const handler = withCache(
+      async (event: {
+        rawPath?: string
+        path?: string
+        rawQueryString?: string
+        queryStringParameters?: object
+      }) => ({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          path: event.rawPath ?? event.path,
+          query: event.rawQueryString ?? event.queryStringParameters ?? null,
+        }),
+      }),
+      { cache: freshCache() },
+    )
+    const v2 = (rawPath: string, rawQueryString = '') => ({
+      ...fixture('http-api-v2'),
+      rawPath,
+      rawQueryString,
+    })
+    const pairs: Array<[string, object, object]> = [
+      ['a decoded ?', v2('/users/me?admin=true'), v2('/users/me', 'admin=true')],
+      ['a decoded #', v2('/orders#', 'page=2'), v2('/orders')],
+      ['a decoded %', v2('/files/a%3Fb'), v2('/files/a?b')],
+      ['a decoded space and Unicode', v2('/files/a b/é'), v2('/files/a%20b/%C3%A9')],
+      [
+        'a Host header that is not a host',
+        {
+          ...fixture('alb'),
+          path: '/products',
+          headers: { ...fixture<{ headers: object }>('alb').headers, host: 'shop.example/admin' },
+        },
+        { ...fixture('alb'), path: '/admin/products' },
+      ],
+    ]
+    for (const [label, first, second] of pairs) {
+      const one = (await handler(first, lambdaContext())) as unknown as Result
+      const other = (await handler(second, lambdaContext())) as unknown as Result
+      expect(header(other, 'x-cache'), label).toBe('MISS')
+      expect(JSON.parse(other.body), label).not.toEqual(JSON.parse(one.body))
+      // Each is still a HIT for itself.
+      expect(header((await handler(first, lambdaContext())) as unknown as Result, 'x-cache'), label).toBe(
+        'HIT',
+      )
+    }
+    // A lone surrogate in a path (valid JSON) is answered, not a failed invocation.
+    const odd = (await handler(v2('/files/\ud800'), lambdaContext())) as unknown as Result
+    expect(odd.statusCode).toBe(200)
+  })
+
   it('binary bodies travel base64-encoded both ways', async () => {
     const png = new Uint8Array([137, 80, 78, 71, 0, 255])
     const handler = withCache(
