@@ -111,17 +111,14 @@ async function loadBatch<T>(
   let values: Array<T | null | undefined>
   try {
     values = await loadMany(wanted)
+    // A wrong answer is a failed load: counted, emitted and wrapped as a throw is.
+    if (!Array.isArray(values) || values.length !== wanted.length) {
+      throw new TypeError(
+        `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
+      )
+    }
   } catch (error) {
     core.counters.loadErrors++
-    core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
-    throw new LoaderError(wanted.join(','), error)
-  }
-  if (!Array.isArray(values) || values.length !== wanted.length) {
-    // A wrong answer is a failed load: counted and emitted as a throw would be.
-    core.counters.loadErrors++
-    const error = new TypeError(
-      `loadMany must return an array of ${wanted.length} values, in the order of the keys it was given`,
-    )
     core.emit(() => ({ type: 'loadError', key: wanted.join(','), error }))
     throw new LoaderError(wanted.join(','), error)
   }
