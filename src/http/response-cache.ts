@@ -46,7 +46,8 @@ const NOT_STORED = new Set([
 
 /**
  * Answers a request from the cache, or by `produce` (storing what may be stored).
- * - methods outside `methods`, and requests with `Cache-Control: no-store`: BYPASS (not read, not stored);
+ * - methods outside `methods`, requests with `Cache-Control: no-store`, and requests with credentials
+ *   (`Authorization`) that the key does not hold: BYPASS (not read, not stored; see `withCredentials`);
  * - `Cache-Control: no-cache` on the request: revalidate (produce, store, MISS);
  * - responses with another status, `Cache-Control: private|no-store|no-cache`, `Set-Cookie`, or a
  *   body over `maxBodyBytes` pass through uncached;
@@ -74,7 +75,7 @@ export async function respondCached(
   const refresh = 'refresh' in how ? how.refresh : options.refresh
   const method = request.method.toUpperCase()
   const requestDirectives = directives(header('cache-control') ?? null)
-  if (!options.methods.has(method) || requestDirectives.has('no-store')) {
+  if (!options.methods.has(method) || requestDirectives.has('no-store') || withCredentials(options, header)) {
     return mark(await produce(), 'BYPASS', started)
   }
   const key =
@@ -155,7 +156,7 @@ export function answerFromL1(
   // which the method Set then had to hash (about 25 ns on its own).
   const given = request.method
   const method = given === 'GET' ? 'GET' : given.toUpperCase()
-  if (!options.methods.has(method)) return undefined
+  if (!options.methods.has(method) || withCredentials(options, header)) return undefined
   const cacheControl = header('cache-control')
   if (cacheControl) {
     const asked = directives(cacheControl)
@@ -238,6 +239,19 @@ const hitHeaders = new WeakMap<StoredResponse, Array<Record<string, string>>>()
 
 /** `tiercache;desc="HIT l1";dur=0`, `dur=0.01` ... `dur=0.99`. */
 const L1_HIT_TIMINGS = Array.from({ length: 100 }, (_, n) => timingEntry('HIT', 'l1', n))
+
+/**
+ * Whether the request carries credentials (`Authorization`) that its key does not hold. Answered
+ * from a shared cache, or stored in it, one user's `/me`, or an API's answer to one token, would
+ * be served to the next caller (RFC 9111 §3.5 allows it only for responses marked `public`,
+ * `s-maxage` or `must-revalidate`; tiercache leaves such requests to the handler whatever the
+ * response says). `vary: ['authorization']` keys by it instead, and a `key` function of the
+ * caller's answers for what it holds (a key without the token, for answers that are the same
+ * for every caller).
+ */
+function withCredentials(options: ResolvedResponseCacheOptions, header: HeaderReader): boolean {
+  return !!header('authorization') && !options.key && !options.vary.includes('authorization')
+}
 
 /** Reads a produced response into its stored form, or hands it back when it must not be stored. */
 async function toStored(

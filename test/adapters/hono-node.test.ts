@@ -31,6 +31,11 @@ beforeAll(async () => {
   // No vary: the default key, from the URL node-server builds from Node's request-target.
   app.use('/t/*', cacheMiddleware({ cache, ttl: '30s', clock }))
   app.get('/t/item', (c) => c.json({ call: count('item') }))
+  app.get('/t/me', (c) => c.text(`me: ${c.req.header('authorization') ?? 'anonymous'}`))
+  app.get(
+    '/w/me',
+    cached({ cache, ttl: '30s' })((c) => c.text(`me: ${c.req.header('authorization') ?? 'anonymous'}`)),
+  )
   // A rewrite by header before the cache (an A/B variant): the key follows the rewritten URL.
   app.use('/r/*', async (c, next) => {
     const variant = c.req.header('x-variant')
@@ -132,6 +137,19 @@ describe('tiercache/hono on @hono/node-server', () => {
     expect(variantAgain.head).toMatch(/x-cache: HIT/i)
     expect(variantAgain.body).toBe(variant.body)
     expect((await raw('/r/page', [])).body).toBe(plain.body)
+  })
+
+  it('a request with Authorization, in any case, is left to the handler, behind the middleware and cached()', async () => {
+    for (const path of ['/t/me', '/w/me']) {
+      await raw(path, [])
+      expect((await raw(path, [])).head, path).toMatch(/x-cache: HIT/i)
+      // It used to be a HIT: what was stored for anyone, answered to a caller with credentials.
+      const ada = await raw(path, ['AUTHORIZATION: Bearer ada'])
+      expect(ada.body, path).toBe('me: Bearer ada')
+      expect(ada.head, path).toMatch(/x-cache: BYPASS/i)
+      expect((await raw(path, ['authorization: Bearer grace'])).body, path).toBe('me: Bearer grace')
+      expect((await raw(path, [])).body, path).toBe('me: anonymous')
+    }
   })
 
   it('cached() reads the same way: If-None-Match gives a 304 on its HIT', async () => {

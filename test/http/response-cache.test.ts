@@ -20,8 +20,9 @@ function setup({
   ownClock?: boolean
 } = {}) {
   const clock = new ManualClock()
+  const store = new MemoryStore(clock.now)
   const cache = createCache({
-    redis: new MemoryStore(clock.now),
+    redis: store,
     clock,
     random: seededRandom(),
     jitter: 0,
@@ -34,7 +35,7 @@ function setup({
     produced++
     return Response.json({ n: produced })
   }
-  return { clock, cache, options, produce, produced: () => produced }
+  return { clock, store, cache, options, produce, produced: () => produced }
 }
 
 const get = (path: string, headers: Record<string, string> = {}) =>
@@ -127,7 +128,7 @@ describe('answerFromL1', () => {
       return name === 'cache-control' ? 'no-cache' : null
     }
     expect(answerFromL1(get('/a'), options, reader)).toBeUndefined()
-    expect(asked).toEqual(['cache-control'])
+    expect(asked).toEqual(['authorization', 'cache-control'])
   })
 })
 
@@ -197,5 +198,84 @@ describe('respondCached and the response’s own Vary', () => {
     expect((await answerFor('fr')).headers.get('x-cache')).toBe('MISS')
     await cache.settled()
     expect((await answerFor('fr')).headers.get('x-cache')).toBe('HIT')
+  })
+})
+
+describe('respondCached and requests with credentials (Authorization)', () => {
+  /** What `/me` answers: the token's owner, or "anonymous"; with a Cache-Control when given one. */
+  const me = (request: Request, cacheControl?: string): Response =>
+    Response.json(
+      { user: request.headers.get('authorization')?.slice('Bearer '.length) ?? 'anonymous' },
+      cacheControl ? { headers: { 'cache-control': cacheControl } } : {},
+    )
+  const as = (token?: string) => get('/me', token ? { authorization: `Bearer ${token}` } : {})
+  /** Asks `/me` with a token (or none): how it was answered, and for whom. */
+  const ask = async (options: ResolvedResponseCacheOptions, token?: string, cacheControl?: string) => {
+    const request = as(token)
+    const response = await respondCached(request, () => me(request, cacheControl), options)
+    await options.cache.settled()
+    return {
+      status: response.headers.get('x-cache'),
+      user: ((await response.json()) as { user: string }).user,
+    }
+  }
+
+  it('a response stored for anyone does not answer a request with credentials, from L1 or from tier 2', async () => {
+    const { clock, store, options } = setup()
+    expect(await ask(options)).toEqual({ status: 'MISS', user: 'anonymous' })
+    expect(await ask(options)).toEqual({ status: 'HIT', user: 'anonymous' })
+    // It used to be a HIT: ada's token was answered with what was stored for anyone.
+    expect(answerFromL1(as('ada'), options)).toBeUndefined()
+    expect(await ask(options, 'ada')).toEqual({ status: 'BYPASS', user: 'ada' })
+    // Another instance sharing tier 2: the entry comes from there, and is not served to ada either.
+    const other = resolveResponseCacheOptions({
+      cache: createCache({ redis: store, clock, jitter: 0, maxStaleness: Number.POSITIVE_INFINITY }),
+      ttl: '1m',
+    })
+    expect(await ask(other, 'ada')).toEqual({ status: 'BYPASS', user: 'ada' })
+    expect(await ask(other)).toEqual({ status: 'HIT', user: 'anonymous' })
+  })
+
+  it('the answer to a request with credentials is not stored: the next caller gets its own', async () => {
+    const { options } = setup()
+    expect(await ask(options, 'ada')).toEqual({ status: 'BYPASS', user: 'ada' })
+    // It used to be stored, and served to everyone after ada (a HIT for grace).
+    expect(await ask(options, 'grace')).toEqual({ status: 'BYPASS', user: 'grace' })
+    expect(await ask(options)).toEqual({ status: 'MISS', user: 'anonymous' })
+  })
+
+  it('even a response marked public is left to the handler; a key function without the token shares it', async () => {
+    const { cache, options } = setup()
+    // RFC 9111 allows sharing these; tiercache does not guess, the caller's key function decides.
+    for (const cacheControl of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) {
+      expect(await ask(options, 'ada', cacheControl), cacheControl).toEqual({ status: 'BYPASS', user: 'ada' })
+      expect(await ask(options, 'grace', cacheControl), cacheControl).toEqual({
+        status: 'BYPASS',
+        user: 'grace',
+      })
+    }
+    const sameForAll = resolveResponseCacheOptions({
+      cache,
+      ttl: '1m',
+      key: (request) => new URL(request.url).pathname,
+    })
+    expect(await ask(sameForAll, 'ada')).toEqual({ status: 'MISS', user: 'ada' })
+    expect(await ask(sameForAll, 'grace')).toEqual({ status: 'HIT', user: 'ada' })
+    expect(answerFromL1(as('grace'), sameForAll)?.headers.get('x-cache')).toBe('HIT')
+  })
+
+  it("with vary: ['authorization'], or a key function, the key holds the credentials: each caller has an entry", async () => {
+    const { cache } = setup()
+    const byToken = resolveResponseCacheOptions({ cache, ttl: '1m', vary: ['Authorization'] })
+    expect(await ask(byToken, 'ada')).toEqual({ status: 'MISS', user: 'ada' })
+    expect(await ask(byToken, 'ada')).toEqual({ status: 'HIT', user: 'ada' })
+    expect(await ask(byToken, 'grace')).toEqual({ status: 'MISS', user: 'grace' })
+    const custom = resolveResponseCacheOptions({
+      cache,
+      ttl: '1m',
+      key: (request) => `me ${request.headers.get('authorization')}`,
+    })
+    expect(await ask(custom, 'ada')).toEqual({ status: 'MISS', user: 'ada' })
+    expect(await ask(custom, 'ada')).toEqual({ status: 'HIT', user: 'ada' })
   })
 })
