@@ -54,6 +54,7 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
     // A `#` would end the query and drop what follows it into a fragment, out of the key.
     const query = e.rawQueryString ? `?${e.rawQueryString.replace(/#/g, '%23')}` : ''
     const url = `https://${hostOf(headers, domain)}${path}${query}`
+    if (hasDotSegment(e.rawPath)) headers.set('cache-control', 'no-store')
     const method = e.requestContext.http.method
     const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
     return new Request(url, { method, headers, body })
@@ -80,6 +81,7 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
   const path = urlPath(e.path, (e as { version?: string }).version === '1.0')
   const domain = (e.requestContext as { domainName?: string } | undefined)?.domainName
   const url = `https://${hostOf(headers, domain)}${path}${search ? `?${search}` : ''}`
+  if (hasDotSegment(e.path)) headers.set('cache-control', 'no-store')
   const method = e.httpMethod
   const body = method === 'GET' || method === 'HEAD' ? null : decodeBody(e.body, e.isBase64Encoded)
   return new Request(url, { method, headers, body })
@@ -108,6 +110,16 @@ function urlPath(path: string, decoded: boolean): string {
     return out
   })
   return escaped.startsWith('/') ? escaped : `/${escaped}`
+}
+
+/**
+ * Whether the path has a `.` or `..` segment (`%2e` counts: a URL parser reads it as a dot). A URL
+ * resolves them away (`/x/../api` is `/api`), so such a request would share the key of a path the
+ * handler tells apart (a catch-all route answering `/x/../api` would have filled `/api`'s entry):
+ * it is marked `no-store`, answered by the handler, neither read from the cache nor stored.
+ */
+function hasDotSegment(path: string): boolean {
+  return path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))
 }
 
 /**

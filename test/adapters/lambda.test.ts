@@ -273,6 +273,19 @@ describe('withCache: response caching for each HTTP event source', () => {
         'HIT',
       )
     }
+    // A dot segment, which a URL resolves away (`/x/../products/42` is `/products/42`): not cached.
+    const fn = (rawPath: string) => ({ ...fixture('function-url'), rawPath })
+    for (const [label, dotted, plain] of [
+      ['..', v2('/x/../products/42'), v2('/products/42')],
+      ['%2e%2E, encoded (Function URL)', fn('/x/%2e%2E/products/42'), fn('/products/42')],
+      ['.', v2('/./products/7'), v2('/products/7')],
+    ] as const) {
+      const first = (await handler(dotted, lambdaContext())) as unknown as Result
+      expect(header(first, 'x-cache'), label).toBe('BYPASS')
+      const other = (await handler(plain, lambdaContext())) as unknown as Result
+      expect(header(other, 'x-cache'), label).toBe('MISS')
+      expect(JSON.parse(other.body), label).not.toEqual(JSON.parse(first.body))
+    }
     // A lone surrogate in a path (valid JSON) is answered, not a failed invocation.
     const odd = (await handler(v2('/files/\ud800'), lambdaContext())) as unknown as Result
     expect(odd.statusCode).toBe(200)
