@@ -92,7 +92,7 @@ export function toRequest(event: HttpEvent, kind: 'v1' | 'v2' | 'alb'): Request 
  * syntax, or change the rest): escaped so a URL keeps it as path. In a decoded path, `%` as well.
  */
 const ESCAPED_IN_ENCODED = /[\0-\x20"#<>?\\^`{|}\x7F-\u{10FFFF}]/gu
-const ESCAPED_IN_DECODED = /[\0-\x20"#%<>?\\^`{|}\x7F-\u{10FFFF}]/gu
+const ESCAPED_IN_DECODED = new RegExp(`%|${ESCAPED_IN_ENCODED.source}`, 'gu')
 
 /**
  * The event's path as the path of the request's URL, so that two paths the handler tells apart
