@@ -1,10 +1,11 @@
 /**
  * The proxy's answers to requests that never reach its app: bytes node:http cannot take as a
  * request (a malformed head, one too large, one too slow to arrive), and requests
- * @hono/node-server cannot make a URL of (an asterisk-form target, a bad Host). Their own
+ * @hono/node-server cannot make a URL of (an asterisk-form target, a bad Host), or that have no
+ * Host at all. Their own
  * answers are a bare status with no body; the proxy answers every error as JSON, these too.
  */
-import { STATUS_CODES } from 'node:http'
+import { type RequestListener, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { RequestError } from '@hono/node-server'
 
@@ -69,4 +70,33 @@ export function answerRequestError(error: unknown): Response {
       headers: { 'content-type': 'application/json' },
     },
   )
+}
+
+/** The answer to an HTTP/1.1 request without a Host header. */
+const NO_HOST = JSON.stringify({ error: 'malformed HTTP request: no Host header (HTTP/1.1 requires one)' })
+
+/**
+ * Wraps the server's request listener: an HTTP/1.1 request without a Host header is answered
+ * 400, as RFC 9112 §3.2 asks and node:http does, but in JSON. node:http's own check (its
+ * `requireHostHeader`, which the server turns off for this) writes a bare 400 with no body.
+ * @example
+ * createServer({ requireHostHeader: false }, requireHost(listener))
+ */
+export function requireHost(listener: RequestListener): RequestListener {
+  return (request, response) => {
+    if (
+      request.headers.host === undefined &&
+      request.httpVersionMajor === 1 &&
+      request.httpVersionMinor === 1
+    ) {
+      response.writeHead(400, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(NO_HOST),
+        connection: 'close',
+      })
+      response.end(NO_HOST)
+      return
+    }
+    listener(request, response)
+  }
 }

@@ -194,6 +194,14 @@ export class RawHttp1Front<Route> {
   }
 }
 
+/** Whether `buffer` has, from `offset`, an LF not preceded by a CR (a framing the front leaves to node:http). */
+function hasBareLineFeed(buffer: Buffer, offset: number): boolean {
+  for (let at = buffer.indexOf(10, offset); at !== -1; at = buffer.indexOf(10, at + 1)) {
+    if (at === offset || buffer[at - 1] !== 13) return true
+  }
+  return false
+}
+
 /** One answer slot, in request order. */
 interface Pending {
   bytes: string | [string, Uint8Array] | undefined
@@ -293,7 +301,10 @@ class RawConnection<Route> {
         }
         const headEnd = buffer.indexOf(HEAD_END, offset)
         if (headEnd === -1) {
-          if (buffer.length - offset > MAX_HEAD_BYTES) this.#startHandOver(offset)
+          // A head with a bare LF never shows a CRLF CRLF: left to wait for one, it sat until the
+          // head timeout (408 after 10 s) where node:http answers 400 at once. Not the front's.
+          if (buffer.length - offset > MAX_HEAD_BYTES || hasBareLineFeed(buffer, offset))
+            this.#startHandOver(offset)
           else this.#front.slow(this, Date.now() + options.headersTimeoutMs)
           break
         }

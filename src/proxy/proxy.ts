@@ -10,7 +10,7 @@ import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkOptionNames } from '../option-names.js'
 import { createProxyApp, type ProxyApp } from './app.js'
-import { answerClientError, answerRequestError } from './client-error.js'
+import { answerClientError, answerRequestError, requireHost } from './client-error.js'
 import type { FastRoute } from './fast-path.js'
 import { RawHttp1Front } from './http1-front.js'
 import { ProxyMetrics } from './metrics.js'
@@ -225,12 +225,15 @@ export async function startProxy(
         headersTimeout: headersTimeoutMs,
         requestTimeout: requestTimeoutMs,
         connectionsCheckingInterval: checkIntervalMs,
+        requireHostHeader: false, // checked by requireHost, which answers in JSON
       },
       // The hot routes skip Hono (see fast-path.ts); everything else is the Hono app's, through
       // @hono/node-server's listener (what its `serve` builds, plus an error handler: a request
       // it cannot make a URL of is answered in JSON, not with its bare 400).
-      proxy.withFastPath(
-        getRequestListener(proxy.app.fetch, { hostname: host, errorHandler: answerRequestError }),
+      requireHost(
+        proxy.withFastPath(
+          getRequestListener(proxy.app.fetch, { hostname: host, errorHandler: answerRequestError }),
+        ),
       ),
     )
     s.once('error', reject)

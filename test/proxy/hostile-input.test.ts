@@ -192,6 +192,10 @@ const rawRequest = fc.record({
     fc.string({ maxLength: 8 }),
   ),
   length: fc.constantFrom('exact', 'exact', 'exact', 'none', '+1', ' 1,1', '-1', 'x'),
+  // Host lines (HTTP/1.1 requires exactly one) and line endings: CRLF, bare LF (which llhttp
+  // refuses), or CRLF lines closed by a bare LF.
+  hosts: fc.constantFrom(1, 1, 1, 0, 2),
+  newline: fc.constantFrom('crlf', 'crlf', 'crlf', 'lf', 'lf-last'),
 })
 
 it('raw requests near the edges of HTTP/1.1: every answer JSON with a 2xx/4xx status, or the connection closed', {
@@ -201,14 +205,20 @@ it('raw requests near the edges of HTTP/1.1: every answer JSON with a 2xx/4xx st
   await fc.assert(
     fc.asyncProperty(rawRequest, async (r) => {
       const body = Buffer.from(r.body, 'utf8')
-      const lines = [`${r.method} ${r.target} ${r.version}`, 'Host: x']
+      const lines = [`${r.method} ${r.target} ${r.version}`]
+      for (let i = 0; i < r.hosts; i++) lines.push('Host: x')
       if (r.token) lines.push(`Authorization: Bearer ${r.token}`)
       for (const [name, separator, value] of r.headers) lines.push(`${name}${separator}${value}`)
       const declared = r.length === 'exact' ? String(body.length) : r.length === 'none' ? undefined : r.length
       if (declared !== undefined) lines.push(`Content-Length: ${declared}`)
       // A body only where its length is declared and valid: otherwise there is nothing to wait for.
       const bytes = Buffer.concat([
-        Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'),
+        Buffer.from(
+          r.newline === 'lf'
+            ? `${lines.join('\n')}\n\n`
+            : `${lines.join('\r\n')}\r\n${r.newline === 'lf-last' ? '\n' : '\r\n'}`,
+          'latin1',
+        ),
         r.length === 'exact' ? body : Buffer.alloc(0),
       ])
       const what = JSON.stringify(bytes.toString('latin1'))
