@@ -3,6 +3,7 @@
  * or a string such as `250ms`, `30s`, `10m`, `1h`, `7d` (decimals allowed: `1.5s`).
  */
 import { InvalidOptionError } from './errors.js'
+import { describeValue } from './option-names.js'
 
 /** A duration: milliseconds as a number, or a string with a unit (`ms`, `s`, `m`, `h`, `d`). */
 export type Duration = number | `${number}${DurationUnit}` | `${number}`
@@ -37,17 +38,11 @@ export function parseDuration(value: unknown, option: string): number {
     }
     return atMostSafe(Math.round(value), option)
   }
-  if (typeof value !== 'string') {
-    throw new InvalidOptionError(
-      option,
-      `must be a number of milliseconds or a string like "30s", got ${typeof value}`,
-    )
-  }
-  const match = DURATION_PATTERN.exec(value.trim())
+  const match = typeof value === 'string' && DURATION_PATTERN.exec(value.trim())
   if (!match) {
     throw new InvalidOptionError(
       option,
-      `must be a number of milliseconds or a string like "250ms", "30s", "10m", "1h", "7d", got ${JSON.stringify(value)}`,
+      `must be a number of milliseconds or a string like "250ms", "30s", "10m", "1h", "7d", got ${describeValue(value)}`,
     )
   }
   const amount = Number(match[1])

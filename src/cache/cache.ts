@@ -50,7 +50,7 @@ export function buildCache(
   // added where a key goes to tier 2.
   // The private in-memory store has no other writer: no invalidation stream to read.
   // (nor with `maxStaleness: Infinity`, coherence turned off).
-  const shared = options.redis !== undefined && resolved.maxStalenessMs !== Number.POSITIVE_INFINITY
+  const shared = options.redis !== undefined && resolved.maxStalenessMs !== Infinity
   return new CacheView(new CacheCore(resolved, store, shared, l1), '')
 }
 
@@ -317,7 +317,7 @@ class CacheView implements Cache {
     // another getMany, or the same key twice in this one) is joined, not loaded again; the rest
     // become this batch's flights, for later callers to join.
     const now = core.options.now()
-    const since = sync.shared ? now - core.options.maxStalenessMs : Number.NEGATIVE_INFINITY
+    const since = sync.shared ? now - core.options.maxStalenessMs : -Infinity
     const waits: Array<Promise<unknown>> = []
     const own: number[] = []
     const settle = new Map<number, Settle>()

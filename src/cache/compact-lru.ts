@@ -44,7 +44,7 @@ export class CompactLru implements L1Store {
     const slot = this.#slots.get(key)
     if (slot === undefined) return undefined
     // Expired once the clock is past its time, as lru-cache counts it.
-    if (slot.expires !== Number.POSITIVE_INFINITY && slot.expires < this.#options.now()) {
+    if (slot.expires !== Infinity && slot.expires < this.#options.now()) {
       this.#remove(key, slot, 'expire')
       return undefined
     }
@@ -58,7 +58,7 @@ export class CompactLru implements L1Store {
     if (old !== undefined) this.#remove(key, old, 'set')
     // Too large for the byte bound: not kept (lru-cache does the same).
     if (entry.size > this.#options.maxSize) return this
-    const expires = ttl > 0 ? this.#options.now() + ttl : Number.POSITIVE_INFINITY
+    const expires = ttl > 0 ? this.#options.now() + ttl : Infinity
     this.#slots.set(key, { entry, expires })
     this.#bytes += entry.size
     const { max, maxSize } = this.#options

@@ -219,7 +219,7 @@ export class CacheCore {
     const size = utf8Length(text)
     // Physical TTL: fresh + grace, so a stale copy can still be served while it is rebuilt; a hot
     // key never expires (it is refreshed in place).
-    const ttl = hot ? Number.POSITIVE_INFINITY : fresh + this.options.graceMs
+    const ttl = hot ? Infinity : fresh + this.options.graceMs
     const tierKey = this.tierKey(key)
     let stored: Promise<unknown>
     if (fenced === 'local') {

@@ -50,7 +50,7 @@ export class L1Sync {
   /** Counts syncs that dropped something; -1 until the first cursor is known. */
   gen: number
   /** Wall time at which the last completed sync started (−∞: never). */
-  lastStart = Number.NEGATIVE_INFINITY
+  lastStart = -Infinity
   /**
    * Until when (wall time) a read may be served from L1 without a sync: the last sync's start +
    * maxStaleness (−∞ with maxStaleness 0, or before the first sync; +∞ when nothing is shared).
@@ -74,7 +74,7 @@ export class L1Sync {
     this.shared = deps.shared
     // A private store has no other writer: every write here already updated L1 and versions.
     this.gen = deps.shared ? -1 : 0
-    this.freshUntil = deps.shared ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
+    this.freshUntil = deps.shared ? -Infinity : Infinity
   }
 
   /** The stream and versions keys. */
@@ -105,7 +105,7 @@ export class L1Sync {
     return this.#next
   }
 
-  #runningStart = Number.NEGATIVE_INFINITY
+  #runningStart = -Infinity
 
   #start(): Promise<void> {
     const startedAt = this.#deps.now()

@@ -161,8 +161,7 @@ async function runLoader<T>(m: Miss<T>, fenced?: Fenced, refreshing = false): Pr
         const failures = (core.refreshFailures.get(full) ?? 0) + 1
         core.refreshFailures.set(full, failures)
         const { lockTtlMs, graceMs } = core.options
-        const cap =
-          options?.ttl === Number.POSITIVE_INFINITY ? HOT_KEY_MAX_BACKOFF_MS : Math.max(graceMs, lockTtlMs)
+        const cap = options?.ttl === Infinity ? HOT_KEY_MAX_BACKOFF_MS : Math.max(graceMs, lockTtlMs)
         const hold = Math.min(lockTtlMs * 2 ** Math.min(failures - 1, 30), cap)
         core.background(
           core.tierTwo('set', () => core.store.holdLock(core.tierKey(full), fenced.token, hold)),
@@ -187,7 +186,7 @@ async function runLoader<T>(m: Miss<T>, fenced?: Fenced, refreshing = false): Pr
   core.counters.loads++
   core.refreshFailures.delete(full)
   core.emit(() => ({ type: 'load', key: full, ms, found }))
-  const hot = found && options?.ttl === Number.POSITIVE_INFINITY
+  const hot = found && options?.ttl === Infinity
   core.write(
     full,
     found ? value : null,

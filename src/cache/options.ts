@@ -280,10 +280,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       writes.doubleDelete === undefined
         ? undefined
         : checkTimer(positiveDuration(writes.doubleDelete, 'writes.doubleDelete'), 'writes.doubleDelete'),
-    maxStalenessMs:
-      maxStaleness === Number.POSITIVE_INFINITY
-        ? Number.POSITIVE_INFINITY
-        : parseDuration(maxStaleness, 'maxStaleness'),
+    maxStalenessMs: maxStaleness === Infinity ? Infinity : parseDuration(maxStaleness, 'maxStaleness'),
     streamMaxLength: positiveInteger(
       invalidations.maxLength ?? DEFAULT_STREAM_MAX_LENGTH,
       'invalidations.maxLength',

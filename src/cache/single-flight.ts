@@ -11,7 +11,7 @@ export class SingleFlight<T> {
    * (a caller may not be handed a value read before a write it must see: the coherence bound).
    * @param now the time this run starts, when a later caller may ask about it
    */
-  run(key: string, fn: () => Promise<T>, joinSince = Number.NEGATIVE_INFINITY, now = 0): Promise<T> {
+  run(key: string, fn: () => Promise<T>, joinSince = -Infinity, now = 0): Promise<T> {
     const running = this.joinable(key, joinSince)
     if (running) return running
     const flight = { promise: undefined as unknown as Promise<T>, startedAt: now }
@@ -24,7 +24,7 @@ export class SingleFlight<T> {
   }
 
   /** The run under way for `key`, if it started at `joinSince` or later (see `run`). */
-  joinable(key: string, joinSince = Number.NEGATIVE_INFINITY): Promise<T> | undefined {
+  joinable(key: string, joinSince = -Infinity): Promise<T> | undefined {
     const running = this.#running.get(key)
     return running && running.startedAt >= joinSince ? running.promise : undefined
   }

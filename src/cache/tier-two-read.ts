@@ -74,7 +74,7 @@ export function freshTime(
   write?: { ttl?: Duration; refresh?: Duration; nullTtl?: Duration },
 ): number {
   // A hot key: its logical expiry is the refresh interval; it never leaves tier 2.
-  if (found && write?.ttl === Number.POSITIVE_INFINITY) return parseDuration(write.refresh, 'refresh')
+  if (found && write?.ttl === Infinity) return parseDuration(write.refresh, 'refresh')
   if (found) return write?.ttl === undefined ? options.ttlMs : parseDuration(write.ttl, 'ttl')
   return write?.nullTtl === undefined ? options.nullTtlMs : parseDuration(write.nullTtl, 'nullTtl')
 }

@@ -20,7 +20,7 @@ const WRITE_OPTIONS: readonly string[] = ['ttl', 'refresh', 'nullTtl', 'tags', '
 export function checkWriteOptions(options: WriteOptions): void {
   checkOptionNames(options, WRITE_OPTIONS)
   const { ttl, refresh, nullTtl, tags, guard } = options
-  if (ttl === Number.POSITIVE_INFINITY) {
+  if (ttl === Infinity) {
     if (refresh === undefined)
       throw new InvalidOptionError('refresh', 'a hot key (ttl: Infinity) needs a refresh interval')
   } else if (ttl !== undefined) positiveDuration(ttl, 'ttl')

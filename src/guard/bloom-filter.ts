@@ -115,7 +115,7 @@ export class BloomFilter {
   /** Estimated number of items added (Swamidass & Baldi): −m/k · ln(1 − fill). */
   estimatedCount(): number {
     const fill = this.fillRatio()
-    if (fill >= 1) return Number.POSITIVE_INFINITY
+    if (fill >= 1) return Infinity
     // `+ 0`: an empty filter's −0 would show in stats as -0.
     return Math.round((-this.size.bits / this.size.hashes) * Math.log(1 - fill)) + 0
   }

@@ -174,7 +174,7 @@ export function buildGuard(
   let mirror = new BloomFilter(sizing)
   let loaded = scripts === undefined // a process-local guard is its own source of truth
   let generation = '0'
-  let loadedAt = Number.NEGATIVE_INFINITY
+  let loadedAt = -Infinity
   let loading: Promise<void> | undefined
   /**
    * Ids added while a load is in flight. The load may have read the bitmap before their add

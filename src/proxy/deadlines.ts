@@ -21,7 +21,7 @@ export class Deadlines {
   readonly #slots = new Map<number, Set<() => void>>()
   readonly #now: () => number
   #timer: ReturnType<typeof setTimeout> | undefined
-  #armedFor = Number.POSITIVE_INFINITY
+  #armedFor = Infinity
 
   /** @param now a monotonic clock in milliseconds (injected in tests) */
   constructor(now: () => number = () => performance.now()) {
@@ -91,9 +91,9 @@ export class Deadlines {
 
   #fire(): void {
     this.#timer = undefined
-    this.#armedFor = Number.POSITIVE_INFINITY
+    this.#armedFor = Infinity
     const due = Math.floor(this.#now() / SLOT_MS)
-    let next = Number.POSITIVE_INFINITY
+    let next = Infinity
     for (const [slot, waiting] of this.#slots) {
       if (slot <= due) {
         this.#slots.delete(slot)
@@ -104,6 +104,6 @@ export class Deadlines {
         next = slot
       }
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next)
+    if (next !== Infinity) this.#arm(next)
   }
 }

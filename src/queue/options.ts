@@ -131,8 +131,8 @@ export function resolveDrain(options: DrainOptions): {
 } {
   // A drain does not wait on an empty queue unless asked to (block): empty means done.
   const o = resolveConsume({ blockMs: 0, ...options }, [...CONSUME_OPTIONS, 'maxMessages', 'maxMs'])
-  const maxMessages = options.maxMessages ?? Number.POSITIVE_INFINITY
-  if (maxMessages !== Number.POSITIVE_INFINITY) positiveInteger(maxMessages, 'maxMessages')
+  const maxMessages = options.maxMessages ?? Infinity
+  if (maxMessages !== Infinity) positiveInteger(maxMessages, 'maxMessages')
   return { o, maxMessages, maxMs: nonNegativeMs(options.maxMs ?? 30_000, 'maxMs') }
 }
 

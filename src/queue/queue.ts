@@ -276,7 +276,7 @@ export function createQueue(options: QueueOptions): Queue {
         handler,
         o,
         () => !o.signal?.aborted,
-        () => Number.POSITIVE_INFINITY,
+        () => Infinity,
       )
     },
     async drain(handler, drainOptions = {}) {
