@@ -42,23 +42,26 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
   }
   switch (typeof raw) {
     case 'bigint':
-      throw new TypeError('a BigInt')
     case 'function':
-      throw new TypeError('a function')
     case 'symbol':
-      throw new TypeError('a symbol')
+      throw new TypeError(`a ${typeof raw}`)
     case 'number':
       if (!Number.isFinite(raw)) throw new TypeError(`the number ${raw}`)
       return value
   }
-  if (raw instanceof Map) throw new TypeError('a Map')
-  if (raw instanceof Set) throw new TypeError('a Set')
+  if (raw instanceof Map || raw instanceof Set) throw new TypeError(`a ${raw.constructor.name}`)
+  // An object of the value's own holding the Date marker's key is escaped as its entries under
+  // that key (a Date's is a string), or it would come back a Date. `undefined` is dropped, as JSON
+  // drops it from an object; an array's named property too.
+  if (Object.hasOwn(Object(value), DATE) && !Array.isArray(value))
+    return { [DATE]: Object.entries(value as object).filter((entry) => entry[1] !== undefined) }
   return value
 }
 
 function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && DATE in value) {
-    return new Date((value as Record<string, string>)[DATE]!)
+  if (Object.hasOwn(Object(value), DATE)) {
+    const marked = (value as Record<string, string | [string, unknown][]>)[DATE]!
+    return typeof marked === 'string' ? new Date(marked) : Object.fromEntries(marked)
   }
   return value
 }

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { decodeEnvelope, encodeEnvelope, utf8Length } from '../../src/cache/envelope.js'
 import { UnserializableValueError } from '../../src/errors.js'
 
-// JSON values with valid Dates mixed in (objects without the reserved Date marker key).
+// JSON values with valid Dates mixed in, and objects with the key that marks a Date in the
+// encoded text (a user's JSON may hold any key: it must come back an object, not a Date).
 const value = fc.letrec((tie) => ({
   leaf: fc.oneof(
     fc.string(),
@@ -23,7 +24,10 @@ const value = fc.letrec((tie) => ({
     tie('leaf'),
     fc.array(tie('node'), { maxLength: 5 }),
     fc.dictionary(
-      fc.string().filter((k) => k !== '$tiercache:date' && k !== '__proto__'),
+      fc.oneof(
+        fc.constant('$tiercache:date'),
+        fc.string().filter((k) => k !== '__proto__'),
+      ),
       tie('node'),
       { maxKeys: 5 },
     ),
@@ -42,6 +46,21 @@ describe('envelope codec', () => {
       }),
       { numRuns: 10_000 },
     )
+  })
+
+  it("an object holding the Date marker's key comes back as that object, not a Date", () => {
+    const v = {
+      fields: { '$tiercache:date': 'pwned', at: new Date(5), gone: undefined },
+      list: Object.assign([1, 2], { '$tiercache:date': 'dropped, as JSON drops it' }),
+      deep: { '$tiercache:date': { '$tiercache:date': '2020-01-01T00:00:00.000Z' } },
+    }
+    const back = decodeEnvelope(encodeEnvelope('k', { c: 0, v, f: 1, d: 0 }))?.v
+    expect(back).toEqual({
+      fields: { '$tiercache:date': 'pwned', at: new Date(5) },
+      list: [1, 2],
+      deep: { '$tiercache:date': { '$tiercache:date': '2020-01-01T00:00:00.000Z' } },
+    })
+    expect(Object.keys((back as { fields: object }).fields)).toEqual(['$tiercache:date', 'at'])
   })
 
   it('refuses what JSON cannot carry, wherever it is, instead of changing it', () => {
