@@ -38,18 +38,20 @@ export type CachedOptions = Omit<ResponseCacheOptions, 'cache'> & { cache?: Cach
 export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandler {
   const resolved = resolveResponseCacheOptions(options)
   const keepAlive = keepAliveFor()
+  const outer = outerHeadersFor()
   const produceAndAnswer = async (c: Context, next: Next, header: HeaderReader) => {
     c.set('cache', options.cache)
+    const own = outer.read(c)
     const response = await respondCached(
       c.req.raw,
       async () => {
         await next()
-        return c.res
+        return outer.strip(c.res, own)
       },
       resolved,
       { header },
     )
-    replaceResponse(c, response)
+    replaceResponse(c, outer.apply(response, own))
     keepAlive(c, options.cache)
   }
   return (c, next) => {
@@ -59,6 +61,10 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
     const hit = answerFromL1(c.req.raw, resolved, header)
     if (!hit) return produceAndAnswer(c, next, header)
     keepAlive(c, options.cache)
+    if (outer.seen) {
+      replaceResponse(c, outer.apply(hit, outer.read(c)))
+      return SETTLED
+    }
     // Set as c.res, as Hono's compose would set a returned Response, and answered with a promise
     // already settled: resolving a promise with the Response itself makes V8 look for a `then`
     // up its prototype chain (node-server's Response, then undici's), a generic lookup per hit.
@@ -90,6 +96,7 @@ type Handler<This, C extends Context, R extends Response> = (this: This, c: C) =
 export function cached(options: CachedOptions = {}): CachedRoute {
   const resolvedFor = new WeakMap<Cache, ResolvedResponseCacheOptions>()
   const keepAlive = keepAliveFor()
+  const outer = outerHeadersFor()
   // Validate everything but the cache now: a bad option fails at setup, not on the first request.
   resolveResponseCacheOptions({ ...options, cache: options.cache ?? PLACEHOLDER })
   const resolve = (cache: Cache) => {
@@ -120,11 +127,17 @@ export function cached(options: CachedOptions = {}): CachedRoute {
       const hit = answerFromL1(c.req.raw, resolved, header)
       if (hit) {
         keepAlive(c, cache)
-        return hit as R
+        return (outer.seen ? outer.apply(hit, outer.read(c)) : hit) as R
       }
-      return respondCached(c.req.raw, () => handler.call(this, c), resolved, { header }).then((response) => {
+      const own = outer.read(c)
+      return respondCached(
+        c.req.raw,
+        async () => outer.strip(await handler.call(this, c), own),
+        resolved,
+        { header },
+      ).then((response) => {
         keepAlive(c, cache)
-        return response as R
+        return outer.apply(response, own) as R
       })
     }
   return (<This, C extends Context, R extends Response>(
@@ -189,6 +202,63 @@ interface NodeIncoming {
 
 /** A stand-in cache for validating `cached` options before a real one is known. */
 const PLACEHOLDER = { getOrLoad: () => {}, namespace: () => PLACEHOLDER } as unknown as Cache
+
+/**
+ * Headers that middleware before the cache set for this one request, with `c.header()` before
+ * `next()` (Hono's `requestId()` sets `X-Request-Id` so) or on `c.res`: they are this request's,
+ * not the route's. Stored with the response, every HIT had handed the first request's id to the
+ * next callers, and dropped their own. So they are taken off what is stored (where the handler
+ * left them as they were) and set on every answer (unless the answer has that header already).
+ * `Set-Cookie` stays: a response that sets a cookie is never stored.
+ *
+ * They are read through `c.newResponse(null)`, which builds a Response from them and leaves the
+ * context as it was (reading `c.res` would make Hono copy them over the handler's own later).
+ * That costs a Response and a Headers, so an L1 hit reads them only once a request through this
+ * middleware had some: until then hits stay on their fast path.
+ */
+function outerHeadersFor() {
+  const outer = {
+    /** A request through this middleware had headers from middleware before it. */
+    seen: false,
+    read(c: Context): Array<[string, string]> {
+      const own: Array<[string, string]> = []
+      c.newResponse(null).headers.forEach((value, name) => {
+        if (name !== 'set-cookie') own.push([name, value])
+      })
+      if (own.length > 0) outer.seen = true
+      return own
+    },
+    /** The produced response without this request's own headers, where the handler kept them. */
+    strip(response: Response, own: Array<[string, string]>): Response {
+      let out = response
+      for (const [name, value] of own) {
+        if (out.headers.get(name) !== value) continue
+        try {
+          out.headers.delete(name)
+        } catch {
+          out = new Response(out.body, out) // immutable headers (a fetch() response): copy it once
+          out.headers.delete(name)
+        }
+      }
+      return out
+    },
+    /** The answer with this request's own headers set where it has none of that name. */
+    apply(response: Response, own: Array<[string, string]>): Response {
+      let out = response
+      for (const [name, value] of own) {
+        if (out.headers.has(name)) continue
+        try {
+          out.headers.set(name, value)
+        } catch {
+          out = new Response(out.body, out)
+          out.headers.set(name, value)
+        }
+      }
+      return out
+    },
+  }
+  return outer
+}
 
 /** Sets the answer without Hono copying the produced response's headers onto it. */
 function replaceResponse(c: Context, response: Response): void {

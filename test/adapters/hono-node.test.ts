@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { connect } from 'node:net'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
+import { requestId } from 'hono/request-id'
 import { createCache } from 'tiercache'
 import { cached, cacheMiddleware } from 'tiercache/hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -47,6 +48,14 @@ beforeAll(async () => {
   app.get(
     '/w/products',
     cached({ cache, ttl: '30s' })((c) => c.json({ call: count('wrapped') })),
+  )
+  // requestId() before the cache: each answer carries its own request's id, HITs too.
+  app.use('/id/*', requestId())
+  app.use('/id/m/*', cacheMiddleware({ cache, ttl: '30s', clock }))
+  app.get('/id/m/item', (c) => c.json({ call: count('id-m') }))
+  app.get(
+    '/id/w/item',
+    cached({ cache, ttl: '30s' })((c) => c.json({ call: count('id-w') })),
   )
   server = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
@@ -149,6 +158,21 @@ describe('tiercache/hono on @hono/node-server', () => {
       expect(ada.head, path).toMatch(/x-cache: BYPASS/i)
       expect((await raw(path, ['authorization: Bearer grace'])).body, path).toBe('me: Bearer grace')
       expect((await raw(path, [])).body, path).toBe('me: anonymous')
+    }
+  })
+
+  it("a header set before the cache (requestId()) is each request's own, on a HIT too", async () => {
+    for (const path of ['/id/m/item', '/id/w/item']) {
+      for (const [id, status] of [
+        ['one', 'MISS'],
+        ['two', 'HIT'],
+        ['three', 'HIT'],
+      ]) {
+        const answer = await raw(path, [`X-Request-Id: ${id}`])
+        expect(answer.head, path).toMatch(new RegExp(`x-cache: ${status}`, 'i'))
+        expect(answer.head, path).toMatch(new RegExp(`x-request-id: ${id}\r`, 'i'))
+        expect(answer.body, path).toBe('{"call":1}')
+      }
     }
   })
 

@@ -3,8 +3,10 @@
  * wrapper and as a TC39 method decorator, `c.var.cache`, and `waitUntil`.
  */
 
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
+import { requestId } from 'hono/request-id'
 import { type Cache, createCache, InvalidOptionError } from 'tiercache'
 import { cacheContext, cached, cacheMiddleware } from 'tiercache/hono'
 import { describe, expect, it } from 'vitest'
@@ -213,6 +215,79 @@ describe('cacheMiddleware', () => {
     await app.request('/products', {}, undefined, executionCtx)
     expect(handed).toHaveLength(1)
     await Promise.all(handed)
+  })
+})
+
+describe('headers that middleware before the cache sets for one request', () => {
+  /** requestId() before the cache, and headers set by hand before next(): the handler's route behind it. */
+  function app(wrap: 'middleware' | 'cached') {
+    const cache = createCache()
+    const app = new Hono()
+    app.use(requestId())
+    app.use(async (c, next) => {
+      c.header('x-shard', c.req.header('x-shard') ?? 'none')
+      c.header('x-frame-options', 'DENY') // the handler sets its own below
+      if (c.req.header('x-login')) c.header('set-cookie', 'session=1')
+      await next()
+    })
+    let calls = 0
+    const handler = (c: Context) => c.json({ call: ++calls }, 200, { 'x-frame-options': 'SAMEORIGIN' })
+    if (wrap === 'middleware') {
+      app.use('/p', cacheMiddleware({ cache, ttl: '1m' }))
+      app.get('/p', handler)
+    } else app.get('/p', cached({ cache, ttl: '1m' })(handler))
+    const get = (id: string, headers: Record<string, string> = {}) =>
+      app.request('/p', { headers: { 'x-request-id': id, ...headers } })
+    return { get, calls: () => calls }
+  }
+
+  for (const wrap of ['middleware', 'cached'] as const) {
+    it(`${wrap}: are not stored, and every answer carries its own request's (requestId())`, async () => {
+      const { get, calls } = app(wrap)
+      const first = await get('req-1', { 'x-shard': 'a' })
+      expect(first.headers.get('x-cache')).toBe('MISS')
+      expect(first.headers.get('x-request-id')).toBe('req-1')
+      expect(first.headers.get('x-shard')).toBe('a')
+      for (const [id, shard] of [
+        ['req-2', 'b'],
+        ['req-3', 'c'],
+      ]) {
+        const hit = await get(id!, { 'x-shard': shard! })
+        expect(hit.headers.get('x-cache')).toBe('HIT')
+        // Before: req-1's id and shard, on every HIT.
+        expect(hit.headers.get('x-request-id')).toBe(id)
+        expect(hit.headers.get('x-shard')).toBe(shard)
+        // The handler's own value of a header the middleware had set is the one stored.
+        expect(hit.headers.get('x-frame-options')).toBe('SAMEORIGIN')
+        expect(await hit.json()).toEqual({ call: 1 })
+      }
+      expect(calls()).toBe(1)
+    })
+
+    it(`${wrap}: a cookie set before the cache still keeps the response out of it`, async () => {
+      const { get, calls } = app(wrap)
+      const login = await get('req-1', { 'x-login': '1' })
+      expect(login.headers.get('x-cache')).toBe('BYPASS')
+      expect(login.headers.get('set-cookie')).toBe('session=1')
+      expect(login.headers.get('x-request-id')).toBe('req-1')
+      expect((await get('req-2')).headers.get('x-cache')).toBe('MISS')
+      expect(calls()).toBe(2)
+    })
+  }
+
+  it('CORS for each origin, with vary: origin: a HIT answers its own origin', async () => {
+    const cache = createCache()
+    const app = new Hono()
+    app.use(cors({ origin: ['https://a.example', 'https://b.example'] }))
+    app.use('/p', cacheMiddleware({ cache, ttl: '1m', vary: ['origin'] }))
+    app.get('/p', (c) => c.json({ ok: true }))
+    for (const origin of ['https://a.example', 'https://b.example']) {
+      for (const status of ['MISS', 'HIT']) {
+        const r = await app.request('/p', { headers: { origin } })
+        expect(r.headers.get('x-cache')).toBe(status)
+        expect(r.headers.get('access-control-allow-origin')).toBe(origin)
+      }
+    }
   })
 })
 
