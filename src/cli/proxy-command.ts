@@ -200,7 +200,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     )
   }
 
-  const workers = parseWorkers(get('workers'))
+  const workers = parseWorkers(get('workers'), name('workers'))
   if (workers > 1 && !isWorker()) {
     const primary = pino({ level: logLevel, name: 'tiercache-proxy' })
     primary.info({ workers, port: get('port') ?? '8079' }, 'starting proxy workers')

@@ -7,18 +7,30 @@ import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { InvalidOptionError } from '../errors.js'
 
+/** Workers per available core, at most: past one per core they add memory (about 60 MB each), not throughput. */
+const MAX_WORKERS_PER_CORE = 4
+
 /**
- * Reads `--workers`: a positive integer, or `auto` for one per available core.
- * @throws {InvalidOptionError} naming `--workers`
+ * Reads `--workers`: a positive integer up to 4 per available core, or `auto` for one per core.
+ * Without the bound a slip (`--workers 1000`) forked a thousand proxies and their Redis connections.
+ * @param option the flag or environment variable that set it, for the error
+ * @throws {InvalidOptionError} naming `option`
  */
-export function parseWorkers(value: string | undefined): number {
+export function parseWorkers(
+  value: string | undefined,
+  option = '--workers',
+  cores = availableParallelism(),
+): number {
   if (value === undefined || value === '') return 1
-  if (value === 'auto') return availableParallelism()
+  if (value === 'auto') return cores
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1)
+    throw new InvalidOptionError(option, `must be a positive integer or "auto", got ${JSON.stringify(value)}`)
+  const most = MAX_WORKERS_PER_CORE * cores
+  if (n > most)
     throw new InvalidOptionError(
-      '--workers',
-      `must be a positive integer or "auto", got ${JSON.stringify(value)}`,
+      option,
+      `must be at most ${most} (${MAX_WORKERS_PER_CORE} per core, ${cores} cores here; "auto" is one per core), got ${n}`,
     )
   return n
 }
