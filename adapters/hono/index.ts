@@ -209,13 +209,17 @@ const PLACEHOLDER = { getOrLoad: () => {}, namespace: () => PLACEHOLDER } as unk
  * not the route's. Stored with the response, every HIT had handed the first request's id to the
  * next callers, and dropped their own. So they are taken off what is stored (where the handler
  * left them as they were) and set on every answer (unless the answer has that header already).
- * `Set-Cookie` stays: a response that sets a cookie is never stored.
+ * Headers about the response itself stay with it (`ABOUT_THE_RESPONSE`): a `Cache-Control: private`,
+ * a `Vary` or a `Set-Cookie` set there still keeps it out of the cache, as before.
  *
  * They are read through `c.newResponse(null)`, which builds a Response from them and leaves the
  * context as it was (reading `c.res` would make Hono copy them over the handler's own later).
  * That costs a Response and a Headers, so an L1 hit reads them only once a request through this
  * middleware had some: until then hits stay on their fast path.
  */
+/** Headers that describe the response, its body or whether it may be stored: never taken off it. */
+const ABOUT_THE_RESPONSE = /^(content-.*|cache-control|expires|vary|set-cookie|etag|last-modified)$/
+
 function outerHeadersFor() {
   const outer = {
     /** A request through this middleware had headers from middleware before it. */
@@ -223,7 +227,7 @@ function outerHeadersFor() {
     read(c: Context): Array<[string, string]> {
       const own: Array<[string, string]> = []
       c.newResponse(null).headers.forEach((value, name) => {
-        if (name !== 'set-cookie') own.push([name, value])
+        if (!ABOUT_THE_RESPONSE.test(name)) own.push([name, value])
       })
       if (own.length > 0) outer.seen = true
       return own

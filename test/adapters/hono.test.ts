@@ -228,6 +228,8 @@ describe('headers that middleware before the cache sets for one request', () => 
       c.header('x-shard', c.req.header('x-shard') ?? 'none')
       c.header('x-frame-options', 'DENY') // the handler sets its own below
       if (c.req.header('x-login')) c.header('set-cookie', 'session=1')
+      if (c.req.header('x-private')) c.header('cache-control', 'private')
+      if (c.req.header('x-lang')) c.header('vary', 'accept-language')
       await next()
     })
     let calls = 0
@@ -264,14 +266,20 @@ describe('headers that middleware before the cache sets for one request', () => 
       expect(calls()).toBe(1)
     })
 
-    it(`${wrap}: a cookie set before the cache still keeps the response out of it`, async () => {
+    it(`${wrap}: a cookie, Cache-Control: private or Vary set before the cache still keeps the response out of it`, async () => {
       const { get, calls } = app(wrap)
-      const login = await get('req-1', { 'x-login': '1' })
-      expect(login.headers.get('x-cache')).toBe('BYPASS')
-      expect(login.headers.get('set-cookie')).toBe('session=1')
-      expect(login.headers.get('x-request-id')).toBe('req-1')
+      for (const [name, header, value] of [
+        ['x-login', 'set-cookie', 'session=1'],
+        ['x-private', 'cache-control', 'private'],
+        ['x-lang', 'vary', 'accept-language'],
+      ] as const) {
+        const answer = await get(`req-${name}`, { [name]: '1' })
+        expect(answer.headers.get('x-cache'), name).toBe('BYPASS')
+        expect(answer.headers.get(header), name).toBe(value)
+        expect(answer.headers.get('x-request-id'), name).toBe(`req-${name}`)
+      }
       expect((await get('req-2')).headers.get('x-cache')).toBe('MISS')
-      expect(calls()).toBe(2)
+      expect(calls()).toBe(4)
     })
   }
 
