@@ -41,7 +41,7 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
   const outer = outerHeadersFor()
   const produceAndAnswer = async (c: Context, next: Next, header: HeaderReader) => {
     c.set('cache', options.cache)
-    const own = outer.read(c)
+    const own = outer.read(c, resolved)
     const response = await respondCached(
       c.req.raw,
       async () => {
@@ -62,7 +62,7 @@ export function cacheMiddleware(options: ResponseCacheOptions): MiddlewareHandle
     if (!hit) return produceAndAnswer(c, next, header)
     keepAlive(c, options.cache)
     if (outer.seen) {
-      replaceResponse(c, outer.apply(hit, outer.read(c)))
+      replaceResponse(c, outer.apply(hit, outer.read(c, resolved)))
       return SETTLED
     }
     // Set as c.res, as Hono's compose would set a returned Response, and answered with a promise
@@ -127,9 +127,9 @@ export function cached(options: CachedOptions = {}): CachedRoute {
       const hit = answerFromL1(c.req.raw, resolved, header)
       if (hit) {
         keepAlive(c, cache)
-        return (outer.seen ? outer.apply(hit, outer.read(c)) : hit) as R
+        return (outer.seen ? outer.apply(hit, outer.read(c, resolved)) : hit) as R
       }
-      const own = outer.read(c)
+      const own = outer.read(c, resolved)
       return respondCached(
         c.req.raw,
         async () => outer.strip(await handler.call(this, c), own),
@@ -224,8 +224,10 @@ function outerHeadersFor() {
   const outer = {
     /** A request through this middleware had headers from middleware before it. */
     seen: false,
-    read(c: Context): Array<[string, string]> {
+    /** This request's own headers; none for a method that is not cached (nothing is stored). */
+    read(c: Context, options: ResolvedResponseCacheOptions): Array<[string, string]> {
       const own: Array<[string, string]> = []
+      if (!options.methods.has(c.req.method.toUpperCase())) return own
       c.newResponse(null).headers.forEach((value, name) => {
         if (!ABOUT_THE_RESPONSE.test(name)) own.push([name, value])
       })
@@ -233,35 +235,39 @@ function outerHeadersFor() {
       return own
     },
     /** The produced response without this request's own headers, where the handler kept them. */
-    strip(response: Response, own: Array<[string, string]>): Response {
-      let out = response
-      for (const [name, value] of own) {
-        if (out.headers.get(name) !== value) continue
-        try {
-          out.headers.delete(name)
-        } catch {
-          out = new Response(out.body, out) // immutable headers (a fetch() response): copy it once
-          out.headers.delete(name)
-        }
-      }
-      return out
-    },
+    strip: (response: Response, own: Array<[string, string]>): Response =>
+      editHeaders(response, own, (headers, name, value) => {
+        if (headers.get(name) === value) headers.delete(name)
+      }),
     /** The answer with this request's own headers set where it has none of that name. */
-    apply(response: Response, own: Array<[string, string]>): Response {
-      let out = response
-      for (const [name, value] of own) {
-        if (out.headers.has(name)) continue
-        try {
-          out.headers.set(name, value)
-        } catch {
-          out = new Response(out.body, out)
-          out.headers.set(name, value)
-        }
-      }
-      return out
-    },
+    apply: (response: Response, own: Array<[string, string]>): Response =>
+      editHeaders(response, own, (headers, name, value) => {
+        if (!headers.has(name)) headers.set(name, value)
+      }),
   }
   return outer
+}
+
+/**
+ * Edits a response's headers for each of `own`, on a copy when they are immutable (a `fetch()`
+ * response). With none it leaves the response alone: on @hono/node-server, reading `headers`
+ * turns a response's plain header object into a Headers, off its fast path.
+ */
+function editHeaders(
+  response: Response,
+  own: Array<[string, string]>,
+  edit: (headers: Headers, name: string, value: string) => void,
+): Response {
+  if (own.length === 0) return response
+  try {
+    for (const [name, value] of own) edit(response.headers, name, value)
+    return response
+  } catch {
+    // Immutable headers: the first write threw, so the copy gets every edit.
+    const copy = new Response(response.body, response)
+    for (const [name, value] of own) edit(copy.headers, name, value)
+    return copy
+  }
 }
 
 /** Sets the answer without Hono copying the produced response's headers onto it. */
