@@ -203,6 +203,9 @@ interface NodeIncoming {
 /** A stand-in cache for validating `cached` options before a real one is known. */
 const PLACEHOLDER = { getOrLoad: () => {}, namespace: () => PLACEHOLDER } as unknown as Cache
 
+/** Headers that describe the response, its body or whether it may be stored: never taken off it. */
+const ABOUT_THE_RESPONSE = /^(content-.*|cache-control|expires|vary|set-cookie|etag|last-modified)$/
+
 /**
  * Headers that middleware before the cache set for this one request, with `c.header()` before
  * `next()` (Hono's `requestId()` sets `X-Request-Id` so) or on `c.res`: they are this request's,
@@ -217,9 +220,6 @@ const PLACEHOLDER = { getOrLoad: () => {}, namespace: () => PLACEHOLDER } as unk
  * That costs a Response and a Headers, so an L1 hit reads them only once a request through this
  * middleware had some: until then hits stay on their fast path.
  */
-/** Headers that describe the response, its body or whether it may be stored: never taken off it. */
-const ABOUT_THE_RESPONSE = /^(content-.*|cache-control|expires|vary|set-cookie|etag|last-modified)$/
-
 function outerHeadersFor() {
   const outer = {
     /** A request through this middleware had headers from middleware before it. */
