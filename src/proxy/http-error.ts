@@ -4,8 +4,8 @@
 
 /** An error that maps to one HTTP status; its message is the `error` text the client sees. */
 export class ProxyHttpError extends Error {
-  /** HTTP status to answer with (400, 401, 403, 404, 405, 413, 429, 503, 504). */
-  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 429 | 500 | 503 | 504
+  /** HTTP status to answer with (400, 401, 403, 404, 405, 413, 415, 429, 500, 501, 503, 504). */
+  readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 501 | 503 | 504
 
   /**
    * @param status the HTTP status

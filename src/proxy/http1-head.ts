@@ -7,7 +7,8 @@
  * Taken: `GET` or `POST`, `HTTP/1.1`, a target the caller takes, header names of token
  * characters directly followed by `:`, values of visible ASCII, tab, space or obs-text, exactly
  * one `Host`, a body framed by at most one plain `Content-Length` (digits; no tab after them).
- * Left to node:http: any other method or version, `Transfer-Encoding`, `Expect`, `Upgrade`, a
+ * Left to node:http: any other method or version, `Transfer-Encoding`, `Content-Encoding`
+ * (refused there: `read-body.ts`), `Expect`, `Upgrade`, a
  * `Connection` other than `keep-alive`/`close`, obs-fold, bare CR or LF, a repeated header the
  * proxy reads, more than `MAX_HEADER_LINES` lines.
  */
@@ -56,6 +57,7 @@ const NAMES_READ = new Set(
     'content-length',
     'connection',
     'transfer-encoding',
+    'content-encoding',
     'expect',
     'upgrade',
     'proxy-connection',
@@ -148,6 +150,7 @@ export function readRequestHead<Route>(
         break
       }
       case 'transfer-encoding':
+      case 'content-encoding':
       case 'expect':
       case 'upgrade':
       case 'proxy-connection':

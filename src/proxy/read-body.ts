@@ -13,14 +13,41 @@ function tooLarge(maxBytes: number): ProxyHttpError {
 }
 
 /**
+ * A body the proxy would read as something it is not. node:http undoes `chunked` framing and
+ * nothing else: a `Transfer-Encoding: gzip, chunked` or `Content-Encoding: gzip` body reached the
+ * JSON parser compressed, and came back as a 400 quoting binary. RFC 9112 §6.1 answers a transfer
+ * coding the server does not implement with 501, RFC 9110 §15.5.16 a content coding with 415.
+ * @returns the refusal, or undefined when the body is plain (or only chunked)
+ */
+export function unsupportedCoding(
+  transferEncoding: string | undefined,
+  contentEncoding: string | undefined,
+): ProxyHttpError | undefined {
+  if (transferEncoding !== undefined && transferEncoding.trim().toLowerCase() !== 'chunked')
+    return new ProxyHttpError(
+      501,
+      `ERR Transfer-Encoding ${JSON.stringify(transferEncoding)} is not supported: send the body plain or chunked`,
+    )
+  if (contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity')
+    return new ProxyHttpError(
+      415,
+      `ERR Content-Encoding ${JSON.stringify(contentEncoding)} is not supported: send the body uncompressed`,
+    )
+  return undefined
+}
+
+/**
  * @returns the body as UTF-8 text ('' when there is none)
- * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`
+ * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`; 501 or 415 for a coding
+ *   it does not undo (`unsupportedCoding`)
  */
 export async function readBody(c: Context, maxBytes: number): Promise<string> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (incoming && typeof incoming.on === 'function' && !incoming.readableEnded) {
     return readIncomingBody(incoming, maxBytes)
   }
+  const refusal = unsupportedCoding(c.req.header('transfer-encoding'), c.req.header('content-encoding'))
+  if (refusal) throw refusal
   const declared = c.req.header('content-length')
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes)
   const text = await c.req.text()
@@ -32,7 +59,8 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
  * Reads a Node request's body as UTF-8 text. A declared length past the limit is refused before
  * reading; a chunked body is counted as it arrives and refused at the limit (the rest is
  * discarded: the 413 closes the connection). A client that goes away mid-body rejects it.
- * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`
+ * @throws {ProxyHttpError} 413 when the body is larger than `maxBytes`; 501 or 415 for a coding
+ *   it does not undo (`unsupportedCoding`)
  */
 export function readIncomingBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
   return new Promise<string>((resolve, reject) =>
@@ -51,7 +79,14 @@ export function readIncomingBodyThen(
   maxBytes: number,
   done: (error: Error | undefined, text?: string) => void,
 ): void {
-  const declared = incoming.headers['content-length']
+  const { headers } = incoming
+  const refusal = unsupportedCoding(headers['transfer-encoding'], headers['content-encoding'])
+  if (refusal) {
+    incoming.resume() // discarded; its framing is known, so the connection can carry the next
+    done(refusal)
+    return
+  }
+  const declared = headers['content-length']
   if (declared !== undefined && Number(declared) > maxBytes) {
     incoming.resume()
     done(tooLarge(maxBytes))

@@ -60,6 +60,7 @@ describe('readRequestHead', () => {
     ['no Host', 'POST / HTTP/1.1\r\nContent-Length: 2'],
     ['two Hosts', 'POST / HTTP/1.1\r\nHost: x\r\nHost: y'],
     ['chunked', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked'],
+    ['a content coding', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Encoding: gzip'],
     ['two lengths', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2'],
     ['a signed length', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +2'],
     ['a list of lengths', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2'],
