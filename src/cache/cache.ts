@@ -31,12 +31,14 @@ export const MAX_KEY_LENGTH = 1024
  * public ways in. Kept apart from them so a bundle takes only the L1 and default store it uses.
  * @param l1 builds tier 1's LRU
  * @param defaultStore tier 2 when `options.redis` is not given
+ * @param Core the shared core: `createCache` coalesces owed invalidations (`CoalescingCacheCore`)
  * @throws {InvalidOptionError} naming the first bad option
  */
 export function buildCache(
   options: CacheOptions,
   l1: L1Factory,
   defaultStore: (now: () => number) => TierTwoStore,
+  Core: typeof CacheCore = CacheCore,
 ): Cache {
   const resolved = resolveOptions(options)
   const store: TierTwoStore =
@@ -51,7 +53,7 @@ export function buildCache(
   // The private in-memory store has no other writer: no invalidation stream to read.
   // (nor with `maxStaleness: Infinity`, coherence turned off).
   const shared = options.redis !== undefined && resolved.maxStalenessMs !== Infinity
-  return new CacheView(new CacheCore(resolved, store, shared, l1), '')
+  return new CacheView(new Core(resolved, store, shared, l1), '')
 }
 
 class CacheView implements Cache {

@@ -17,8 +17,7 @@ import { syncKeys } from './sync-scripts.js'
 /** One L1 entry: the decoded value (shared by reference with callers) and its encoded size. */
 
 /** Delays between retries of an invalidation that failed (the last repeats). */
-const INVALIDATION_RETRY_MS = [1000, 5000, 30_000]
-
+export const INVALIDATION_RETRY_MS = [1000, 5000, 30_000]
 /** A tier-2 call that took longer than `timeouts.l2`. */
 class TierTwoTimeout extends Error {
   constructor(ms: number) {
@@ -99,58 +98,77 @@ export class CacheCore {
     })
   }
 
-  /** Invalidations waiting for tier 2 to come back (tier-2 keys), with their retry timers. */
+  /** Retry timers of invalidations waiting for tier 2 (`owe`, as the edge cache keeps them). */
   readonly #retries = new Set<ReturnType<typeof setTimeout>>()
 
   /**
    * Delete-after-write: tombstones the keys in tier 2 (bumped fences, one round trip), then
    * appends them and the tags to the invalidation stream (bumping the tags' versions), and drops
    * them from this instance's L1. If tier 2 is away the L1 copies go at once (and the tags stop
-   * being served here) and the whole invalidation is retried in the background (1 s, 5 s, then
-   * every 30 s) while the process lives. A second invalidation follows after `doubleDeleteMs`.
+   * being served here) and the keys and tags are owed (`owe`): retried in the background while
+   * the process lives. A second invalidation follows after `doubleDeleteMs`.
+   */
+  async invalidate(keys: string[], doubleDeleteMs: number | undefined, tags: string[] = []): Promise<void> {
+    const done = await this.invalidateNow(keys, tags)
+    this.sync.dropLocally(keys)
+    this.flights.forget(keys)
+    if (done !== true) {
+      this.sync.forget(tags)
+      this.owe(keys, tags)
+    }
+    if (doubleDeleteMs !== undefined) {
+      this.background(
+        sleep(doubleDeleteMs).then(
+          async () => (await this.invalidateNow(keys, tags)) ?? this.owe(keys, tags),
+        ),
+      )
+    }
+  }
+
+  /**
+   * One invalidation attempt: true once tier 2 took it.
    *
    * Two round trips, in order, not one pipeline: a pipeline's commands for different slots run on
    * their nodes in parallel, and a stream entry visible before its tombstone would let another
    * instance sync, read the old value from tier 2, and keep it in L1 past the entry.
    */
-  async invalidate(keys: string[], doubleDeleteMs: number | undefined, tags: string[] = []): Promise<void> {
-    const tierKeys = keys.map((k) => this.tierKey(k))
-    const { tombstoneTtlMs, streamMaxLength } = this.options
-    const once = () =>
-      this.tierTwo('delete', async () => {
-        if (tierKeys.length > 0) await this.store.invalidate(tierKeys, tombstoneTtlMs)
-        const versions = await this.store.notify(this.sync.keys, streamMaxLength, keys, tags)
-        this.sync.bumped(tags, versions)
-        return true as const
-      })
-    const done = await once()
-    this.sync.dropLocally(keys)
-    this.flights.forget(keys)
-    if (done !== true) {
-      this.sync.forget(tags)
-      this.#retryInvalidation(once, 0)
-    }
-    if (doubleDeleteMs !== undefined) {
-      this.background(
-        sleep(doubleDeleteMs).then(async () => (await once()) ?? this.#retryInvalidation(once, 0)),
+  invalidateNow(keys: string[], tags: string[]): Promise<true | undefined> {
+    return this.tierTwo('delete', async () => {
+      if (keys.length > 0)
+        await this.store.invalidate(
+          keys.map((k) => this.tierKey(k)),
+          this.options.tombstoneTtlMs,
+        )
+      this.sync.bumped(
+        tags,
+        await this.store.notify(this.sync.keys, this.options.streamMaxLength, keys, tags),
       )
-    }
+      return true as const
+    })
   }
 
-  #retryInvalidation(once: () => Promise<true | undefined>, attempt: number): void {
-    const delay = INVALIDATION_RETRY_MS[Math.min(attempt, INVALIDATION_RETRY_MS.length - 1)]!
-    const timer = setTimeout(async () => {
-      this.#retries.delete(timer)
-      const done = await once()
-      this.emit(() => ({ type: 'invalidationRetry', attempt: attempt + 1, succeeded: done === true }))
-      if (done !== true) this.#retryInvalidation(once, attempt + 1)
-    }, delay)
+  /**
+   * Retries one invalidation that tier 2 did not take, on its own timer: after 1 s, 5 s, then
+   * every 30 s while the process lives. This is the edge cache's way: an isolate lives briefly
+   * and its bundle is paid for on every cold start. `createCache` coalesces what is owed instead
+   * (`CoalescingCacheCore`): one entry per key and tag, retried in batches by one timer.
+   */
+  owe(keys: string[], tags: string[], attempt = 0): void {
+    const timer = setTimeout(
+      async () => {
+        this.#retries.delete(timer)
+        const done = (await this.invalidateNow(keys, tags)) === true
+        this.emit(() => ({ type: 'invalidationRetry', attempt: attempt + 1, succeeded: done }))
+        if (!done) this.owe(keys, tags, attempt + 1)
+      },
+      INVALIDATION_RETRY_MS[Math.min(attempt, INVALIDATION_RETRY_MS.length - 1)],
+    )
     // A retry must not keep a finished process alive (Node); other runtimes have no unref.
     ;(timer as { unref?: () => void }).unref?.()
     this.#retries.add(timer)
   }
 
-  /** Invalidations still waiting for tier 2. */
+  /** Invalidations still waiting for tier 2 (`createCache`: keys and tags). */
   get pendingInvalidations(): number {
     return this.#retries.size
   }
@@ -320,7 +338,7 @@ export class CacheCore {
       fillsRefused: c.fillsRefused,
       uncached: c.uncached,
       sync: { reads: this.sync.reads, dropped: c.syncDrops, resets: c.syncResets },
-      pendingInvalidations: this.#retries.size,
+      pendingInvalidations: this.pendingInvalidations,
       earlyRefreshes: c.earlyRefreshes,
       refreshErrors: c.refreshErrors,
       circuit: this.breaker.state,

@@ -1,6 +1,7 @@
 /** `createCache`: the cache for Node, Lambda and anywhere bundle size is not the constraint. */
 import type { Cache } from './api.js'
 import { buildCache } from './cache.js'
+import { CoalescingCacheCore } from './coalescing-core.js'
 import { lruCacheL1 } from './l1-lru-cache.js'
 import { MemoryStore } from './memory-store.js'
 import type { CacheOptions } from './options.js'
@@ -14,5 +15,5 @@ import type { CacheOptions } from './options.js'
  * const user = await cache.getOrLoad(`user:${id}`, () => db.users.find(id))
  */
 export function createCache(options: CacheOptions = {}): Cache {
-  return buildCache(options, lruCacheL1, (now) => new MemoryStore(now))
+  return buildCache(options, lruCacheL1, (now) => new MemoryStore(now), CoalescingCacheCore)
 }

@@ -38,7 +38,10 @@ export type CacheEvent =
   | { type: 'earlyRefresh'; key: string }
   /** A fill was refused: the key's fence moved while it was loaded (its value would be older). */
   | { type: 'fillRefused'; key: string }
-  /** A failed invalidation was retried (after 1 s, 5 s, then every 30 s) until tier 2 took it. */
+  /**
+   * Owed invalidations were retried (after 1 s, 5 s, then every 30 s) until tier 2 took them;
+   * `attempt` counts the retries in a row, 1 again after one that succeeded.
+   */
   | { type: 'invalidationRetry'; attempt: number; succeeded: boolean }
   /** A read of the invalidation stream dropped L1 keys (`reset`: the cursor fell behind, L1 was cleared). */
   | { type: 'sync'; dropped: number; reset: boolean }
@@ -65,7 +68,10 @@ export interface CacheStats {
   uncached: number
   /** Invalidation-stream reads, L1 keys they dropped, and L1 clears (the cursor fell behind the trimmed stream). */
   sync: { reads: number; dropped: number; resets: number }
-  /** Invalidations (writes) waiting for tier 2 to come back. */
+  /**
+   * Invalidations waiting for tier 2 to come back: with `createCache`, the keys and tags owed
+   * (each once, however often written); with `createEdgeCache`, the failed invalidations.
+   */
   pendingInvalidations: number
   /** Refreshes started early by XFetch. */
   earlyRefreshes: number
