@@ -11,7 +11,7 @@
 import { backoffDelay, sleep } from '../backoff.js'
 import { type Duration, MAX_TIMER_MS, parseDuration } from '../duration.js'
 import { InvalidOptionError, LockLostError, LockTimeoutError, TiercacheError } from '../errors.js'
-import { checkFunction, checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
@@ -202,12 +202,24 @@ export function createLock(options: LockOptions): Lock {
 }
 
 function validateName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || /[{}]/.test(name)) {
-    throw new TiercacheError(
-      'E_INVALID_LOCK_NAME',
-      `Invalid lock name ${JSON.stringify(name)}: a non-empty string of at most ${MAX_NAME_LENGTH} characters without braces (it becomes the key's hash tag)`,
-    )
-  }
+  const problem =
+    typeof name !== 'string'
+      ? `is not a string but ${describeValue(name)}`
+      : name.length === 0
+        ? 'is empty'
+        : name.length > MAX_NAME_LENGTH
+          ? `is ${name.length} characters long`
+          : /[{}]/.test(name)
+            ? 'holds a brace'
+            : undefined
+  if (problem === undefined) return
+  // A long name is cut in the message: the error names it, it need not repeat it.
+  const shown =
+    typeof name === 'string' ? JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name) : ''
+  throw new TiercacheError(
+    'E_INVALID_LOCK_NAME',
+    `Invalid lock name ${shown}${shown && ' '}${problem}: it must be a non-empty string of at most ${MAX_NAME_LENGTH} characters without braces (it becomes the key's hash tag)`,
+  )
 }
 
 function randomId(): string {

@@ -183,8 +183,19 @@ describe('bad input', () => {
     expect(() => createLock({} as never)).toThrowError(/Invalid option redis/)
     expect(() => createLock({ redis, owner: 'a|b' })).toThrowError(/Invalid option owner/)
     const lock = createLock({ redis })
-    for (const bad of ['', 'has{braces}', 'x'.repeat(300)]) {
-      await expect(lock.acquire(bad)).rejects.toMatchObject({ code: 'E_INVALID_LOCK_NAME' })
+    for (const [bad, message] of [
+      ['', /^Invalid lock name "" is empty: /],
+      ['has{braces}', /^Invalid lock name "has\{braces\}" holds a brace: /],
+      // A long name is cut in the message (it used to repeat all 3,000 characters).
+      [
+        'x'.repeat(3000),
+        /^Invalid lock name "x{80}…" is 3000 characters long: it must be .* at most 256 characters/,
+      ],
+      [5, /^Invalid lock name is not a string but 5: /],
+    ] as const) {
+      const refusal = lock.acquire(bad as string)
+      await expect(refusal).rejects.toMatchObject({ code: 'E_INVALID_LOCK_NAME' })
+      await expect(refusal).rejects.toThrowError(message)
     }
     await expect(lock.acquire('ok', { ttl: 'forever' as '1s' })).rejects.toThrowError(/Invalid option ttl/)
     // Refused before the lock is taken (it used to be taken, then fn failed as "not a function").
