@@ -23,17 +23,26 @@ export function unsupportedCoding(
   transferEncoding: string | undefined,
   contentEncoding: string | undefined,
 ): ProxyHttpError | undefined {
-  if (transferEncoding !== undefined && transferEncoding.trim().toLowerCase() !== 'chunked')
+  if (codings(transferEncoding).some((coding) => coding !== 'chunked'))
     return new ProxyHttpError(
       501,
       `ERR Transfer-Encoding ${JSON.stringify(transferEncoding)} is not supported: send the body plain or chunked`,
     )
-  if (contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity')
+  if (codings(contentEncoding).some((coding) => coding !== 'identity'))
     return new ProxyHttpError(
       415,
       `ERR Content-Encoding ${JSON.stringify(contentEncoding)} is not supported: send the body uncompressed`,
     )
   return undefined
+}
+
+/** A coding list header's entries, lower-cased; empty entries (`gzip,,` or an empty value) dropped. */
+function codings(header: string | undefined): string[] {
+  if (header === undefined) return []
+  return header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '')
 }
 
 /**
