@@ -22,42 +22,46 @@ export class CoalescingCacheCore extends CacheCore {
   #failures = 0
 
   /**
-   * Adds to what is owed and makes sure a retry is coming. A write that fails while a retry is in
-   * flight only adds to the sets: the retry, done, schedules the next. A retry takes its batch out
-   * of the sets and puts back what did not land, so a key owed again meanwhile stays owed.
-   * @param delayMs when the retry goes (default: by the failures in a row, 1 s, 5 s, then 30 s)
+   * Adds to what is owed and makes sure a retry is coming (after 1 s, 5 s, then 30 s by the
+   * failures in a row). A write that fails while a retry is in flight only adds to the sets: the
+   * retry, done, schedules the next.
    */
-  override owe(keys: string[], tags: string[], delayMs = retryDelay(this.#failures)): void {
+  override owe(keys: string[], tags: string[]): void {
     for (const key of keys) this.#owed.keys.add(key)
     for (const tag of tags) this.#owed.tags.add(tag)
-    if (this.#timer !== undefined) return
-    this.#timer = setTimeout(async () => {
-      const batchKeys = take(this.#owed.keys)
-      const batchTags = take(this.#owed.tags)
-      const done = (await this.invalidateNow(batchKeys, batchTags)) === true
+    const delayMs = INVALIDATION_RETRY_MS[Math.min(this.#failures, INVALIDATION_RETRY_MS.length - 1)]!
+    this.#timer ??= this.#retryAfter(delayMs)
+  }
+
+  /**
+   * The one retry timer. Its retry takes a batch out of the sets and puts back what did not land,
+   * so a key owed again meanwhile stays owed; after a batch that landed the next goes at once.
+   */
+  #retryAfter(delayMs: number): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(async () => {
+      const keys = take(this.#owed.keys)
+      const tags = take(this.#owed.tags)
+      const done = (await this.invalidateNow(keys, tags)) === true
       const attempt = this.#failures + 1
       this.#failures = done ? 0 : attempt
       this.emit(() => ({ type: 'invalidationRetry', attempt, succeeded: done }))
       this.#timer = undefined
       if (!done) {
-        this.sync.forget(batchTags)
-        this.owe(batchKeys, batchTags)
+        this.sync.forget(tags)
+        this.owe(keys, tags)
       } else if (this.pendingInvalidations > 0) {
-        this.owe([], [], 0) // the next batch, at once
+        this.#timer = this.#retryAfter(0)
       }
     }, delayMs)
     // A retry must not keep a finished process alive.
-    this.#timer.unref?.()
+    timer.unref?.()
+    return timer
   }
 
   /** Keys and tags whose invalidation is still waiting for tier 2 (a batch in flight excluded). */
   override get pendingInvalidations(): number {
     return this.#owed.keys.size + this.#owed.tags.size
   }
-}
-
-function retryDelay(failures: number): number {
-  return INVALIDATION_RETRY_MS[Math.min(failures, INVALIDATION_RETRY_MS.length - 1)]!
 }
 
 /** Takes up to `RETRY_BATCH` members out of a set, oldest first. */

@@ -18,6 +18,7 @@ import { syncKeys } from './sync-scripts.js'
 
 /** Delays between retries of an invalidation that failed (the last repeats). */
 export const INVALIDATION_RETRY_MS = [1000, 5000, 30_000]
+
 /** A tier-2 call that took longer than `timeouts.l2`. */
 class TierTwoTimeout extends Error {
   constructor(ms: number) {
@@ -152,6 +153,7 @@ export class CacheCore {
    * every 30 s while the process lives. This is the edge cache's way: an isolate lives briefly
    * and its bundle is paid for on every cold start. `createCache` coalesces what is owed instead
    * (`CoalescingCacheCore`): one entry per key and tag, retried in batches by one timer.
+   * @param attempt retries of this invalidation so far (its own recursion passes it)
    */
   owe(keys: string[], tags: string[], attempt = 0): void {
     const timer = setTimeout(
