@@ -105,7 +105,7 @@ describe('keys whose hash text holds a brace, on the cluster', () => {
     expect(await cache.getOrLoad('p{q', async () => 'v')).toBe('v')
     await cache.settled()
     expect(await other.getOrLoad('p{q', async () => 'reloaded')).toBe('v')
-    // `list:{}` (a JSON.stringify({}) key): no lock key can share its slot. Served by the loader;
+    // `list:{}` (a JSON.stringify({}) key): its lock key, wrapped, cannot share its slot. Served by the loader;
     // Redis's CROSSSLOT counted as a refusal, so six of them do not open the breaker.
     for (let i = 0; i < 6; i++)
       expect(await cache.getOrLoad(`list:{}${'}'.repeat(i)}`, async () => i)).toBe(i)
