@@ -23,6 +23,8 @@ export function unsupportedCoding(
   transferEncoding: string | undefined,
   contentEncoding: string | undefined,
 ): ProxyHttpError | undefined {
+  // Most requests carry neither header: no arrays for them on the request path.
+  if (transferEncoding === undefined && contentEncoding === undefined) return undefined
   if (codings(transferEncoding).some((coding) => coding !== 'chunked'))
     return new ProxyHttpError(
       501,
