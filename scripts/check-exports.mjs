@@ -31,7 +31,7 @@ for (const entry of entries.filter((e) => existsSync(e))) {
     .replace(/^adapters\//, 'dist/adapters/')
     .replace(/\.ts$/, '.js')}`
   const exported = Object.values(pkg.exports).some((t) =>
-    typeof t === 'string' ? t === built : t.import === built,
+    typeof t === 'string' ? t === built : t.default === built,
   )
   if (!exported) problems.push(`${entry} is a public entry but no exports subpath points at ${built}`)
 }
