@@ -11,6 +11,7 @@ import { checkTokenSpec, type TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
 import { integerFlag, namedForCommandLine, parseFlags } from './flags.js'
 import { isWorker, parseWorkers, runPrimary } from './proxy-workers.js'
+import { clusterMetricsReader } from './worker-metrics.js'
 
 /** Each flag, its environment twin and its help line. */
 const FLAGS = {
@@ -232,6 +233,8 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
     minReplicaAcks: integerFlag(get('min-replica-acks'), name('min-replica-acks')),
     replicaAckTimeout: get('replica-ack-timeout') as Duration | undefined,
     logger: logLevel as 'info',
+    // A scrape reaches one worker: it answers with the sum over all of them.
+    ...(isWorker() ? { metricsReader: clusterMetricsReader } : {}),
   }).catch((error: unknown) => {
     throw namedForCommandLine(error, (option) => {
       const flag = FLAG_OF_OPTION[option] ?? option.replace(/^--/, '')

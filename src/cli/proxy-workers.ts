@@ -1,11 +1,13 @@
 /**
  * `tiercache proxy --workers N`: N proxy processes sharing one port (node:cluster), one per core.
- * The proxy keeps no state of its own, so the copies need no coordination; the primary only
- * forks them, replaces one that dies, and passes SIGTERM/SIGINT on so each drains gracefully.
+ * The proxy keeps no state of its own, so the copies need no coordination; the primary forks
+ * them, replaces one that dies, passes SIGTERM/SIGINT on so each drains gracefully, and sums the
+ * workers' metrics for whichever worker a `/metrics` scrape reaches (`worker-metrics.ts`).
  */
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { InvalidOptionError } from '../errors.js'
+import { serveClusterMetrics } from './worker-metrics.js'
 
 /** Workers per available core, at most: past one per core they add memory (about 60 MB each), not throughput. */
 const MAX_WORKERS_PER_CORE = 4
@@ -61,6 +63,7 @@ export function runPrimary(
   // once it has both exited and disconnected, and the last 'exit' can come before its
   // 'disconnect' (a CI run saw the primary end without its last log line).
   const running = new Set<number>()
+  serveClusterMetrics()
   const fork = () => running.add(cluster.fork().id)
   for (let i = 0; i < count; i++) fork()
   cluster.on('exit', (worker, code, signal) => {

@@ -39,6 +39,11 @@ export interface ProxyAppOptions {
   blocking: BlockingLimits
   /** WAIT mode: writes are answered once `min` replicas have them (within `timeoutMs`). */
   replicaAcks?: { min: number; timeoutMs: number }
+  /**
+   * The text `/metrics` answers with. Default: this proxy's registry. Under `--workers` the CLI
+   * passes the primary's sum over every worker (`src/cli/worker-metrics.ts`).
+   */
+  readMetrics?: () => Promise<string>
 }
 
 /** The app and the counters graceful shutdown needs. */
@@ -120,10 +125,17 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       ? c.json({ status: 'unavailable', error: problem }, 503)
       : c.json({ status: 'ready', mode: upstream.mode })
   })
+  metrics.trackBlocking(() => blocking.inUse)
+  const readMetrics = options.readMetrics ?? (() => metrics.registry.metrics())
   app.get('/metrics', async (c) => {
-    metrics.blockingInUse.set(blocking.inUse)
+    let text: string
+    try {
+      text = await readMetrics()
+    } catch (error) {
+      throw new ProxyHttpError(503, `metrics unavailable: ${(error as Error).message}`)
+    }
     c.header('Content-Type', metrics.registry.contentType)
-    return c.body(await metrics.registry.metrics())
+    return c.body(text)
   })
 
   app.use(async function authenticate(c, next) {

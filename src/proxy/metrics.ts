@@ -66,15 +66,34 @@ export class ProxyMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   })
-  /** Dedicated connections (blocking commands, subscriptions) in use. */
-  readonly blockingInUse = new Gauge({
+  #blockingInUse: () => number = () => 0
+  /** Dedicated connections (blocking commands, subscriptions) in use, read when collected. */
+  readonly blockingInUse: Gauge = new Gauge({
     name: 'tiercache_proxy_blocking_connections',
     help: 'Dedicated connections in use by blocking commands and subscriptions',
+    registers: [this.registry],
+    // Read at collection, not by the `/metrics` route: under `--workers` the primary collects
+    // every worker's registry, most of them without serving the scrape.
+    collect: (): void => this.blockingInUse.set(this.#blockingInUse()),
+  })
+  /**
+   * 1 per proxy process: summed over `--workers`, the number of processes a scrape covers (a
+   * worker that did not answer the primary in time is missing from the sum).
+   */
+  readonly processes = new Gauge({
+    name: 'tiercache_proxy_processes',
+    help: 'Proxy processes whose metrics this scrape sums',
     registers: [this.registry],
   })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tiercache_proxy_' })
+    this.processes.set(1)
+  }
+
+  /** Where the blocking-connections gauge reads its value (the app's blocking runner). */
+  trackBlocking(inUse: () => number): void {
+    this.#blockingInUse = inUse
   }
 
   /** Command labels being counted: at most the command table's names and `unknown` (for tests). */

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkOptionNames } from '../option-names.js'
@@ -54,6 +55,11 @@ export interface ProxyOptions extends UpstreamOptions {
   replicaAckTimeout?: Duration
   /** pino logger, or a level for the default JSON logger on stdout. @default 'info' */
   logger?: Logger | pino.Level | 'silent'
+  /**
+   * Makes, from this proxy's own registry, what `/metrics` answers with. Default: that registry's
+   * text. `tiercache proxy --workers` passes `clusterMetricsReader`, the sum over every worker.
+   */
+  metricsReader?: (own: Registry) => () => Promise<string>
 }
 
 /** A proxy that is not yet listening: its Hono app and its upstream connections. */
@@ -121,6 +127,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     logger,
     ...limits,
     ...(minReplicaAcks > 0 ? { replicaAcks: { min: minReplicaAcks, timeoutMs: replicaAckTimeoutMs } } : {}),
+    ...(options.metricsReader ? { readMetrics: options.metricsReader(metrics.registry) } : {}),
   })
   return {
     ...app,
@@ -159,6 +166,7 @@ const START_OPTIONS = [
   'minReplicaAcks',
   'replicaAckTimeout',
   'logger',
+  'metricsReader',
   'mode',
   'redis',
   'sentinels',

@@ -3,6 +3,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:net'
 import { describe, expect, inject, it } from 'vitest'
@@ -42,6 +43,20 @@ function run(
       stderr += c
     })
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** GET on a connection of its own (no keep-alive agent): node:cluster deals connections to workers. */
+function scrapeOnNewConnection(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => {
+        body += chunk
+      })
+      response.on('end', () => resolve(body))
+    }).on('error', reject)
   })
 }
 
@@ -267,6 +282,15 @@ describe('tiercache CLI', () => {
       ),
     )
     expect(replies).toEqual(Array.from({ length: 20 }, () => ({ result: 'PONG' })))
+    // Each scrape on a new connection, so the primary hands them to both workers in turn: each
+    // answers with the sum over both. A worker's own counters alternated (say 10, 16, 10, 16),
+    // which Prometheus reads as a counter reset at every drop.
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const text = await scrapeOnNewConnection(`${url}/metrics`)
+      expect(text).toMatch(/^tiercache_proxy_processes 2$/m)
+      expect(text).toMatch(/^tiercache_proxy_requests_total\{route="\/",status="200"\} 20$/m)
+      expect(text).toMatch(/^tiercache_proxy_commands_total\{command="ping"\} 20$/m)
+    }
     process.kill(-child.pid!, 'SIGTERM') // the whole group: primary and workers each get it
     expect(await exited).toBe(0)
     expect(output.match(/"msg":"stopped"/g)).toHaveLength(2)

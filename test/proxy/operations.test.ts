@@ -107,7 +107,32 @@ describe('operations', () => {
       /tiercache_proxy_request_duration_seconds_bucket\{le="0\.005",route="\/pipeline"\} \d+/,
     )
     expect(metrics).toMatch(/tiercache_proxy_blocking_connections 0/)
+    expect(metrics).toMatch(/^tiercache_proxy_processes 1$/m)
     expect(metrics).toMatch(/tiercache_proxy_process_resident_memory_bytes \d+/)
+  })
+
+  it("/metrics from another source (the workers' sum under --workers): its text, or a JSON 503 when it fails", async () => {
+    let fail = false
+    const other = await startTestProxy({
+      redis: inject('clusterUrl'),
+      metricsReader: (own) => async () => {
+        if (fail) throw new Error('the primary did not answer')
+        return `# summed\n${await own.metrics()}`
+      },
+    })
+    try {
+      const ok = await fetch(`${other.url}/metrics`)
+      expect(ok.status).toBe(200)
+      expect(ok.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+      expect(await ok.text()).toMatch(/^# summed\n[^]*^tiercache_proxy_processes 1$/m)
+      fail = true
+      const failed = await fetch(`${other.url}/metrics`)
+      expect(failed.status).toBe(503)
+      expect(await failed.json()).toEqual({ error: 'metrics unavailable: the primary did not answer' })
+      expect(await (await fetch(`${other.url}/healthz`)).json()).toEqual({ status: 'ok' })
+    } finally {
+      await other.close('1s')
+    }
   })
 
   it('MONITOR over SSE is admin only, and shows the commands of every master', async () => {
