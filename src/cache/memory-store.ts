@@ -44,6 +44,11 @@ export class MemoryStore implements TierTwoStore {
     })
   }
 
+  /**
+   * Writes an entry's text as given, removed after `ttlMs` (what `put`, `fill` and `invalidate`
+   * build on; tests use it to lay down entries). Not part of the store contract: the cache never
+   * writes an entry without a fence.
+   */
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs })
   }

@@ -35,8 +35,6 @@ export interface InvalidationBatch {
 export interface TierTwoStore {
   /** Reads several entries in one round trip: the text or undefined for each key, in order. */
   getMany(keys: string[]): Promise<Array<string | undefined>>
-  /** Writes one entry that the store removes by itself after `ttlMs` milliseconds (Infinity: never). */
-  set(key: string, value: string, ttlMs: number): Promise<void>
   /**
    * Writes an entry (an explicit `set`) with the key's fence bumped past the current entry's, so a
    * fill that read an older fence is refused. The text starts `tc1:{"c":<n>,`; the store replaces n.

@@ -55,11 +55,6 @@ export class UpstashStore implements TierTwoStore {
     return values.map((v) => (typeof v === 'string' ? v : undefined))
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
-    if (Number.isFinite(ttlMs)) await this.redis.set(key, value, { px: Math.max(1, Math.round(ttlMs)) })
-    else await this.redis.set(key, value) // a hot key: it never expires, it is refreshed in place
-  }
-
   async readOrLock(
     key: string,
     token: string,

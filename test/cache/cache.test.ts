@@ -518,7 +518,6 @@ describe('fail open', () => {
   }
   const erroring: TierTwoStore = {
     getMany: explode,
-    set: explode,
     readOrLock: explode,
     fill: explode,
     unlock: explode,
@@ -547,7 +546,6 @@ describe('fail open', () => {
     const never = () => new Promise<never>(() => {})
     const hanging: TierTwoStore = {
       getMany: never,
-      set: never,
       readOrLock: never,
       fill: never,
       unlock: never,
@@ -615,7 +613,6 @@ describe('fail open', () => {
         await call()
         return keys.map(() => undefined)
       },
-      set: call,
       readOrLock: async () => {
         await call()
         return { text: undefined, locked: true, fence: 0 }

@@ -6,5 +6,6 @@ const clock = new ManualClock()
 const store = new MemoryStore(clock.now)
 storeContract('memory', () => ({
   store,
+  write: (key, text, ttlMs) => store.set(key, text, ttlMs),
   elapse: async (ms) => clock.advance(ms),
 }))

@@ -9,6 +9,8 @@ import { syncKeys } from '../../src/cache/sync-scripts.js'
 /** What the suite needs from each store. */
 export interface ContractTarget {
   store: TierTwoStore
+  /** Lays down an entry's text as given (no fence bumped), removed after `ttlMs`: the fixtures. */
+  write(key: string, text: string, ttlMs: number): Promise<void>
   /** Lets `ms` pass for the store's expiry (a manual clock, or real time for Redis). */
   elapse(ms: number): Promise<void>
 }
@@ -20,10 +22,10 @@ export function storeContract(name: string, target: () => ContractTarget) {
     const k = (key: string) => `${ns}:${key}`
 
     it('reads what it wrote, text unchanged, absent keys as undefined, in order', async () => {
-      const { store } = target()
+      const { store, write } = target()
       const text = 'tc1:{"v":"zoë 🚀","f":1,"d":0,"c":0}'
-      await store.set(k('a'), text, 60_000)
-      await store.set(k('{x}b'), 'tc1:{"n":1,"f":1,"d":0,"c":0}', 60_000)
+      await write(k('a'), text, 60_000)
+      await write(k('{x}b'), 'tc1:{"n":1,"f":1,"d":0,"c":0}', 60_000)
       expect(await store.getMany([k('a'), k('missing'), k('{x}b')])).toEqual([
         text,
         undefined,
@@ -33,16 +35,16 @@ export function storeContract(name: string, target: () => ContractTarget) {
     })
 
     it('reads many keys over many slots in one call', async () => {
-      const { store } = target()
+      const { store, write } = target()
       const keys = Array.from({ length: 50 }, (_, i) => k(`many${i}`))
-      for (const [i, key] of keys.entries()) await store.set(key, `tc1:${i}`, 60_000)
+      for (const [i, key] of keys.entries()) await write(key, `tc1:${i}`, 60_000)
       expect(await store.getMany(keys)).toEqual(keys.map((_, i) => `tc1:${i}`))
     })
 
     it('overwrites', async () => {
-      const { store } = target()
-      await store.set(k('o'), 'tc1:1', 60_000)
-      await store.set(k('o'), 'tc1:2', 60_000)
+      const { store, write } = target()
+      await write(k('o'), 'tc1:1', 60_000)
+      await write(k('o'), 'tc1:2', 60_000)
       expect(await store.getMany([k('o')])).toEqual(['tc1:2'])
     })
 
@@ -77,13 +79,13 @@ export function storeContract(name: string, target: () => ContractTarget) {
     })
 
     it('fill is compare-on-fence: a fence that moved refuses the write, and the lock is released anyway', async () => {
-      const { store } = target()
+      const { store, write } = target()
       const now = Date.now()
       const moved = `tc1:${JSON.stringify({ n: 1, f: now + 60_000, d: 0, c: 7 })}` // a writer bumped the fence
-      await store.set(k('fence'), moved, 60_000)
+      await write(k('fence'), moved, 60_000)
       const miss = await store.readOrLock(k('fence'), 't1', 5000, now + 120_000)
       expect(miss).toMatchObject({ locked: true, fence: 7 })
-      await store.set(k('fence'), `tc1:${JSON.stringify({ n: 1, f: now, d: 0, c: 8 })}`, 60_000) // another write meanwhile
+      await write(k('fence'), `tc1:${JSON.stringify({ n: 1, f: now, d: 0, c: 8 })}`, 60_000) // another write meanwhile
       expect(
         await store.fill(
           k('fence'),
@@ -101,9 +103,9 @@ export function storeContract(name: string, target: () => ContractTarget) {
     })
 
     it('invalidate: each key becomes a tombstone with a bumped fence (absent keys too), in one call', async () => {
-      const { store } = target()
+      const { store, write } = target()
       const now = Date.now()
-      await store.set(k('w1'), `tc1:${JSON.stringify({ v: 'old', f: now + 60_000, d: 0, c: 4 })}`, 60_000)
+      await write(k('w1'), `tc1:${JSON.stringify({ v: 'old', f: now + 60_000, d: 0, c: 4 })}`, 60_000)
       await store.invalidate([k('w1'), k('{other}w2')], 60_000)
       const [w1, w2] = await store.getMany([k('w1'), k('{other}w2')])
       expect(JSON.parse(w1!.slice(4))).toEqual({ n: 1, f: 0, d: 0, c: 5 })
@@ -196,10 +198,10 @@ export function storeContract(name: string, target: () => ContractTarget) {
     })
 
     it('readOrLock: an entry written under an older tag version is not fresh (the caller gets the lock)', async () => {
-      const { store } = target()
+      const { store, write } = target()
       const now = Date.now()
       const entry = `tc1:${JSON.stringify({ c: 0, v: 1, f: now + 60_000, d: 0, t: { 't:red': 1 } })}`
-      await store.set(k('tagged'), entry, 60_000)
+      await write(k('tagged'), entry, 60_000)
       expect((await store.readOrLock(k('tagged'), 'a', 5000, now, { 't:red': 1 })).locked).toBe(false)
       expect((await store.readOrLock(k('tagged'), 'a', 5000, now, { 't:blue': 9 })).locked).toBe(false)
       const stale = await store.readOrLock(k('tagged'), 'b', 5000, now, { 't:red': 2 })
@@ -207,9 +209,9 @@ export function storeContract(name: string, target: () => ContractTarget) {
     })
 
     it('forgets an entry once its TTL has passed', async () => {
-      const { store, elapse } = target()
-      await store.set(k('short'), 'tc1:x', 150)
-      await store.set(k('long'), 'tc1:y', 60_000)
+      const { store, write, elapse } = target()
+      await write(k('short'), 'tc1:x', 150)
+      await write(k('long'), 'tc1:y', 60_000)
       expect(await store.getMany([k('short')])).toEqual(['tc1:x'])
       await elapse(300)
       expect(await store.getMany([k('short'), k('long')])).toEqual([undefined, 'tc1:y'])

@@ -31,7 +31,6 @@ describe('public types', () => {
   it('a custom tier 2 is any object meeting the store contract', () => {
     const store: TierTwoStore = {
       getMany: async (keys) => keys.map(() => undefined),
-      set: async () => {},
       readOrLock: async () => ({ text: undefined, locked: true, fence: 0 }),
       fill: async () => true,
       unlock: async () => true,
