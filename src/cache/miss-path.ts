@@ -138,6 +138,8 @@ async function waitForFill<T>(m: Miss<T>): Promise<T | null> {
 /**
  * Runs the loader and writes what it found to both tiers (fenced when this caller holds the
  * rebuild lock). A failed refresh keeps the stale value served and holds the lock as a backoff.
+ * (The lock's release is written out where it happens, not in a helper: gzip takes the repeats
+ * for a few bytes, a helper cost 18 B of the Worker bundle's budget.)
  */
 async function runLoader<T>(m: Miss<T>, fenced?: Fenced, refreshing = false): Promise<T | null> {
   const { core, full, key, loader, options, tags } = m
@@ -187,15 +189,24 @@ async function runLoader<T>(m: Miss<T>, fenced?: Fenced, refreshing = false): Pr
   core.refreshFailures.delete(full)
   core.emit(() => ({ type: 'load', key: full, ms, found }))
   const hot = found && options?.ttl === Infinity
-  core.write(
-    full,
-    found ? value : null,
-    freshTime(core.options, found, options),
-    ms,
-    versions,
-    startGen,
-    fenced ?? 'local',
-    hot,
-  )
+  try {
+    core.write(
+      full,
+      found ? value : null,
+      freshTime(core.options, found, options),
+      ms,
+      versions,
+      startGen,
+      fenced ?? 'local',
+      hot,
+    )
+  } catch (error) {
+    // The value cannot be encoded (UnserializableValueError): no fill will come, so on a miss the
+    // rebuild lock goes at once, as after a loader error; held, it made every caller in the fleet
+    // wait out `rebuild.wait`. (A refresh keeps the lock to its ttl: the stale value is served.)
+    if (fenced && !refreshing)
+      core.background(core.tierTwo('set', () => core.store.unlock(core.tierKey(full), fenced.token)))
+    throw error
+  }
   return found ? (value as T) : null
 }

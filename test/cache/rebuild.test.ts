@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
-import { RebuildTimeoutError } from '../../src/errors.js'
+import { RebuildTimeoutError, UnserializableValueError } from '../../src/errors.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
 
 function twoInstances(options: Parameters<typeof createCache>[0] = {}) {
@@ -47,6 +47,18 @@ describe('single flight across instances', () => {
     fail(new Error('db timeout'))
     await expect(failing).rejects.toThrowError(/db timeout/)
     expect(await waiting).toBe('from b')
+  })
+
+  it('a loaded value that cannot be cached (a Map) releases the rebuild lock: the next caller anywhere loads at once', async () => {
+    const { a, b } = twoInstances({ rebuild: { wait: '2s', onWaitTimeout: 'throw' } })
+    await expect(a.getOrLoad('k', async () => new Map([['x', 1]]))).rejects.toThrowError(
+      UnserializableValueError,
+    )
+    await a.settled()
+    // Before: the lock stayed until lockTtl, and every caller in the fleet waited out rebuild.wait.
+    expect(await b.getOrLoad('k', async () => 'from b')).toBe('from b')
+    expect(await a.getOrLoad('k', async () => 'unused')).toBe('from b')
+    expect(b.stats().rebuildWaits).toBe(0)
   })
 
   it('past rebuild.wait: load anyway by default, or throw a typed error when asked', async () => {
