@@ -6,15 +6,19 @@
 
 /**
  * Reads a body up to `limit` bytes. Past it, the response is handed back whole: what was read
- * first, then the rest of the stream, so a large body is never buffered.
+ * first, then the rest of the stream, so a large body is never buffered. An event stream
+ * (`text/event-stream`) is handed back unread.
  */
 export async function readUpTo(
   response: Response,
   limit: number,
 ): Promise<{ bytes: Uint8Array } | { response: Response }> {
   if (!response.body) return { bytes: new Uint8Array(0) }
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
-  if (declared > limit) return { response }
+  // No Content-Length reads as 0 (Number(null)): the body is read and counted.
+  const declared = Number(response.headers.get('content-length'))
+  // An event stream is live and may never end: read to its end first, it would reach nobody.
+  if (declared > limit || /event-stream/i.test(response.headers.get('content-type') as string))
+    return { response }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let total = 0

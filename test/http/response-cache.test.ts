@@ -146,6 +146,39 @@ describe('respondCached', () => {
   })
 })
 
+describe('respondCached and streamed bodies', () => {
+  /** A body that sends one event and then stays open, as an event stream does. */
+  const endless = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('data: first\n\n'))
+      },
+    })
+
+  it('an event stream goes out at once, as it comes, and is not stored (read to its end, it reached nobody)', async () => {
+    const { cache, options } = setup()
+    let produced = 0
+    const produce = () => {
+      produced++
+      return new Response(endless(), { headers: { 'content-type': 'text/event-stream; charset=utf-8' } })
+    }
+    const answered = await Promise.race([
+      respondCached(get('/events'), produce, options),
+      new Promise<'held'>((resolve) => setTimeout(() => resolve('held'), 1_000)),
+    ])
+    expect(answered).toBeInstanceOf(Response)
+    const response = answered as Response
+    expect(response.headers.get('x-cache')).toBe('BYPASS')
+    const reader = response.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: first\n\n')
+    await reader.cancel()
+    await cache.settled()
+    expect(answerFromL1(get('/events'), options)).toBeUndefined()
+    await respondCached(get('/events'), produce, options).then((r) => r.body?.cancel())
+    expect(produced).toBe(2)
+  })
+})
+
 describe('respondCached and the response’s own Vary', () => {
   const varied = (vary: string, language: string) =>
     new Response(`hello in ${language}`, { headers: { 'content-type': 'text/plain', vary } })
