@@ -65,13 +65,17 @@ export function clusterMetricsReader(
   AggregatorRegistry.setRegistries([registry])
   // Its constructor is what makes this worker answer the primary's requests for its registry.
   void new AggregatorRegistry()
-  const waiting = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>()
+  const waiting = new Map<
+    number,
+    { resolve: (text: string) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >()
   let nextId = 0
   process.on('message', (message: Partial<MetricsReply> | null) => {
     if (message?.type !== REPLY || typeof message.id !== 'number') return
     const request = waiting.get(message.id)
     if (!request) return
     waiting.delete(message.id)
+    clearTimeout(request.timer)
     if (typeof message.text === 'string') request.resolve(message.text)
     else request.reject(new Error(`the primary could not gather the workers' metrics: ${message.error}`))
   })
@@ -82,16 +86,7 @@ export function clusterMetricsReader(
         waiting.delete(id)
         reject(new Error(`the primary did not send the workers' metrics within ${timeoutMs} ms`))
       }, timeoutMs)
-      waiting.set(id, {
-        resolve: (text) => {
-          clearTimeout(timer)
-          resolve(text)
-        },
-        reject: (error) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      })
+      waiting.set(id, { resolve, reject, timer })
       send({ type: REQUEST, id } satisfies MetricsRequest)
     })
 }
