@@ -63,7 +63,8 @@ declare function send(payload: unknown): Promise<void>`,
     preamble: `
 declare const url: string
 declare const token: string
-declare const userId: string`,
+declare const userId: string
+declare const idempotencyKey: string`,
   },
   {
     marker: 'const lock = createLock(',

@@ -4,6 +4,9 @@
  * queued for the slow work (payment, e-mail) that a consumer drains.
  *   GET  /items/:item            the product page (x-cache: MISS, then HIT), with the stock left
  *   POST /items/:item/buy        { "user": "ada" } → 201, or 409 sold_out / already_bought
+ * A client that may send a purchase twice (it retries after a timeout) sends an `Idempotency-Key`
+ * header: the same purchase again answers 201 as the first did (and queues its order, if the first
+ * could not), where a new purchase by the same user is 409 already_bought.
  */
 import { Hono } from 'hono'
 import { type Cache, InvalidOptionError } from 'tiercache'
@@ -37,10 +40,15 @@ export function createFlashSaleApp(cache: Cache, stock: Stock, orders: Queue) {
     const body = (await c.req.json().catch(() => ({}))) as { user?: unknown }
     if (typeof body.user !== 'string' || body.user === '')
       return c.json({ error: 'POST {"user": "<id>"}' }, 400)
-    const result = await stock.take(item, body.user)
+    const purchase = c.req.header('idempotency-key') || crypto.randomUUID()
+    const result = await stock.take(item, body.user, 1, { id: purchase })
     if (!result.ok) return c.json(result, 409)
-    const [order] = await orders.add({ item, user: body.user })
-    return c.json({ ...result, order }, 201)
+    // The stock and the queue live in different slots: no script can do both. When the order
+    // cannot be queued, the purchase stands and the client's retry with its key queues it. An
+    // order may so be queued twice (and the queue delivers at least once): consumers dedupe on
+    // `purchase`.
+    const [order] = await orders.add({ item, user: body.user, purchase })
+    return c.json({ ...result, purchase, order }, 201)
   })
   return app
 }

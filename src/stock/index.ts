@@ -1,2 +1,2 @@
 /** `tiercache/stock`: an atomic flash-sale stock counter over HTTP (one Lua script per operation). */
-export { createStock, type Stock, type StockOptions, type TakeResult } from './stock.js'
+export { createStock, type Stock, type StockOptions, type TakeOptions, type TakeResult } from './stock.js'

@@ -23,6 +23,15 @@ export interface StockOptions {
   namespace?: string
 }
 
+/** Options of one `take`. */
+export interface TakeOptions {
+  /**
+   * The purchase's id (1 to 512 characters), for a caller that may send the same purchase twice: an
+   * order number, a request's `Idempotency-Key`. @default a random id per call
+   */
+  id?: string
+}
+
 /** The stock of a sale's items. */
 export interface Stock {
   /**
@@ -36,9 +45,18 @@ export interface Stock {
    * was sold). Answers whether this call started the sale, and how many are left.
    */
   initIfAbsent(item: string, quantity: number): Promise<{ initialized: boolean; left: number }>
-  /** One purchase of `n` by `user`: at most one per user, never below zero. */
-  take(item: string, user: string, n?: number): Promise<TakeResult>
-  /** Undoes a user's purchase (payment failed): their quantity goes back on sale. */
+  /**
+   * One purchase of `n` by `user`: at most one per user, never below zero. The purchase carries an
+   * id (a random one per call unless `options.id` names it): run again with the same user, `n` and
+   * id, it answers as it did the first time instead of `already_bought`, so a retried request
+   * (the HTTP client's own retry after a lost answer, or a caller's with an `Idempotency-Key`)
+   * reports the purchase it made.
+   */
+  take(item: string, user: string, n?: number, options?: TakeOptions): Promise<TakeResult>
+  /**
+   * Undoes a user's purchase (payment failed): their quantity goes back on sale. Run again (a
+   * retried request included), it finds nothing to give: `given: 0`.
+   */
   give(item: string, user: string): Promise<{ given: number; left: number }>
   /** How many are left (0 for an item never put on sale). */
   left(item: string): Promise<number>
@@ -91,10 +109,16 @@ export function createStock(options: StockOptions): Stock {
       ])
       return { initialized: Number(initialized) === 1, left: Number(left) }
     },
-    async take(item, user, n = 1) {
+    async take(item, user, n = 1, takeOptions = {}) {
+      checkOptionNames(takeOptions, ['id'])
+      const id =
+        takeOptions.id === undefined ? globalThis.crypto.randomUUID() : nonEmpty(takeOptions.id, 'id')
+      // The id is made once per call, before the request: @upstash/redis sends the same body when
+      // it retries, so the script recognises its own purchase.
       const [ok, reason, left] = await take.exec(keys(item), [
         nonEmpty(user, 'user'),
         String(count(n, 'n', 1)),
+        id,
       ])
       if (Number(ok) === 1) return { ok: true, left: Number(left) }
       return {

@@ -8,6 +8,7 @@ import { InvalidOptionError } from 'tiercache'
 import { createStock } from 'tiercache/stock'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
@@ -54,12 +55,54 @@ describe('stock', () => {
     )
   })
 
+  it('a purchase whose answer was lost, retried by the client, answers ok (it was a purchase, not already_bought)', async () => {
+    // @upstash/redis retries a request whose connection died: the script had run, and its second
+    // run found the buyer recorded. The buyer was told already_bought for the unit just sold to
+    // them (the flash-sale example then queued no order).
+    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    try {
+      const namespace = `sale-${randomUUID()}`
+      const stock = createStock({
+        redis: { url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard },
+        namespace,
+      })
+      await stock.init('lamp', 5)
+      await stock.take('lamp', 'warm-up') // the script loaded on the lamp's node: the lost run is EVALSHA
+      relay.loseAnswerTo('buyer-ada')
+      expect(await stock.take('lamp', 'buyer-ada')).toEqual({ ok: true, left: 3 })
+      expect(relay.lost).toBe(1)
+      expect(await stock.left('lamp')).toBe(3) // one unit, not two
+      // A second purchase (a new call) is still refused...
+      expect(await stock.take('lamp', 'buyer-ada')).toEqual({ ok: false, reason: 'already_bought', left: 3 })
+      // ...unless it is the same purchase again, named by its id (a client's Idempotency-Key).
+      expect(await stock.take('lamp', 'grace', 1, { id: 'order-7' })).toEqual({ ok: true, left: 2 })
+      expect(await stock.take('lamp', 'grace', 1, { id: 'order-7' })).toEqual({ ok: true, left: 2 })
+      expect(await stock.take('lamp', 'grace', 1, { id: 'order-8' })).toEqual({
+        ok: false,
+        reason: 'already_bought',
+        left: 2,
+      })
+      expect(await stock.take('lamp', 'grace', 2, { id: 'order-7' })).toEqual({
+        ok: false,
+        reason: 'already_bought',
+        left: 2,
+      })
+      // give reads the quantity back from the new record.
+      expect(await stock.give('lamp', 'grace')).toEqual({ given: 1, left: 3 })
+      expect(await stock.left('lamp')).toBe(3)
+    } finally {
+      await relay.close()
+    }
+  })
+
   it('bad input throws, naming it', async () => {
     const stock = stockIn('x')
     await expect(stock.init('lamp', -1)).rejects.toThrowError(InvalidOptionError)
     await expect(stock.take('lamp', 'ada', 0)).rejects.toThrowError(/n/)
     await expect(stock.take('la{mp}', 'ada')).rejects.toThrowError(/braces/)
     await expect(stock.take('lamp', '')).rejects.toThrowError(/user/)
+    await expect(stock.take('lamp', 'ada', 1, { id: '' })).rejects.toThrowError(/^Invalid option id/)
+    await expect(stock.take('lamp', 'ada', 1, { key: 'k' } as never)).rejects.toThrowError(/key/)
     expect(() => createStock({ redis: {} as { url: string; token: string } })).toThrowError(/redis/)
   })
 
