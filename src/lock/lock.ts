@@ -52,7 +52,11 @@ export interface LockHandle {
   readonly fence: number
   /** How many times this owner holds it (reentrancy). */
   readonly count: number
-  /** Releases one hold. False when the lock was no longer ours (expired, taken over). */
+  /**
+   * Releases this hold (once: a second call, or a request sent again, releases no other hold).
+   * False when the lock was no longer ours (expired, taken over, or already released by this
+   * owner's last hold).
+   */
   release(): Promise<boolean>
   /** Extends the lock's life to `ttl` from now. False when it is no longer ours. */
   extend(ttl?: Duration): Promise<boolean>
@@ -115,29 +119,38 @@ export function createLock(options: LockOptions): Lock {
   const keys = (name: string) => {
     // The name is the hash tag: the lock, its fence counter and its count share one slot.
     const tag = `${prefix}lock:{${name}}`
-    return { lock: tag, fence: `${tag}:fence`, count: `${tag}:count` }
+    // `holds`, a set: versions before it kept a count under `:count`, which expires with its lock.
+    return { lock: tag, fence: `${tag}:fence`, holds: `${tag}:holds` }
   }
 
   const tryOnce = async (name: string, ttlMs: number): Promise<LockHandle | { heldForMs: number }> => {
     const k = keys(name)
     const token = `${owner}|${randomId()}`
-    const reply = await acquireScript.exec([k.lock, k.fence, k.count], [token, `${owner}|`, String(ttlMs)])
+    const reply = await acquireScript.exec([k.lock, k.fence, k.holds], [token, `${owner}|`, String(ttlMs)])
     if (Number(reply[0]) !== 1) return { heldForMs: Number(reply[1]) }
     const [, fence, heldToken, count] = reply as [number, number, string, number]
-    return handle(name, String(heldToken), Number(fence), Number(count), ttlMs)
+    return handle(name, String(heldToken), token, Number(fence), Number(count), ttlMs)
   }
 
-  const handle = (name: string, token: string, fence: number, count: number, ttlMs: number): LockHandle => {
+  /** A hold: `token` is the lock's (the first holder's), `holdToken` this acquisition's own. */
+  const handle = (
+    name: string,
+    token: string,
+    holdToken: string,
+    fence: number,
+    count: number,
+    ttlMs: number,
+  ): LockHandle => {
     const k = keys(name)
     return {
       name,
       token,
       fence,
       count,
-      release: async () => Number(await releaseScript.exec([k.lock, k.count], [token])) >= 0,
+      release: async () => Number(await releaseScript.exec([k.lock, k.holds], [token, holdToken])) >= 0,
       extend: async (ttl?: Duration) => {
         const ms = ttl === undefined ? ttlMs : parseDuration(ttl, 'ttl')
-        return Number(await extendScript.exec([k.lock, k.count], [token, String(ms)])) === 1
+        return Number(await extendScript.exec([k.lock, k.holds], [token, String(ms)])) === 1
       },
     }
   }

@@ -1,14 +1,19 @@
 /**
  * The lock's Lua scripts. Every key of one lock carries the lock's name as its hash tag, so a
- * script's keys live in one slot of a cluster. KEYS: 1 the lock (its value is the holder's token,
- * `<owner>|<random>`), 2 the fence counter (never expires: fencing tokens only grow), 3 the
- * reentrancy count (expires with the lock).
+ * script's keys live in one slot of a cluster. KEYS: 1 the lock (its value is the first holder's
+ * token, `<owner>|<random>`), 2 the fence counter (never expires: fencing tokens only grow), 3 the
+ * holds (a set of the tokens of this owner's acquisitions, for reentrancy; expires with the lock).
+ *
+ * Every script may run twice for one call: `@upstash/redis` sends a request again when its
+ * connection dies, after the script may have run. Holds are a set, not a count, so an acquire or
+ * a release run twice holds or releases once.
  */
 
 /**
- * Acquire. ARGV: 1 token, 2 the owner prefix (`<owner>|`), 3 ttl ms.
- * Free: `SET lock token NX PX ttl`, a new fencing token, count 1 → {1, fence, token, 1}.
- * Held by the same owner: count + 1 and a renewed ttl (reentrancy) → {1, fence, token, count}.
+ * Acquire. ARGV: 1 this acquisition's token, 2 the owner prefix (`<owner>|`), 3 ttl ms.
+ * Free: `SET lock token NX PX ttl`, a new fencing token, this hold → {1, fence, token, 1}.
+ * Held by the same owner: this hold added and the ttl renewed (reentrancy; the same acquisition
+ * run again adds nothing) → {1, fence, the lock's token, holds}.
  * Held by another: → {0, ms left}.
  */
 export const ACQUIRE = `
@@ -16,34 +21,38 @@ local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3])
   local fence = redis.call('INCR', KEYS[2])
-  redis.call('SET', KEYS[3], 1, 'PX', ARGV[3])
+  redis.call('DEL', KEYS[3])
+  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
   return {1, fence, ARGV[1], 1}
 end
 if string.sub(current, 1, string.len(ARGV[2])) == ARGV[2] then
-  local count = redis.call('INCR', KEYS[3])
+  redis.call('SADD', KEYS[3], ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
-  return {1, tonumber(redis.call('GET', KEYS[2]) or '0'), current, count}
+  return {1, tonumber(redis.call('GET', KEYS[2]) or '0'), current, redis.call('SCARD', KEYS[3])}
 end
 return {0, redis.call('PTTL', KEYS[1])}
 `
 
 /**
- * Release. ARGV: 1 token. Only the holder's token releases (a former holder whose lock expired
- * and was taken by someone else deletes nothing). Reentrant holds count down first.
+ * Release one hold. KEYS: 1 the lock, 2 the holds. ARGV: 1 the lock's token, 2 this hold's token.
+ * Only the lock's token releases (a former holder whose lock expired and was taken by someone else
+ * deletes nothing); the lock goes when its last hold does.
  * → -1 not held with this token, 0 released, n > 0 still held n times.
  */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local count = redis.call('DECR', KEYS[2])
-if count <= 0 then
+redis.call('SREM', KEYS[2], ARGV[2])
+local holds = redis.call('SCARD', KEYS[2])
+if holds == 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 0
 end
-return count
+return holds
 `
 
-/** Extend. ARGV: 1 token, 2 ttl ms. Only the holder's token extends. → 1 extended, 0 not held. */
+/** Extend. KEYS: 1 the lock, 2 the holds. ARGV: 1 token, 2 ttl ms. Only the holder's token extends. → 1 extended, 0 not held. */
 export const EXTEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

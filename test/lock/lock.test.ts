@@ -10,6 +10,7 @@ import { MAX_TIMER_MS } from '../../src/duration.js'
 import { LockLostError, LockTimeoutError } from '../../src/errors.js'
 import { createLock } from '../../src/lock/lock.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
@@ -68,6 +69,40 @@ describe('acquire and release', () => {
     expect(await b.acquire(lock)).toBeNull()
     await outer!.release()
     expect(await b.acquire(lock)).not.toBeNull()
+  })
+
+  it('an acquire or a release whose answer was lost, sent again by the client, holds or releases once', async () => {
+    // @upstash/redis sends a request again when its connection dies, after the script ran: the
+    // acquire's second run took its own lock for a reentrant hold (count 2), so withLock's one
+    // release left the lock held until its ttl, every other owner waiting it out.
+    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    try {
+      const through = new Redis({ url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard })
+      const a = createLock({ redis: through, owner: 'lossy-a' })
+      const b = createLock({ redis, owner: 'lossy-b' })
+      await a.withLock(name(), () => {}) // scripts loaded: the lost runs are EVALSHA
+      const lock = name()
+      relay.loseAnswerTo(lock)
+      await a.withLock(lock, ({ lock: held }) => expect(held.count).toBe(1), { ttl: '30s' })
+      expect(relay.lost).toBe(1)
+      const next = await b.acquire(lock) // free at once, not in 30 s
+      expect(next).not.toBeNull()
+      await next!.release()
+      // Reentrant: the inner release, sent twice, releases the inner hold only.
+      const outer = await a.acquire(lock)
+      const inner = await a.acquire(lock)
+      expect(inner!.count).toBe(2)
+      relay.loseAnswerTo(lock)
+      expect(await inner!.release()).toBe(true)
+      expect(relay.lost).toBe(2)
+      expect(await b.acquire(lock)).toBeNull() // the outer hold still stands
+      expect(await inner!.release()).toBe(true) // a second call releases nothing else
+      expect(await b.acquire(lock)).toBeNull()
+      expect(await outer!.release()).toBe(true)
+      expect(await b.acquire(lock)).not.toBeNull()
+    } finally {
+      await relay.close()
+    }
   })
 
   it('waits with backoff up to `wait`, then gives up; withLock throws a typed timeout', async () => {
