@@ -78,13 +78,15 @@ return {out, reclaimed, dead}
 `
 
 /**
- * Moves a message that failed its last allowed delivery to the dead-letter stream and acks it.
- * ARGV: 1 group, 2 id, 3 payload, 4 deliveries, 5 the error, 6 now (ms). → 1
+ * Moves a message that failed its last allowed delivery to the dead-letter stream and acks it,
+ * once: only a message still pending is moved, so the script run again (the HTTP client's retry
+ * after a lost answer) or by two consumers at once writes one dead letter.
+ * ARGV: 1 group, 2 id, 3 payload, 4 deliveries, 5 the error, 6 now (ms). → 1 moved, 0 not pending
  */
 export const DEAD_LETTER = `
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'p', ARGV[3], 'deliveries', ARGV[4], 'group', ARGV[1],
   'error', ARGV[5], 'at', ARGV[6])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `
 

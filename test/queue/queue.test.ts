@@ -10,6 +10,7 @@ import { InvalidOptionError } from 'tiercache'
 import { createQueue, type QueueMessage } from 'tiercache/queue'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
@@ -131,6 +132,32 @@ describe('queue', () => {
     ])
     expect(await queue.deadLetters()).toEqual([])
     await expect(queue.drain(failing, { deadLetter: 'a b' })).rejects.toThrowError(/deadLetter/)
+  })
+
+  it('a dead letter whose answer was lost, sent again by the client, is set aside once', async () => {
+    // @upstash/redis sends a request again when its connection dies, after the script ran: the
+    // second run wrote the dead letter again (one poison message, two dead letters to replay).
+    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    try {
+      const name = `q-${randomUUID()}`
+      const queue = createQueue({
+        redis: { url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard },
+        name,
+      })
+      const failing = (m: QueueMessage<{ reason: string }>) => {
+        throw new Error(m.payload.reason)
+      }
+      await queue.add({ reason: 'warm-up' })
+      await queue.drain(failing, { group: 'g', maxDeliveries: 1 }) // scripts loaded: the lost run is EVALSHA
+      await queue.add({ reason: 'poison-pill' })
+      relay.loseAnswerTo('poison-pill",') // the dead letter's error argument, not the payload
+      expect(await queue.drain(failing, { group: 'g', maxDeliveries: 1 })).toMatchObject({ deadLettered: 1 })
+      expect(relay.lost).toBe(1)
+      const letters = await queue.deadLetters()
+      expect(letters.map((l) => l.error)).toEqual(['warm-up', 'poison-pill'])
+    } finally {
+      await relay.close()
+    }
   })
 
   it('MAXLEN trimming keeps the stream bounded', { timeout: 60_000 }, async () => {
