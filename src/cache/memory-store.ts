@@ -66,12 +66,10 @@ export class MemoryStore implements TierTwoStore {
       envelope !== undefined &&
       envelope.f > now &&
       Object.entries(envelope.t ?? {}).every(([tag, v]) => v >= (tagVersions?.[tag] ?? 0))
-    let locked = false
-    if (!fresh && this.#lockHolder(key) === undefined) {
+    if (!fresh && this.#lockHolder(key) === undefined)
       this.#locks.set(key, { token, expiresAt: this.#now() + lockTtlMs })
-      locked = true
-    }
-    return { text, locked, fence: envelope?.c ?? 0 }
+    // Held with this token: taken now, or by this same call run before (as the Lua script says).
+    return { text, locked: this.#lockHolder(key) === token, fence: envelope?.c ?? 0 }
   }
 
   async fill(key: string, value: string, ttlMs: number, fence: number, token: string): Promise<boolean> {

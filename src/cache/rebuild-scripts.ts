@@ -15,8 +15,11 @@ end`
 /**
  * Read, and lock on a miss, in one round trip. ARGV: 1 token, 2 lock ttl ms, 3 now ms, 4 (optional)
  * the current versions of tags, as a JSON object. When the entry is absent, past its fresh time
- * or written under an older tag version, tries `SET lock token NX PX ttl`.
- * → { text or false, 1 if this caller took the lock else 0, the entry's fence (0 when absent) }
+ * or written under an older tag version, tries `SET lock token NX PX ttl`. The caller holds the
+ * lock when it holds its token: taken now, or by this same call run before (tokens are one per
+ * call, and `@upstash/redis` sends a request again when its connection dies, after the script may
+ * have run: a second run that answered "held by another" left the caller waiting on itself).
+ * → { text or false, 1 if this caller holds the lock else 0, the entry's fence (0 when absent) }
  */
 export const READ_OR_LOCK = `
 local text = redis.call('GET', KEYS[1])
@@ -34,11 +37,8 @@ if text then
     end
   end
 end
-local locked = 0
-if not fresh then
-  if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then locked = 1 end
-end
-return {text or false, locked, fence}
+if not fresh then redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) end
+return {text or false, redis.call('GET', KEYS[2]) == ARGV[1] and 1 or 0, fence}
 `
 
 /**

@@ -18,8 +18,10 @@ export type { RedisConnection }
 /**
  * The store over an Upstash client. A client the user built keeps its own settings (entries are
  * stored as text no JSON parser accepts, so automatic deserialization leaves them alone); one
- * built here from `{ url, token }` does not retry: a failing tier 2 must fail fast (the cache
- * falls back to the loader and its circuit breaker takes over).
+ * built here from `{ url, token }` has `retry: false`, so a failing tier 2 fails fast (the cache
+ * falls back to the loader and its circuit breaker takes over) — though `@upstash/redis` still
+ * sends a request a second time, at once, when its connection dies: every script here gives the
+ * same outcome run twice.
  */
 export class UpstashStore implements TierTwoStore {
   /** The client, for callers that share it (locks, queues). */

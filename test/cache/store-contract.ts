@@ -58,6 +58,9 @@ export function storeContract(name: string, target: () => ContractTarget) {
         locked: false,
         fence: 0,
       })
+      // The same call run again (a request the HTTP client sent again after losing its answer)
+      // still holds it: otherwise it would wait out rebuild.wait for a fill of its own.
+      expect(await store.readOrLock(k('rl'), 'token-a', 5000, now)).toEqual(first)
       const entry = `tc1:${JSON.stringify({ v: 1, f: now + 60_000, d: 5, c: 0 })}`
       expect(await store.fill(k('rl'), entry, 60_000, 0, 'token-a')).toBe(true)
       expect(await store.readOrLock(k('rl'), 'token-c', 5000, now)).toEqual({
