@@ -155,6 +155,7 @@ export function buildGuard(
     counter: `${tag}:gen`,
     sizes: `${tag}:sizes`,
     bitmap: `${tag}:g`,
+    begun: `${tag}:begun:`,
   }
   const scripts = redis && {
     add: redis.createScript<Array<string | number | null>>(ADD) as ScriptRunner<
@@ -342,7 +343,12 @@ export function buildGuard(
       const next = String(
         await scripts.begin.exec(
           [keys.counter, keys.builds, keys.sizes],
-          [keys.bitmap, String(REBUILD_DEADLINE_MS), sizingText(configured)],
+          [
+            keys.bitmap,
+            String(REBUILD_DEADLINE_MS),
+            sizingText(configured),
+            `${keys.begun}${globalThis.crypto.randomUUID()}`,
+          ],
         ),
       )
       let batch: number[] = []

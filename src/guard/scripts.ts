@@ -90,11 +90,16 @@ return out
 
 /**
  * Start a rebuild. KEYS: 1 generation counter, 2 the rebuilds under way, 3 sizes. ARGV: 1 bitmap
- * key prefix, 2 how long the rebuild may take (ms), 3 the new generation's sizing. Rebuilds past
- * their deadline (their process died) are forgotten, their bitmaps deleted.
+ * key prefix, 2 how long the rebuild may take (ms), 3 the new generation's sizing, 4 this
+ * rebuild's own key (`...:begun:<random>`, in the same slot; it remembers its generation until the
+ * deadline, so the script run again for the same rebuild, as `@upstash/redis` does after a lost
+ * answer, answers the same generation instead of starting another). Rebuilds past their deadline
+ * (their process died) are forgotten, their bitmaps deleted.
  * → the new generation's number
  */
 export const BEGIN_REBUILD = `
+local again = redis.call('GET', ARGV[4])
+if again then return tonumber(again) end
 ${NOW}
 for _, g in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - 1)) do
   redis.call('DEL', ARGV[1] .. g)
@@ -104,6 +109,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
 local generation = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), generation)
 redis.call('HSET', KEYS[3], generation, ARGV[3])
+redis.call('SET', ARGV[4], generation, 'PX', ARGV[2])
 return generation
 `
 
@@ -123,13 +129,17 @@ return #ARGV
  * every id this one has (its source, and every add since it began): then this generation is
  * dropped instead, or its switch would lose what was added since that newer rebuild began.
  * KEYS: 1 current pointer, 2 the rebuilds under way, 3 sizes. ARGV: 1 bitmap key prefix, 2 the
- * rebuilt generation. The generation left is deleted, with its sizing.
- * → { 1 if switched else 0, the generation current before }
+ * rebuilt generation. The generation left is deleted, with its sizing. Run again once switched
+ * (`@upstash/redis` sends a request again when its connection dies, after the script may have
+ * run), it finds its own generation current and leaves it: it used to delete it as overtaken,
+ * and every real id answered absent.
+ * → { 1 if switched (now or by this same call before) else 0, the generation current before }
  */
 export const SWITCH = `
 redis.call('ZREM', KEYS[2], ARGV[2])
 local old = redis.call('GET', KEYS[1]) or '0'
-if tonumber(ARGV[2]) <= tonumber(old) then
+if old == ARGV[2] then return { 1, old } end
+if tonumber(ARGV[2]) < tonumber(old) then
   redis.call('DEL', ARGV[1] .. ARGV[2])
   redis.call('HDEL', KEYS[3], ARGV[2])
   return { 0, old }

@@ -9,6 +9,7 @@ import { UpstashStore } from '../../src/cache/upstash-store.js'
 import { createGuard } from '../../src/guard/index.js'
 import { LOAD } from '../../src/guard/scripts.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
+import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 
 let proxy: RunningProxy
@@ -111,6 +112,39 @@ describe('guard', () => {
     await reader.load()
     expect(reader.mightContain('item:new-during-rebuild')).toBe(true)
     expect(reader.mightContain('item:2999')).toBe(true)
+  })
+
+  it('a rebuild whose begin or switch answer was lost, sent again by the client, starts one generation and keeps it', async () => {
+    // @upstash/redis sends a request again when its connection dies, after the script ran. The
+    // switch's second run found its generation current, took it for one a later rebuild had
+    // overtaken, and deleted its bitmap: every real id then answered absent (null), everywhere.
+    // The begin's second run started a second generation, the first left "under way" for an hour
+    // (every add written to it too).
+    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    try {
+      const ns = `guard-${randomUUID().slice(0, 8)}`
+      const lossy = createCache({
+        redis: { url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard },
+        namespace: ns,
+      })
+      const a = createGuard(lossy, 'orders', { expected: 1000 })
+      await a.rebuild(['order:1']) // scripts loaded on the guard's node: the lost runs are EVALSHA
+      relay.loseAnswerTo('guard:{orders}:gen"')
+      expect(await a.rebuild(['order:1'])).toMatchObject({ added: 1, generation: '2' })
+      expect(relay.lost).toBe(1)
+      const raw = new Redis({ url: proxy.url, token: TOKENS.standard })
+      expect(await raw.zcard(`${ns}:guard:{orders}:builds`)).toBe(0)
+      relay.loseAnswerTo('guard:{orders}:current')
+      expect(await a.rebuild(['order:1', 'order:2'])).toMatchObject({ added: 2, generation: '3' })
+      expect(relay.lost).toBe(2)
+      const b = createGuard(instance(ns).cache, 'orders', { expected: 1000 })
+      await b.load()
+      expect(b.mightContain('order:2')).toBe(true)
+      expect(b.mightContain('order:1')).toBe(true)
+      expect(a.mightContain('order:2')).toBe(true)
+    } finally {
+      await relay.close()
+    }
   })
 
   it('reports its fill and asks for a rebuild past its design load', async () => {
