@@ -214,12 +214,19 @@ export function buildGuard(
     loading ??= (async () => {
       addedWhileLoading = []
       try {
-        const reply = await scripts.load.exec(
-          [keys.current, keys.sizes],
-          [keys.bitmap, String(configured.bits / 32)],
-        )
-        // A generation nothing was added to yet has no sizing: this instance's (its bitmap is empty).
-        const shared = reply[1] === '' ? configured : parseSizing(reply[1])
+        const reply = await scripts.load.exec([keys.current, keys.sizes], [keys.bitmap])
+        // Tier 2 holds no filter, or lost its bitmap: "maybe" for every id until an add or a
+        // rebuild makes one (a filter read as empty would answer every real id absent).
+        if (reply[1] === '' || Number(reply[2]) === -1) {
+          loaded = false
+          generation = String(reply[0])
+          loadedAt = hooks.now()
+          if (reply[1] === '') return // never fed (or every key lost): nothing to say
+          throw new Error(
+            `guard "${name}": the bitmap of generation ${generation} is gone from tier 2 (evicted, or lost with its data; keep tier 2 on maxmemory-policy noeviction or volatile-*): it answers "maybe" until a rebuild`,
+          )
+        }
+        const shared = parseSizing(reply[1])
         if (!shared)
           throw new Error(`guard "${name}": unreadable sizing ${JSON.stringify(reply[1])} in tier 2`)
         const words = Uint32Array.from(reply.slice(2), (v) => Number(v) >>> 0)

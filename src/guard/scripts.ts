@@ -22,6 +22,8 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`
  * positions, the positions in that sizing). Sets the bits in the current generation and in every
  * one being rebuilt (so an add during a rebuild, or during several at once, is not lost at a
  * switch), each in its own sizing. A current generation with no sizing yet takes the first group's.
+ * A current generation whose bitmap is gone (evicted, or lost with tier 2's data) is left gone:
+ * recreated by an add, it would hold that add's ids alone, and answer every other id absent.
  * → { 1, current, the sizings used... } when done; { 0, current, its sizing, the sizings missing... }
  * when a generation's sizing has no group (nothing set: send again with them).
  */
@@ -39,12 +41,14 @@ while i < #ARGV do
   groups[ARGV[i]] = { i + 2, i + 1 + n }
   i = i + 2 + n
 end
-local sizes, missing, used = {}, {}, {}
+local sizes, missing, used, lost = {}, {}, {}, {}
 for _, g in ipairs(generations) do
   local size = redis.call('HGET', KEYS[3], g)
   if not size then
     size = ARGV[2]
     redis.call('HSET', KEYS[3], g, size)
+  elseif g == current and redis.call('EXISTS', ARGV[1] .. g) == 0 then
+    lost[g] = true
   end
   sizes[g] = size
   if not groups[size] then missing[#missing + 1] = size else used[#used + 1] = size end
@@ -56,23 +60,26 @@ for _, g in ipairs(generations) do
   for j = range[1], range[2] do
     ops[#ops + 1] = 'SET'; ops[#ops + 1] = 'u1'; ops[#ops + 1] = ARGV[j]; ops[#ops + 1] = 1
   end
-  if #ops > 0 then redis.call('BITFIELD', ARGV[1] .. g, unpack(ops)) end
+  if #ops > 0 and not lost[g] then redis.call('BITFIELD', ARGV[1] .. g, unpack(ops)) end
 end
 return { 1, current, unpack(used) }
 `
 
 /**
- * Load. KEYS: 1 current-generation pointer, 2 sizes. ARGV: 1 bitmap key prefix, 2 the number of
- * 32-bit words of the caller's sizing (read when the generation has no sizing yet: nothing added).
+ * Load. KEYS: 1 current-generation pointer, 2 sizes. ARGV: 1 bitmap key prefix.
  * Reads the bitmap as unsigned 32-bit integers (JSON carries numbers, not binary), in batches.
- * → { generation, its sizing or '', word0, word1, ... }
+ * → { generation, its sizing, word0, word1, ... }; { generation, '' } when it has no sizing
+ * (nothing was ever added or rebuilt, or tier 2 lost every key); { generation, sizing, -1 } when
+ * its bitmap is gone (evicted). Every generation with a sizing has a bitmap: the first add makes
+ * it, a rebuild makes it at its start.
  */
 export const LOAD = `
 local current = redis.call('GET', KEYS[1]) or '0'
 local size = redis.call('HGET', KEYS[2], current)
-local words = tonumber(ARGV[2])
-if size then words = tonumber(string.match(size, '^(%d+)')) / 32 end
-local out = { current, size or '' }
+if not size then return { current, '' } end
+if redis.call('EXISTS', ARGV[1] .. current) == 0 then return { current, size, -1 } end
+local words = tonumber(string.match(size, '^(%d+)')) / 32
+local out = { current, size }
 local i = 0
 while i < words do
   local ops = {}
@@ -109,6 +116,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
 local generation = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), generation)
 redis.call('HSET', KEYS[3], generation, ARGV[3])
+-- Its bitmap exists from the start, all zeros (an empty rebuild is a filter, not a lost one).
+redis.call('SETRANGE', ARGV[1] .. generation, tonumber(string.match(ARGV[3], '^(%d+)')) / 8 - 1, '\\0')
 redis.call('SET', ARGV[4], generation, 'PX', ARGV[2])
 return generation
 `

@@ -147,6 +147,55 @@ describe('guard', () => {
     }
   })
 
+  it('a guard whose shared state is gone (tier 2 restarted empty, its bitmap evicted) answers "maybe", never "absent"', async () => {
+    // A cache's Redis often runs with maxmemory-policy allkeys-lru, or without persistence: the
+    // guard's keys can go. An empty or missing filter read as one that holds nothing answered every
+    // real id absent (null, no loader) on every instance, until someone rebuilt it.
+    const ns = `guard-${randomUUID().slice(0, 8)}`
+    const raw = new Redis({ url: proxy.url, token: TOKENS.standard })
+    const tag = `${ns}:guard:{users}`
+    const errors: unknown[] = []
+    const b = createGuard(
+      createCache({
+        redis: { url: proxy.url, token: TOKENS.standard },
+        namespace: ns,
+        onEvent: (e) => e.type === 'l2Error' && errors.push(e),
+      }),
+      'users',
+      { expected: 1000 },
+    )
+    // Never fed (nothing added, nothing rebuilt): it knows nothing, so it blocks nothing.
+    await b.load()
+    expect(b.mightContain('user:1')).toBe(true)
+    expect(b.stats().loaded).toBe(false)
+    const a = createGuard(instance(ns).cache, 'users', { expected: 1000 })
+    await a.rebuild(['user:1', 'user:2'])
+    await b.load()
+    expect(b.stats()).toMatchObject({ loaded: true, generation: '1' })
+    expect([b.mightContain('user:1'), b.mightContain('user:999')]).toEqual([true, false])
+    // The bitmap evicted: "maybe", said as an error event; an add does not bring back a partial one.
+    await raw.del(`${tag}:g1`)
+    await a.add('user:3')
+    await b.load()
+    expect(b.stats().loaded).toBe(false)
+    expect(b.mightContain('user:1')).toBe(true)
+    expect(errors).toEqual([expect.objectContaining({ operation: 'guardLoad' })])
+    expect(String((errors[0] as { error: Error }).error.message)).toMatch(/bitmap .* is gone from tier 2/)
+    // A rebuild brings it back.
+    await a.rebuild(['user:1', 'user:2', 'user:3'])
+    await b.load()
+    expect([b.mightContain('user:3'), b.mightContain('user:999')]).toEqual([true, false])
+    // Every key gone (a Redis restarted without persistence): "maybe" again.
+    await raw.del(`${tag}:current`, `${tag}:sizes`, `${tag}:gen`, `${tag}:builds`, `${tag}:g2`)
+    await b.load()
+    expect(b.mightContain('user:1')).toBe(true)
+    // An empty rebuild (the source holds no ids) is a filter, not a loss: every id absent.
+    await a.rebuild([])
+    await b.load()
+    expect(b.stats().loaded).toBe(true)
+    expect(b.mightContain('user:1')).toBe(false)
+  })
+
   it('reports its fill and asks for a rebuild past its design load', async () => {
     const events: string[] = []
     const cache = createCache({ onEvent: (e) => events.push(e.type) }) // in-memory tier 2: a process-local guard
