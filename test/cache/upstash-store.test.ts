@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 import { storeContract } from './store-contract.js'
 
 // The real @upstash/redis client, through the proxy, on the real local cluster.
@@ -39,7 +39,7 @@ it('a miss whose read-or-lock answer was lost, sent again by the client, loads a
   // @upstash/redis tries twice even with retry: false. The script's second run found the rebuild
   // lock held (by its own first run) and said so: the caller waited out rebuild.wait (5 s) for a
   // fill of its own that never came, and every instance after it waited on that lock.
-  const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+  const relay = await startRelay(Number(new URL(proxy.url).port))
   try {
     const namespace = `lossy-${Date.now()}`
     const events: string[] = []

@@ -9,10 +9,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { startDelayRelay } from '../helpers/delay-relay.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { TOKENS } from '../helpers/proxy.js'
 import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -146,7 +146,7 @@ describe('a slow tier 2 (a delaying relay between the proxy and Redis)', () => {
   it('timeouts fire, the breaker opens and requests stay fast; it closes when tier 2 is quick again', {
     timeout: 60_000,
   }, async () => {
-    const relay = await startDelayRelay(redis.port)
+    const relay = await startRelay(redis.port)
     const port = await findFreePortRange(1, false)
     proxy = await proxyProcess(port, ['--mode', 'standalone', '--redis', `redis://127.0.0.1:${relay.port}`])
     const circuit: string[] = []

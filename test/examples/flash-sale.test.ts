@@ -10,8 +10,8 @@ import { createStock } from 'tiercache/stock'
 import { afterAll, beforeAll, expect, inject, it } from 'vitest'
 import { createFlashSaleApp } from '../../examples/flash-sale/app.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 let proxy: RunningProxy
 beforeAll(async () => {
@@ -62,7 +62,7 @@ it('a purchase whose order could not be queued is completed by the retry with it
   // The order queue is reached through a relay that loses answers: both of the client's tries
   // (@upstash/redis tries twice even with retry: false) run the XADD and lose its answer, so the
   // order fails as far as the app can tell.
-  const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+  const relay = await startRelay(Number(new URL(proxy.url).port))
   try {
     const client = new Redis({
       url: `http://127.0.0.1:${relay.port}`,

@@ -9,8 +9,8 @@ import { UpstashStore } from '../../src/cache/upstash-store.js'
 import { createGuard } from '../../src/guard/index.js'
 import { LOAD } from '../../src/guard/scripts.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 let proxy: RunningProxy
 beforeAll(async () => {
@@ -120,7 +120,7 @@ describe('guard', () => {
     // overtaken, and deleted its bitmap: every real id then answered absent (null), everywhere.
     // The begin's second run started a second generation, the first left "under way" for an hour
     // (every add written to it too).
-    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    const relay = await startRelay(Number(new URL(proxy.url).port))
     try {
       const ns = `guard-${randomUUID().slice(0, 8)}`
       const lossy = createCache({

@@ -10,8 +10,8 @@ import { MAX_TIMER_MS } from '../../src/duration.js'
 import { LockLostError, LockTimeoutError } from '../../src/errors.js'
 import { createLock } from '../../src/lock/lock.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { post, startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 let proxy: RunningProxy
 let redis: Redis
@@ -75,7 +75,7 @@ describe('acquire and release', () => {
     // @upstash/redis sends a request again when its connection dies, after the script ran: the
     // acquire's second run took its own lock for a reentrant hold (count 2), so withLock's one
     // release left the lock held until its ttl, every other owner waiting it out.
-    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    const relay = await startRelay(Number(new URL(proxy.url).port))
     try {
       const through = new Redis({ url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard })
       const a = createLock({ redis: through, owner: 'lossy-a' })

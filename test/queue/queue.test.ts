@@ -10,8 +10,8 @@ import { InvalidOptionError } from 'tiercache'
 import { createQueue, type QueueMessage } from 'tiercache/queue'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 let proxy: RunningProxy
 beforeAll(async () => {
@@ -137,7 +137,7 @@ describe('queue', () => {
   it('a dead letter whose answer was lost, sent again by the client, is set aside once', async () => {
     // @upstash/redis sends a request again when its connection dies, after the script ran: the
     // second run wrote the dead letter again (one poison message, two dead letters to replay).
-    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    const relay = await startRelay(Number(new URL(proxy.url).port))
     try {
       const name = `q-${randomUUID()}`
       const queue = createQueue({

@@ -8,8 +8,8 @@ import { InvalidOptionError } from 'tiercache'
 import { createStock } from 'tiercache/stock'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { startLossyRelay } from '../helpers/lossy-relay.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
+import { startRelay } from '../helpers/tcp-relay.js'
 
 let proxy: RunningProxy
 beforeAll(async () => {
@@ -59,7 +59,7 @@ describe('stock', () => {
     // @upstash/redis retries a request whose connection died: the script had run, and its second
     // run found the buyer recorded. The buyer was told already_bought for the unit just sold to
     // them (the flash-sale example then queued no order).
-    const relay = await startLossyRelay(Number(new URL(proxy.url).port))
+    const relay = await startRelay(Number(new URL(proxy.url).port))
     try {
       const namespace = `sale-${randomUUID()}`
       const stock = createStock({
