@@ -120,7 +120,8 @@ export class MemoryStore implements TierTwoStore {
     const versions = this.#tagMap(sync)
     const bumped: Record<string, number> = {}
     const out = tags.map((tag) => {
-      const v = (versions.get(tag) ?? 0) + 1
+      // At least the clock (as the Upstash store's script does with Redis's): see NOTIFY.
+      const v = Math.max((versions.get(tag) ?? 0) + 1, Math.floor(this.#now()))
       versions.set(tag, v)
       bumped[tag] = v
       return v

@@ -68,7 +68,9 @@ export interface TierTwoStore {
   holdLock(key: string, token: string, ms: number): Promise<boolean>
   /**
    * Appends an invalidation to the capped stream (`bound` entries kept) and bumps the versions of
-   * `tags`; one round trip on the coherence slot.
+   * `tags`; one round trip on the coherence slot. A new version is above the tag's last one and at
+   * least the store's clock in ms, so it also tops versions instances remember from a hash tier 2
+   * has since lost.
    * @returns the new version of each tag, in order
    */
   notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]>

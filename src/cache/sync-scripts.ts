@@ -14,19 +14,24 @@
  * tags whose versions are bumped (a JSON array, may be empty). Trims by a tenth of the bound at a
  * time (amortized: one entry per append), so the stream holds between bound and 1.1 × bound.
  * → { the entry's id, the new version of each tag, in order }
+ *
+ * A new version is at least Redis's clock in milliseconds, not just the old one + 1: instances
+ * remember versions (and write them into entries), and a hash tier 2 lost (a failover that dropped
+ * the last bumps, a restart without persistence) would otherwise count again from versions they
+ * already hold, so the next invalidations would not reach entries written under those.
  */
 export const NOTIFY = `
 local tags = cjson.decode(ARGV[3])
-local versions = {}
-local bumped = {}
+local versions, bumped = {}, {}
+local now = redis.call('TIME')
+now = now[1] * 1000 + math.floor(now[2] / 1000)
 for i, tag in ipairs(tags) do
   local v = redis.call('HINCRBY', KEYS[2], tag, 1)
+  if v < now then v = now redis.call('HSET', KEYS[2], tag, v) end
   versions[i] = v
   bumped[tag] = v
 end
-local t = '{}'
-if #tags > 0 then t = cjson.encode(bumped) end
-local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 't', t)
+local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 't', cjson.encode(bumped))
 local bound = tonumber(ARGV[1])
 local excess = redis.call('XLEN', KEYS[1]) - bound
 if excess >= math.max(1, math.floor(bound / 10)) then
@@ -45,24 +50,20 @@ return {id, versions}
  */
 export const READ_INVALIDATIONS = `
 local function less(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
+  local am, as = a:match('(%d+)-(%d+)')
+  local bm, bs = b:match('(%d+)-(%d+)')
+  return am + 0 < bm + 0 or am == bm and as + 0 < bs + 0
 end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local watermark = redis.call('GET', KEYS[3]) or '0-0'
-local tail = watermark
-if #last > 0 then tail = last[1][1] end
+local tail = last[1] and last[1][1] or watermark
 local cursor = ARGV[1]
 if cursor == '' then return {tail, 0, {}} end
 if less(cursor, watermark) or (#last == 0 and cursor ~= watermark and cursor ~= '0-0') then
   return {tail, 1, {}}
 end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. cursor, '+', 'COUNT', ARGV[2])
-local next = cursor
-if #entries > 0 then next = entries[#entries][1] end
-return {next, 0, entries}
+return {#entries > 0 and entries[#entries][1] or cursor, 0, entries}
 `
 
 /**

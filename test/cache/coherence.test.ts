@@ -9,6 +9,7 @@ import { createCache } from '../../src/cache/create-cache.js'
 import { MemoryStore } from '../../src/cache/memory-store.js'
 import type { CacheOptions } from '../../src/cache/options.js'
 import type { ReadOrLock, TierTwoStore } from '../../src/cache/store.js'
+import { syncKeys } from '../../src/cache/sync-scripts.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import { InvalidOptionError } from '../../src/errors.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
@@ -299,5 +300,42 @@ describe('L1 coherence on the real cluster through the proxy', () => {
     expect(await instances[1]!.getOrLoad('k', db.load, { tags: ['t'] })).toBe('v3')
     await instances[1]!.settled()
     expect(await instances[0]!.getOrLoad('k', db.load, { tags: ['t'] })).toBe('v3')
+  })
+
+  it('tag versions tier 2 lost (a failover that dropped the last bumps, a restart without persistence): the next invalidation still reaches entries written since by instances that remember the old versions', async () => {
+    const namespace = `coh-lost-${Date.now()}`
+    const clock = new ManualClock()
+    const instance = (seed: number) =>
+      createCache({
+        redis: new UpstashStore({ url: proxy.url, token: TOKENS.standard }),
+        namespace,
+        clock,
+        random: seededRandom(seed),
+        ttl: '1h',
+        l1: { ttl: '1h' },
+        timeouts: { l2: '2s' },
+      })
+    const old = instance(1)
+    const db = database()
+    const tagged = { tags: ['t'] }
+    db.rows.set('k', 'v1')
+    // The old instance learns the tag's version 3 (its own invalidations answer it).
+    for (let i = 0; i < 3; i++) await old.invalidateTags('t')
+    // Tier 2 loses the versions (and the stream): what a restart without persistence leaves.
+    const admin = new UpstashStore({ url: proxy.url, token: TOKENS.standard }).redis
+    const keys = syncKeys(`${namespace}:`)
+    expect(await admin.del(keys.versions, keys.stream, keys.watermark)).toBeGreaterThan(0)
+    // The old instance caches k under the version it remembers.
+    expect(await old.getOrLoad('k', db.load, tagged)).toBe('v1')
+    await old.settled()
+    // The source changes and the tag is invalidated, by a new instance: version 1 in tier 2 now.
+    db.rows.set('k', 'v2')
+    const fresh = instance(2)
+    await fresh.invalidateTags('t')
+    clock.advance(1001)
+    // Neither a new instance reading tier 2 nor the old one may serve v1 any more.
+    expect(await instance(3).getOrLoad('k', db.load, tagged)).toBe('v2')
+    expect(await old.getOrLoad('k', db.load, tagged)).toBe('v2')
+    expect(await fresh.getOrLoad('k', db.load, tagged)).toBe('v2')
   })
 })

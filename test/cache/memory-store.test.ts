@@ -8,4 +8,5 @@ storeContract('memory', () => ({
   store,
   write: (key, text, ttlMs) => store.set(key, text, ttlMs),
   elapse: async (ms) => clock.advance(ms),
+  now: clock.now,
 }))
