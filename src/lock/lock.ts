@@ -46,8 +46,10 @@ export interface LockHandle {
   /** This holder's token (owner id and a random part). */
   readonly token: string
   /**
-   * Fencing token: strictly increasing per lock name across all holders. Hand it to the store
-   * you write to; a write carrying a lower fence than one already seen comes from a stale holder.
+   * Fencing token: strictly increasing per lock name across all holders, a failover that lost
+   * the last acquisition included (it is at least Redis's clock in ms: a safe integer that needs
+   * 64 bits). Hand it to the store you write to; a write carrying a lower fence than one already
+   * seen comes from a stale holder.
    */
   readonly fence: number
   /** How many times this owner holds it (reentrancy). */

@@ -4,6 +4,12 @@
  * token, `<owner>|<random>`), 2 the fence counter (never expires: fencing tokens only grow), 3 the
  * holds (a set of the tokens of this owner's acquisitions, for reentrancy; expires with the lock).
  *
+ * A fence is at least Redis's clock in ms, not just the last one + 1: with asynchronous replication
+ * a failover can lose the last acquisitions, the lock and its fence bump together, and a counter
+ * would then hand the next holder a fence the lost holder (who still thinks it holds the lock)
+ * already carries, just when the fence must tell them apart. A fence is a safe integer (about
+ * 1.7e12 in 2026): stores must keep it in 64 bits.
+ *
  * Every script may run twice for one call: `@upstash/redis` sends a request again when its
  * connection dies, after the script may have run. Holds are a set, not a count, so an acquire or
  * a release run twice holds or releases once.
@@ -21,6 +27,12 @@ local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3])
   local fence = redis.call('INCR', KEYS[2])
+  local now = redis.call('TIME')
+  now = now[1] * 1000 + math.floor(now[2] / 1000)
+  if fence < now then
+    fence = now
+    redis.call('SET', KEYS[2], fence)
+  end
   redis.call('DEL', KEYS[3])
   redis.call('SADD', KEYS[3], ARGV[1])
   redis.call('PEXPIRE', KEYS[3], ARGV[3])

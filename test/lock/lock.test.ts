@@ -43,6 +43,26 @@ describe('acquire and release', () => {
     await third!.release()
   })
 
+  it('a failover that lost the last acquisition (the lock and its fence bump) still hands the next holder a higher fence', async () => {
+    const a = createLock({ redis, owner: 'a' })
+    const b = createLock({ redis, owner: 'b' })
+    const lock = name()
+    const tag = `tc:lock:{${lock}}` // the default namespace, tc
+    const earlier = await a.acquire(lock, { ttl: '5s' })
+    await earlier!.release()
+    const lost = await a.acquire(lock, { ttl: '5s' })
+    expect(lost!.fence).toBeGreaterThan(earlier!.fence)
+    // The promoted replica never had a's last acquisition: no lock, the fence counter one behind.
+    expect(await redis.del(tag, `${tag}:holds`)).toBe(2)
+    await redis.set(`${tag}:fence`, String(earlier!.fence))
+    await sleep(2) // a failover takes seconds (3 to 4 s on this cluster), a fence is in ms
+    const next = await b.acquire(lock, { ttl: '5s' })
+    // a still thinks it holds the lock: the fence is what lets a store refuse a's writes.
+    expect(next!.fence).toBeGreaterThan(lost!.fence)
+    expect(Number.isSafeInteger(next!.fence)).toBe(true)
+    await next!.release()
+  })
+
   it('a former holder whose lock expired can neither release nor extend the new holder’s lock', async () => {
     const a = createLock({ redis, owner: 'a' })
     const b = createLock({ redis, owner: 'b' })
