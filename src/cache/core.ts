@@ -142,7 +142,7 @@ export class CacheCore {
         )
       this.sync.bumped(
         tags,
-        await this.store.notify(this.sync.keys, this.options.streamMaxLength, keys, tags),
+        await this.store.notify(this.sync.keys, this.options.streamMaxLength, keys, tags, this.options.now()),
       )
       return true as const
     })
@@ -268,7 +268,7 @@ export class CacheCore {
       // Then the stream, so other instances drop their copies (after the put: see `invalidate`).
       stored = this.tierTwo('set', async () => {
         await this.store.put(tierKey, text, ttl)
-        await this.store.notify(this.sync.keys, this.options.streamMaxLength, [key], [])
+        await this.store.notify(this.sync.keys, this.options.streamMaxLength, [key], [], this.options.now())
       })
     }
     this.background(stored)

@@ -116,12 +116,18 @@ export class MemoryStore implements TierTwoStore {
     return lock.token
   }
 
-  async notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]> {
+  async notify(
+    sync: SyncKeys,
+    bound: number,
+    keys: string[],
+    tags: string[],
+    now: number,
+  ): Promise<number[]> {
     const versions = this.#tagMap(sync)
     const bumped: Record<string, number> = {}
     const out = tags.map((tag) => {
-      // At least the clock (as the Upstash store's script does with Redis's): see NOTIFY.
-      const v = Math.max((versions.get(tag) ?? 0) + 1, Math.floor(this.#now()))
+      // At least the caller's clock, as the Upstash store's script: see NOTIFY.
+      const v = Math.max((versions.get(tag) ?? 0) + 1, Math.floor(now))
       versions.set(tag, v)
       bumped[tag] = v
       return v

@@ -69,11 +69,11 @@ export interface TierTwoStore {
   /**
    * Appends an invalidation to the capped stream (`bound` entries kept) and bumps the versions of
    * `tags`; one round trip on the coherence slot. A new version is above the tag's last one and at
-   * least the store's clock in ms, so it also tops versions instances remember from a hash tier 2
-   * has since lost.
+   * least `now` (the caller's clock, ms), so it also tops versions instances remember from a hash
+   * tier 2 has since lost.
    * @returns the new version of each tag, in order
    */
-  notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]>
+  notify(sync: SyncKeys, bound: number, keys: string[], tags: string[], now: number): Promise<number[]>
   /** Reads up to `count` invalidations after `cursor` ('' for a new instance: start at the end). */
   readInvalidations(sync: SyncKeys, cursor: string, count: number): Promise<InvalidationBatch>
   /** The current versions of tags (0 for a tag never invalidated), in order. */

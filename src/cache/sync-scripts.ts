@@ -11,20 +11,22 @@
 
 /**
  * Appends one invalidation. ARGV: 1 the stream's length bound, 2 the keys (a JSON array), 3 the
- * tags whose versions are bumped (a JSON array, may be empty). Trims by a tenth of the bound at a
- * time (amortized: one entry per append), so the stream holds between bound and 1.1 × bound.
+ * tags whose versions are bumped (a JSON array, may be empty), 4 the caller's clock in ms. Trims by
+ * a tenth of the bound at a time (amortized: one entry per append), so the stream holds between
+ * bound and 1.1 × bound.
  * → { the entry's id, the new version of each tag, in order }
  *
- * A new version is at least Redis's clock in milliseconds, not just the old one + 1: instances
- * remember versions (and write them into entries), and a hash tier 2 lost (a failover that dropped
- * the last bumps, a restart without persistence) would otherwise count again from versions they
- * already hold, so the next invalidations would not reach entries written under those.
+ * A new version is at least the caller's clock, not just the old one + 1: instances remember
+ * versions (and write them into entries), and a hash tier 2 lost (a failover that dropped the
+ * last bumps, a restart without persistence) would otherwise count again from versions they
+ * already hold, so the next invalidations would not reach entries written under those. The
+ * caller's clock, not Redis's `TIME`: a script stays a function of its keys and arguments (Upstash
+ * asks for that), and an entry's freshness already rests on the instances' clocks.
  */
 export const NOTIFY = `
 local tags = cjson.decode(ARGV[3])
 local versions, bumped = {}, {}
-local now = redis.call('TIME')
-now = now[1] * 1000 + math.floor(now[2] / 1000)
+local now = tonumber(ARGV[4])
 for i, tag in ipairs(tags) do
   local v = redis.call('HINCRBY', KEYS[2], tag, 1)
   if v < now then v = now redis.call('HSET', KEYS[2], tag, v) end

@@ -106,10 +106,16 @@ export class UpstashStore implements TierTwoStore {
     await this.#putScript.exec([key], [value, ttl])
   }
 
-  async notify(sync: SyncKeys, bound: number, keys: string[], tags: string[]): Promise<number[]> {
+  async notify(
+    sync: SyncKeys,
+    bound: number,
+    keys: string[],
+    tags: string[],
+    now: number,
+  ): Promise<number[]> {
     const [, versions] = await this.#notifyScript.exec(
       [sync.stream, sync.versions, sync.watermark],
-      [String(bound), JSON.stringify(keys), JSON.stringify(tags)],
+      [String(bound), JSON.stringify(keys), JSON.stringify(tags), String(Math.floor(now))],
     )
     return versions.map(Number)
   }

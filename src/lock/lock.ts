@@ -47,8 +47,8 @@ export interface LockHandle {
   readonly token: string
   /**
    * Fencing token: strictly increasing per lock name across all holders, a failover that lost
-   * the last acquisition included (it is at least Redis's clock in ms: a safe integer that needs
-   * 64 bits). Hand it to the store you write to; a write carrying a lower fence than one already
+   * the last acquisition included (it is at least the acquiring process's clock in ms: a safe
+   * integer that needs 64 bits). Hand it to the store you write to; a write carrying a lower fence than one already
    * seen comes from a stale holder.
    */
   readonly fence: number
@@ -128,7 +128,10 @@ export function createLock(options: LockOptions): Lock {
   const tryOnce = async (name: string, ttlMs: number): Promise<LockHandle | { heldForMs: number }> => {
     const k = keys(name)
     const token = `${owner}|${randomId()}`
-    const reply = await acquireScript.exec([k.lock, k.fence, k.holds], [token, `${owner}|`, String(ttlMs)])
+    const reply = await acquireScript.exec(
+      [k.lock, k.fence, k.holds],
+      [token, `${owner}|`, String(ttlMs), String(Date.now())],
+    )
     if (Number(reply[0]) !== 1) return { heldForMs: Number(reply[1]) }
     const [, fence, heldToken, count] = reply as [number, number, string, number]
     return handle(name, String(heldToken), token, Number(fence), Number(count), ttlMs)

@@ -4,11 +4,13 @@
  * token, `<owner>|<random>`), 2 the fence counter (never expires: fencing tokens only grow), 3 the
  * holds (a set of the tokens of this owner's acquisitions, for reentrancy; expires with the lock).
  *
- * A fence is at least Redis's clock in ms, not just the last one + 1: with asynchronous replication
- * a failover can lose the last acquisitions, the lock and its fence bump together, and a counter
- * would then hand the next holder a fence the lost holder (who still thinks it holds the lock)
- * already carries, just when the fence must tell them apart. A fence is a safe integer (about
- * 1.7e12 in 2026): stores must keep it in 64 bits.
+ * A fence is at least the acquiring caller's clock in ms, not just the last one + 1: with
+ * asynchronous replication a failover can lose the last acquisitions, the lock and its fence bump
+ * together, and a counter would then hand the next holder a fence the lost holder (who still
+ * thinks it holds the lock) already carries, just when the fence must tell them apart. The
+ * caller's clock rather than Redis's `TIME`: a script stays a function of its keys and arguments
+ * (Upstash asks for that). A fence is a safe integer (about 1.8e12 in 2026): stores must keep it
+ * in 64 bits.
  *
  * Every script may run twice for one call: `@upstash/redis` sends a request again when its
  * connection dies, after the script may have run. Holds are a set, not a count, so an acquire or
@@ -16,7 +18,8 @@
  */
 
 /**
- * Acquire. ARGV: 1 this acquisition's token, 2 the owner prefix (`<owner>|`), 3 ttl ms.
+ * Acquire. ARGV: 1 this acquisition's token, 2 the owner prefix (`<owner>|`), 3 ttl ms, 4 the
+ * caller's clock (ms, an integer).
  * Free: `SET lock token NX PX ttl`, a new fencing token, this hold → {1, fence, token, 1}.
  * Held by the same owner: this hold added and the ttl renewed (reentrancy; the same acquisition
  * run again adds nothing) → {1, fence, the lock's token, holds}.
@@ -27,11 +30,9 @@ local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3])
   local fence = redis.call('INCR', KEYS[2])
-  local now = redis.call('TIME')
-  now = now[1] * 1000 + math.floor(now[2] / 1000)
-  if fence < now then
-    fence = now
-    redis.call('SET', KEYS[2], fence)
+  if fence < tonumber(ARGV[4]) then
+    fence = tonumber(ARGV[4])
+    redis.call('SET', KEYS[2], ARGV[4])
   end
   redis.call('DEL', KEYS[3])
   redis.call('SADD', KEYS[3], ARGV[1])

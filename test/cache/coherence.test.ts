@@ -325,6 +325,7 @@ describe('L1 coherence on the real cluster through the proxy', () => {
     const admin = new UpstashStore({ url: proxy.url, token: TOKENS.standard }).redis
     const keys = syncKeys(`${namespace}:`)
     expect(await admin.del(keys.versions, keys.stream, keys.watermark)).toBeGreaterThan(0)
+    clock.advance(4000) // a failover takes seconds (3 to 4 s on this cluster), a restart as long
     // The old instance caches k under the version it remembers.
     expect(await old.getOrLoad('k', db.load, tagged)).toBe('v1')
     await old.settled()

@@ -8,5 +8,4 @@ storeContract('memory', () => ({
   store,
   write: (key, text, ttlMs) => store.set(key, text, ttlMs),
   elapse: async (ms) => clock.advance(ms),
-  now: clock.now,
 }))

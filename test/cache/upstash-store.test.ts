@@ -26,7 +26,6 @@ storeContract('upstash (proxy + cluster)', () => ({
   },
   // Redis expires keys on its own clock: real time has to pass (a short TTL keeps it brief).
   elapse: (ms) => new Promise((r) => setTimeout(r, ms)),
-  now: Date.now,
 }))
 
 it('a client built by the user, with automatic deserialization on, still gets the stored text back', async () => {
