@@ -8,6 +8,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createCache } from '../../src/cache/create-cache.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { useOwnCluster } from '../helpers/own-cluster.js'
 import { startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
@@ -100,6 +101,37 @@ it('a write whose replica does not acknowledge in time is answered 503 NOREPLICA
   } finally {
     process.kill(replica.pid!, 'SIGCONT')
   }
+})
+
+it('a cache write whose tombstone a frozen replica did not acknowledge is owed and retried, not taken as done', {
+  timeout: 30_000,
+}, async () => {
+  const tag = tagOn([])
+  const key = `{${tag}}:product`
+  const master = ownerOf(calculateSlot(tag))
+  const replica = replicaOf(master.port)
+  const cache = createCache({
+    redis: { url: waiting.url, token: TOKENS.standard },
+    namespace: '',
+    // Longer than the proxy's replica-ack timeout (2 s): the refusal is WAIT mode's, not a timeout.
+    timeouts: { l2: '5s' },
+  })
+  const raw = upstashClient(waiting.url)
+  expect(await cache.getOrLoad(key, async () => 'old')).toBe('old')
+  await cache.settled()
+  expect(String(await raw.get(key))).toContain('"v":"old"')
+  process.kill(replica.pid!, 'SIGSTOP')
+  try {
+    await cache.write(key, async () => {})
+    // The tombstone reached the master alone: answered 503, so the cache still owes the key.
+    expect(cache.stats().pendingInvalidations).toBe(1)
+  } finally {
+    process.kill(replica.pid!, 'SIGCONT')
+  }
+  // The retry (after 1 s) lands once the replica acknowledges again.
+  for (let i = 0; i < 100 && cache.stats().pendingInvalidations > 0; i++) await sleep(100)
+  expect(cache.stats().pendingInvalidations).toBe(0)
+  expect(String(await raw.get(key))).toContain('"f":0')
 })
 
 interface Ack {
