@@ -66,7 +66,8 @@ export async function startRedisServer(
     port,
     process: child,
     stop: async () => {
-      if (child.exitCode === null) {
+      // Still running (a server a test killed has a signalCode and no exitCode: it already exited).
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGKILL')
         await exited
