@@ -53,6 +53,54 @@ async function writeLoop(tag: string, until: () => boolean, batch = 1): Promise<
   return writes
 }
 
+it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none failed, none lost', {
+  timeout: 60_000,
+}, async () => {
+  const tag = 'manual'
+  const master = ownerOf(calculateSlot(tag))
+  const replica = own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === master.port)!
+  let done = false
+  const loop = writeLoop(tag, () => done)
+  await new Promise((r) => setTimeout(r, 1000))
+  const startedAt = Date.now()
+  const direct = new Redis({ port: replica.port, protocol: 2 })
+  expect(await direct.call('CLUSTER', 'FAILOVER')).toBe('OK')
+  let promotedAt = 0
+  while (Date.now() - startedAt < 20_000) {
+    if (/role:master/.test(await direct.info('replication'))) {
+      promotedAt = Date.now()
+      break
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  expect(promotedAt, 'the replica took over').toBeGreaterThan(0)
+  await new Promise((r) => setTimeout(r, 1500))
+  done = true
+  const writes = await loop
+  const acked = writes.filter((w) => w.ok)
+  const values = await direct.mget(...acked.map((w) => `{${tag}}:w:${w.i}`))
+  direct.disconnect()
+  const lost = acked.filter((w, j) => values[j] !== String(w.i))
+  const failed = writes.filter((w) => !w.ok)
+  console.log(
+    `[manual failover] took over ${promotedAt - startedAt} ms after CLUSTER FAILOVER; writes ${writes.length} ` +
+      `(${writes.filter((w) => w.ackAt > promotedAt).length} after), longest ${Math.max(...writes.map((w) => w.ms))} ms, ` +
+      `failed ${failed.length}, acknowledged but lost ${lost.length}`,
+  )
+  expect(failed).toEqual([])
+  expect(lost).toEqual([])
+  expect(writes.filter((w) => w.ackAt > promotedAt).length).toBeGreaterThan(10)
+  // The topology the kill test below reads: the two swapped roles.
+  const swapped = own.status.nodes.map((n) =>
+    n.port === replica.port
+      ? { ...n, role: 'master' as const, slots: master.slots, masterPort: undefined }
+      : n.port === master.port
+        ? { ...n, role: 'replica' as const, slots: [], masterPort: replica.port }
+        : n,
+  )
+  own.status = { ...own.status, nodes: swapped }
+})
+
 it('writes to a killed master’s slot succeed after promotion; none acknowledged after it is lost', {
   timeout: 60_000,
 }, async () => {
