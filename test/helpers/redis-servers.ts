@@ -76,3 +76,56 @@ export async function startRedisServer(
     },
   }
 }
+
+/** A small production Sentinel deployment: a master, its replica, three sentinels (quorum 2). */
+export interface SentinelDeployment {
+  /** The data servers' ports: `[master, replica]` as started. */
+  dataPorts: [number, number]
+  /** `host:port` of each sentinel, as the proxy's `--sentinels` takes them. */
+  sentinels: string[]
+  /** The name the sentinels watch the master by. */
+  masterName: string
+  /** Master, replica, then the sentinels. */
+  servers: RedisProcess[]
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a master, a replica and three sentinels on five free ports from `base`, the replica in
+ * sync and every sentinel aware of it before this returns (so a failover can be asked for at once).
+ */
+export async function startSentinelDeployment(base: number): Promise<SentinelDeployment> {
+  const masterName = 'tiercache'
+  const servers = [
+    await startRedisServer(base),
+    await startRedisServer(base + 1, [`replicaof 127.0.0.1 ${base}`]),
+  ]
+  for (let i = 2; i < 5; i++) {
+    const lines = [
+      `sentinel monitor ${masterName} 127.0.0.1 ${base} 2`,
+      `sentinel down-after-milliseconds ${masterName} 2000`,
+      `sentinel failover-timeout ${masterName} 10000`,
+    ]
+    servers.push(await startRedisServer(base + i, lines, true))
+  }
+  const master = new Redis({ port: base, protocol: 2 })
+  for (let tries = 0; tries < 100 && Number(await master.call('WAIT', '1', '100')) < 1; tries++);
+  master.disconnect()
+  for (let i = 2; i < 5; i++) {
+    const sentinel = new Redis({ port: base + i, protocol: 2 })
+    for (let tries = 0; tries < 100; tries++) {
+      if (((await sentinel.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]).length > 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    sentinel.disconnect()
+  }
+  return {
+    dataPorts: [base, base + 1],
+    sentinels: [2, 3, 4].map((i) => `127.0.0.1:${base + i}`),
+    masterName,
+    servers,
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()))
+    },
+  }
+}

@@ -17,6 +17,20 @@ function ownerOf(slot: number) {
   )!
 }
 
+/** When the node on `port` first reported itself master, polled from `since` for 20 s (0: never). */
+async function masterAt(port: number, since: number): Promise<number> {
+  const watcher = new Redis({ port, protocol: 2 })
+  try {
+    while (Date.now() - since < 20_000) {
+      if (/role:master/.test(await watcher.info('replication'))) return Date.now()
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    return 0
+  } finally {
+    watcher.disconnect()
+  }
+}
+
 interface Write {
   i: number
   ok: boolean
@@ -65,14 +79,7 @@ it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none faile
   const startedAt = Date.now()
   const direct = new Redis({ port: replica.port, protocol: 2 })
   expect(await direct.call('CLUSTER', 'FAILOVER')).toBe('OK')
-  let promotedAt = 0
-  while (Date.now() - startedAt < 20_000) {
-    if (/role:master/.test(await direct.info('replication'))) {
-      promotedAt = Date.now()
-      break
-    }
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  const promotedAt = await masterAt(replica.port, startedAt)
   expect(promotedAt, 'the replica took over').toBeGreaterThan(0)
   await new Promise((r) => setTimeout(r, 1500))
   done = true
@@ -120,16 +127,7 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
 
   const killedAt = Date.now()
   process.kill(victim.pid!, 'SIGKILL')
-  const watcher = new Redis({ port: replica.port, protocol: 2 })
-  let promotedAt = 0
-  while (Date.now() - killedAt < 20_000) {
-    if (/role:master/.test(await watcher.info('replication'))) {
-      promotedAt = Date.now()
-      break
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  watcher.disconnect()
+  const promotedAt = await masterAt(replica.port, killedAt)
   expect(promotedAt, 'the replica was promoted').toBeGreaterThan(0)
   await new Promise((r) => setTimeout(r, 1500))
   done = true

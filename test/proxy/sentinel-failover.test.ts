@@ -9,10 +9,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { startTestProxy, upstashClient } from '../helpers/proxy.js'
-import { type RedisProcess, startRedisServer } from '../helpers/redis-servers.js'
+import { type SentinelDeployment, startSentinelDeployment } from '../helpers/redis-servers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const servers: RedisProcess[] = []
+let deployment: SentinelDeployment
 let proxy: RunningProxy
 /** The same, in WAIT mode (`--min-replica-acks 1`). */
 let waiting: RunningProxy
@@ -20,38 +20,11 @@ let base = 0
 
 beforeAll(async () => {
   base = await findFreePortRange(5, false)
-  servers.push(await startRedisServer(base))
-  servers.push(await startRedisServer(base + 1, [`replicaof 127.0.0.1 ${base}`]))
-  for (let i = 2; i < 5; i++) {
-    servers.push(
-      await startRedisServer(
-        base + i,
-        [
-          `sentinel monitor tiercache 127.0.0.1 ${base} 2`,
-          'sentinel down-after-milliseconds tiercache 2000',
-          'sentinel failover-timeout tiercache 10000',
-        ],
-        true,
-      ),
-    )
-  }
-  // The replica in sync, and every sentinel aware of it, before anything is killed.
-  const master = new Redis({ port: base, protocol: 2 })
-  for (let tries = 0; tries < 100 && Number(await master.call('WAIT', '1', '100')) < 1; tries++);
-  master.disconnect()
-  for (const port of [base + 2, base + 3, base + 4]) {
-    const sentinel = new Redis({ port, protocol: 2 })
-    for (let tries = 0; tries < 100; tries++) {
-      const replicas = (await sentinel.call('SENTINEL', 'REPLICAS', 'tiercache')) as unknown[]
-      if (replicas.length > 0) break
-      await sleep(100)
-    }
-    sentinel.disconnect()
-  }
+  deployment = await startSentinelDeployment(base)
   const sentinel = {
     mode: 'sentinel' as const,
-    sentinels: [2, 3, 4].map((i) => `127.0.0.1:${base + i}`),
-    masterName: 'tiercache',
+    sentinels: deployment.sentinels,
+    masterName: deployment.masterName,
   }
   proxy = await startTestProxy(sentinel)
   waiting = await startTestProxy({ ...sentinel, minReplicaAcks: 1, replicaAckTimeout: '2s' })
@@ -59,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close('1s')
   await waiting?.close('1s')
-  await Promise.all(servers.map((s) => s.stop()))
+  await deployment?.stop()
 })
 
 interface Write {
@@ -231,7 +204,7 @@ it('the master SIGKILLed under writes: the sentinels promote its replica and the
   const { plain, wait, promotedAt } = await writesThrough(
     'killed',
     async () => {
-      servers[victim - base]!.process.kill('SIGKILL')
+      deployment.servers[victim - base]!.process.kill('SIGKILL')
     },
     async () => (await currentMaster()) === survivor,
   )
