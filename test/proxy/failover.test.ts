@@ -17,11 +17,11 @@ function ownerOf(slot: number) {
   )!
 }
 
-/** When the node on `port` first reported itself master, polled from `since` for 20 s (0: never). */
-async function masterAt(port: number, since: number): Promise<number> {
+/** When the node on `port` first reported itself master, polled from `since` for `limitMs` (0: never). */
+async function masterAt(port: number, since: number, limitMs = 20_000): Promise<number> {
   const watcher = new Redis({ port, protocol: 2 })
   try {
-    while (Date.now() - since < 20_000) {
+    while (Date.now() - since < limitMs) {
       if (/role:master/.test(await watcher.info('replication'))) return Date.now()
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -76,10 +76,22 @@ it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none faile
   let done = false
   const loop = writeLoop(tag, () => done)
   await new Promise((r) => setTimeout(r, 1000))
-  const startedAt = Date.now()
+  // A manual failover needs the replica linked and in step (a fresh cluster's replica may still be
+  // loading its first copy): Redis drops one that has not switched within 5 s, silently. Measured
+  // in a full run on this machine: once, the replica never took over. So: in sync first, then up
+  // to three requests, each given 6 s.
+  const owner = new Redis({ port: master.port, protocol: 2 })
+  for (let tries = 0; tries < 100 && Number(await owner.call('WAIT', '1', '100')) < 1; tries++);
+  owner.disconnect()
   const direct = new Redis({ port: replica.port, protocol: 2 })
-  expect(await direct.call('CLUSTER', 'FAILOVER')).toBe('OK')
-  const promotedAt = await masterAt(replica.port, startedAt)
+  let startedAt = 0
+  let promotedAt = 0
+  let requests = 0
+  for (; requests < 3 && promotedAt === 0; requests++) {
+    startedAt = Date.now()
+    expect(await direct.call('CLUSTER', 'FAILOVER')).toBe('OK')
+    promotedAt = await masterAt(replica.port, startedAt, 6000)
+  }
   expect(promotedAt, 'the replica took over').toBeGreaterThan(0)
   await new Promise((r) => setTimeout(r, 1500))
   done = true
@@ -90,7 +102,7 @@ it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none faile
   const lost = acked.filter((w, j) => values[j] !== String(w.i))
   const failed = writes.filter((w) => !w.ok)
   console.log(
-    `[manual failover] took over ${promotedAt - startedAt} ms after CLUSTER FAILOVER; writes ${writes.length} ` +
+    `[manual failover] took over ${promotedAt - startedAt} ms after CLUSTER FAILOVER (request ${requests} of 3); writes ${writes.length} ` +
       `(${writes.filter((w) => w.ackAt > promotedAt).length} after), longest ${Math.max(...writes.map((w) => w.ms))} ms, ` +
       `failed ${failed.length}, acknowledged but lost ${lost.length}`,
   )
