@@ -108,9 +108,7 @@ export async function startSentinelDeployment(base: number): Promise<SentinelDep
     ]
     servers.push(await startRedisServer(base + i, lines, true))
   }
-  const master = new Redis({ port: base, protocol: 2 })
-  for (let tries = 0; tries < 100 && Number(await master.call('WAIT', '1', '100')) < 1; tries++);
-  master.disconnect()
+  await replicaInStep(base)
   for (let i = 2; i < 5; i++) {
     const sentinel = new Redis({ port: base + i, protocol: 2 })
     for (let tries = 0; tries < 100; tries++) {
@@ -127,5 +125,22 @@ export async function startSentinelDeployment(base: number): Promise<SentinelDep
     stop: async () => {
       await Promise.all(servers.map((s) => s.stop()))
     },
+  }
+}
+
+/**
+ * Waits (up to 10 s) until the master on `port` has a replica acknowledging its writes (`WAIT 1`):
+ * a new replica may still be loading its first copy, and a failover asked for before it has one
+ * does not happen.
+ * @returns whether one acknowledged
+ */
+export async function replicaInStep(port: number): Promise<boolean> {
+  const master = new Redis({ port, protocol: 2 })
+  try {
+    for (let tries = 0; tries < 100; tries++)
+      if (Number(await master.call('WAIT', '1', '100')) >= 1) return true
+    return false
+  } finally {
+    master.disconnect()
   }
 }

@@ -8,6 +8,7 @@ import { expect, it } from 'vitest'
 import { startCluster } from '../../src/cluster/launcher.js'
 import { useOwnCluster } from '../helpers/own-cluster.js'
 import { upstashClient } from '../helpers/proxy.js'
+import { replicaInStep } from '../helpers/redis-servers.js'
 
 const own = useOwnCluster('failover')
 
@@ -80,9 +81,7 @@ it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none faile
   // loading its first copy): Redis drops one that has not switched within 5 s, silently. Measured
   // in a full run on this machine: once, the replica never took over. So: in sync first, then up
   // to three requests, each given 6 s.
-  const owner = new Redis({ port: master.port, protocol: 2 })
-  for (let tries = 0; tries < 100 && Number(await owner.call('WAIT', '1', '100')) < 1; tries++);
-  owner.disconnect()
+  expect(await replicaInStep(master.port)).toBe(true)
   const direct = new Redis({ port: replica.port, protocol: 2 })
   let startedAt = 0
   let promotedAt = 0

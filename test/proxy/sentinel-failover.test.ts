@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { startTestProxy, upstashClient } from '../helpers/proxy.js'
-import { type SentinelDeployment, startSentinelDeployment } from '../helpers/redis-servers.js'
+import { replicaInStep, type SentinelDeployment, startSentinelDeployment } from '../helpers/redis-servers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let deployment: SentinelDeployment
@@ -199,9 +199,7 @@ it('the master SIGKILLed under writes: the sentinels promote its replica and the
   const victim = await currentMaster()
   const survivor = victim === base ? base + 1 : base
   // The replica in sync before the kill (a planned failover just made it one).
-  const master = new Redis({ port: victim, protocol: 2 })
-  for (let tries = 0; tries < 100 && Number(await master.call('WAIT', '1', '100')) < 1; tries++);
-  master.disconnect()
+  expect(await replicaInStep(victim)).toBe(true)
   const { plain, wait, promotedAt } = await writesThrough(
     'killed',
     async () => {

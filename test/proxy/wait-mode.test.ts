@@ -12,18 +12,15 @@ import { createCache } from '../../src/cache/create-cache.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { useOwnCluster } from '../helpers/own-cluster.js'
 import { startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
+import { replicaInStep } from '../helpers/redis-servers.js'
 
 const own = useOwnCluster('wait-mode')
 let waiting: RunningProxy
 beforeAll(async () => {
   // Every replica in sync first: a fresh cluster's replicas may still be loading their first copy.
   for (const node of own.status.nodes.filter((n) => n.role === 'master')) {
-    const direct = new Redis({ port: node.port, protocol: 2 })
-    let synced = false
-    for (let tries = 0; tries < 50 && !synced; tries++)
-      synced = Number(await direct.call('WAIT', '1', '200')) >= 1
-    direct.disconnect()
-    if (!synced) throw new Error(`the replica of ${node.port} never acknowledged a WAIT`)
+    if (!(await replicaInStep(node.port)))
+      throw new Error(`the replica of ${node.port} never acknowledged a WAIT`)
   }
   waiting = await startTestProxy({
     redis: `redis://127.0.0.1:${own.options.basePort}`,
