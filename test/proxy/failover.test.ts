@@ -9,6 +9,7 @@ import { startCluster } from '../../src/cluster/launcher.js'
 import { useOwnCluster } from '../helpers/own-cluster.js'
 import { upstashClient } from '../helpers/proxy.js'
 import { replicaInStep } from '../helpers/redis-servers.js'
+import { timedWrites, type Write } from '../helpers/timed-writes.js'
 
 const own = useOwnCluster('failover')
 
@@ -32,40 +33,16 @@ async function masterAt(port: number, since: number, limitMs = 20_000): Promise<
   }
 }
 
-interface Write {
-  i: number
-  ok: boolean
-  error?: string
-  ackAt: number
-  ms: number
-}
-
-async function writeLoop(tag: string, until: () => boolean, batch = 1): Promise<Write[]> {
+function writeLoop(tag: string, until: () => boolean, batch = 1): Promise<Write[]> {
   const client = upstashClient(own.proxy.url) // the real client, retries off: every failure shows
-  const writes: Write[] = []
-  for (let i = 0; !until() && i < 100_000; i++) {
-    const started = Date.now()
-    try {
-      if (batch === 1) await client.set(`{${tag}}:w:${i}`, i)
-      else {
-        // A pipeline of several writes to the same slot, as one /pipeline request.
-        const p = client.pipeline()
-        for (let j = 0; j < batch; j++) p.set(`{${tag}}:p:${i}:${j}`, j)
-        const results = await p.exec()
-        if (results.some((r) => r !== 'OK')) throw new Error(`pipeline answered ${JSON.stringify(results)}`)
-      }
-      writes.push({ i, ok: true, ackAt: Date.now(), ms: Date.now() - started })
-    } catch (error) {
-      writes.push({
-        i,
-        ok: false,
-        error: (error as Error).message,
-        ackAt: Date.now(),
-        ms: Date.now() - started,
-      })
-    }
-  }
-  return writes
+  return timedWrites(async (i) => {
+    if (batch === 1) return client.set(`{${tag}}:w:${i}`, i)
+    // A pipeline of several writes to the same slot, as one /pipeline request.
+    const p = client.pipeline()
+    for (let j = 0; j < batch; j++) p.set(`{${tag}}:p:${i}:${j}`, j)
+    const results = await p.exec()
+    if (results.some((r) => r !== 'OK')) throw new Error(`pipeline answered ${JSON.stringify(results)}`)
+  }, until)
 }
 
 it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none failed, none lost', {

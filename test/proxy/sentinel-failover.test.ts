@@ -10,6 +10,7 @@ import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { findFreePortRange } from '../helpers/ports.js'
 import { startTestProxy, upstashClient } from '../helpers/proxy.js'
 import { replicaInStep, type SentinelDeployment, startSentinelDeployment } from '../helpers/redis-servers.js'
+import { timedWrites, type Write } from '../helpers/timed-writes.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let deployment: SentinelDeployment
@@ -35,34 +36,10 @@ afterAll(async () => {
   await deployment?.stop()
 })
 
-interface Write {
-  i: number
-  ok: boolean
-  error?: string
-  ackAt: number
-  ms: number
-}
-
 /** Sequential SETs of `<prefix>:<i>` through the proxy at `url` until `until()`. */
-async function writeLoop(url: string, prefix: string, until: () => boolean): Promise<Write[]> {
+function writeLoop(url: string, prefix: string, until: () => boolean): Promise<Write[]> {
   const client = upstashClient(url) // the real client, retries off: every failure shows
-  const writes: Write[] = []
-  for (let i = 0; !until() && i < 100_000; i++) {
-    const started = Date.now()
-    try {
-      await client.set(`${prefix}:${i}`, i)
-      writes.push({ i, ok: true, ackAt: Date.now(), ms: Date.now() - started })
-    } catch (error) {
-      writes.push({
-        i,
-        ok: false,
-        error: (error as Error).message,
-        ackAt: Date.now(),
-        ms: Date.now() - started,
-      })
-    }
-  }
-  return writes
+  return timedWrites((i) => client.set(`${prefix}:${i}`, i), until)
 }
 
 /** The port of the server that reports itself master, among the two data servers (0 while none does). */
