@@ -25,6 +25,13 @@ const DEFAULT_DEADLINE: Duration = '10s'
 const DEFAULT_MAX_BLOCKING = 64
 const DEFAULT_MAX_BLOCK: Duration = '30s'
 const DEFAULT_READY_WAIT: Duration = '2s'
+/**
+ * Sentinel mode: a killed master's connection is down for the whole failover (the sentinels'
+ * down-after time, then the election: 3–4 s in the tests), and a request arriving meanwhile waits
+ * for the master they name. With 2 s, writes sent during a failover were answered 503 in some
+ * runs; 8 s stays inside the request deadline's default (10 s).
+ */
+const DEFAULT_SENTINEL_READY_WAIT: Duration = '8s'
 const DEFAULT_DRAIN: Duration = '10s'
 const DEFAULT_REPLICA_ACK_TIMEOUT: Duration = '1s'
 const DEFAULT_HEADERS_TIMEOUT: Duration = '10s'
@@ -43,7 +50,7 @@ export interface ProxyOptions extends UpstreamOptions {
   maxBlocking?: number
   /** Longest block a blocking command may ask for; longer or infinite blocks are shortened. @default '30s' */
   maxBlock?: Duration
-  /** How long a request waits for a reconnecting upstream before a 503. @default '2s' */
+  /** How long a request waits for a reconnecting upstream before a 503. @default '2s' ('8s' in Sentinel mode) */
   readyWait?: Duration
   /**
    * WAIT mode: a write is answered only once this many replicas have it (Redis `WAIT` on the
@@ -98,7 +105,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     maxBodyBytes: positiveInteger(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     maxCommands: positiveInteger(options.maxCommands, DEFAULT_MAX_COMMANDS, 'maxCommands'),
     deadlineMs: timer(options.deadline ?? DEFAULT_DEADLINE, 'deadline'),
-    readyWaitMs: timer(options.readyWait ?? DEFAULT_READY_WAIT, 'readyWait'),
+    readyWaitMs: timer(
+      options.readyWait ?? (options.mode === 'sentinel' ? DEFAULT_SENTINEL_READY_WAIT : DEFAULT_READY_WAIT),
+      'readyWait',
+    ),
     blocking: {
       maxConnections: positiveInteger(options.maxBlocking, DEFAULT_MAX_BLOCKING, 'maxBlocking'),
       maxBlockMs: timer(options.maxBlock ?? DEFAULT_MAX_BLOCK, 'maxBlock'),
