@@ -19,7 +19,8 @@ const PAGE_SIZE = 20
 export function createDemoApp(cache: Cache, db: Database) {
   const products = cache.namespace('product')
   const known = createGuard(cache, 'product-ids', { expected: 100_000, fpRate: 0.01 })
-  // Fed from the source of truth: one batch (one tier-2 call); ids created later are added as written.
+  // Fed from the source of truth: one batch (one tier-2 call, then one to load the mirror); ids
+  // created later are added as written.
   // With tier 2 unreachable the add fails: the guard then answers "maybe" (it never blocks a real
   // id) and the app serves on, from the loader, like the cache.
   const ready = known.add(db.ids().map(String)).catch((error: unknown) => {

@@ -54,8 +54,10 @@ export interface Guard {
   /** False: definitely never added. True: maybe (also before the mirror is loaded, or with tier 2 down). */
   mightContain(id: string): boolean
   /**
-   * Adds ids to the mirror at once and to the shared bitmap (one call per batch). Rejects when
-   * tier 2 did not take them (other instances will not see them; counted as an l2Error too).
+   * Adds ids to the mirror at once and to the shared bitmap (one call per batch). When the mirror
+   * was not loaded yet, it is loaded before this resolves: then ids never added answer "absent".
+   * Rejects when tier 2 did not take them (other instances will not see them; counted as an
+   * l2Error too).
    */
   add(ids: string | string[]): Promise<void>
   /**
@@ -174,6 +176,8 @@ export function buildGuard(
   let extraSizings: Sizing[] = []
   let mirror = new BloomFilter(sizing)
   let loaded = scripts === undefined // a process-local guard is its own source of truth
+  /** The last load found a generation whose bitmap is gone: an add does not bring it back. */
+  let bitmapLost = false
   let generation = '0'
   let loadedAt = -Infinity
   let loading: Promise<void> | undefined
@@ -221,6 +225,7 @@ export function buildGuard(
           loaded = false
           generation = String(reply[0])
           loadedAt = hooks.now()
+          bitmapLost = reply[1] !== ''
           if (reply[1] === '') return // never fed (or every key lost): nothing to say
           throw new Error(
             `guard "${name}": the bitmap of generation ${generation} is gone from tier 2 (evicted, or lost with its data; keep tier 2 on maxmemory-policy noeviction or volatile-*): it answers "maybe" until a rebuild`,
@@ -236,6 +241,7 @@ export function buildGuard(
         sizing = shared
         generation = String(reply[0])
         loaded = true
+        bitmapLost = false
         loadedAt = hooks.now()
         checkLoad()
       } catch (error) {
@@ -323,6 +329,12 @@ export function buildGuard(
         hooks.onError('guardAdd', error)
         throw error
       }
+      // Not loaded yet (a fresh instance feeding its guard at start-up): load now, so that once
+      // the add resolves "absent" is answered at once. Else the first requests after the feed all
+      // answered "maybe" until a background load came back, and reached the loader. A load in
+      // flight may have read the bitmap before this add (or found none): a new one is started.
+      // Not when the bitmap is lost: the add did not bring it back, and only a rebuild will.
+      if (!loaded && !bitmapLost) await reload()
     },
     async rebuild(source: Iterable<string> | AsyncIterable<string>) {
       const iterable = source as Partial<Iterable<string> & AsyncIterable<string>> | null | undefined

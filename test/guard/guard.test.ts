@@ -92,6 +92,27 @@ describe('guard', () => {
     expect(b.mightContain('order:999')).toBe(true)
   })
 
+  it('a fresh instance that feeds its guard answers "absent" as soon as the add resolves (it used to answer "maybe" until a background load came back)', async () => {
+    const ns = `guard-${randomUUID().slice(0, 8)}`
+    const first = instance(ns)
+    const a = createGuard(first.cache, 'products', { expected: 1000 })
+    await a.add(['product:1', 'product:2']) // the demo app's start-up feed
+    expect(a.stats().loaded).toBe(true)
+    const loader = vi.fn(async () => null)
+    expect(await first.cache.getOrLoad('product:999', loader, { guard: a })).toBeNull()
+    expect(loader).not.toHaveBeenCalled()
+    expect(first.store.asked.size).toBe(0)
+    // A second instance feeding the same guard loads the shared bitmap: it holds the first one's ids.
+    const b = createGuard(instance(ns).cache, 'products', { expected: 1000 })
+    await b.add('product:3')
+    expect(['product:1', 'product:2', 'product:3'].map((id) => b.mightContain(id))).toEqual([
+      true,
+      true,
+      true,
+    ])
+    expect(b.mightContain('product:999')).toBe(false)
+  })
+
   it('adds made during a rebuild are kept after the switch; readers never see a half-built filter', async () => {
     const ns = `guard-${randomUUID().slice(0, 8)}`
     const writer = createGuard(instance(ns).cache, 'items', { expected: 5000 })
@@ -179,6 +200,7 @@ describe('guard', () => {
     await b.load()
     expect(b.stats().loaded).toBe(false)
     expect(b.mightContain('user:1')).toBe(true)
+    await b.add('user:4') // no load after it: it would find the bitmap gone again
     expect(errors).toEqual([expect.objectContaining({ operation: 'guardLoad' })])
     expect(String((errors[0] as { error: Error }).error.message)).toMatch(/bitmap .* is gone from tier 2/)
     // A rebuild brings it back.
@@ -259,7 +281,7 @@ describe('guard', () => {
   it('an id added while a load is in flight stays in the mirror (the load used to replace it with a bitmap read before the add)', async () => {
     const { cache } = instance(`race-${randomUUID().slice(0, 8)}`)
     const guard = createGuard(cache, 'users', { expected: 1000 })
-    await guard.load()
+    await guard.add('user:0') // fed, and so loaded: the load below is a refresh
     // The next load's bitmap is read in Redis before the add, and its answer held until the add is
     // done: the order that used to lose the add.
     const loadSha = createHash('sha1').update(LOAD).digest('hex')
