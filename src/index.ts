@@ -2,7 +2,7 @@
  * tiercache: a two-tier cache for serverless functions (in-process LRU in front of Redis over
  * HTTP). Runs on Node, Lambda, Workers and Vercel Edge; the proxy lives at `tiercache/proxy`.
  */
-export type { BatchLoader, Cache, Loader, LoadInfo, WriteOptions } from './cache/api.js'
+export type { BatchLoader, Cache, Loader, LoadInfo, LoadOptions, WriteOptions } from './cache/api.js'
 export { MAX_KEY_LENGTH } from './cache/cache.js'
 export type { CircuitState } from './cache/circuit-breaker.js'
 export { createCache } from './cache/create-cache.js'

@@ -76,7 +76,14 @@ describe('where options are taken', () => {
     let loads = 0
     const loader = async () => ++loads
     await expect(cache.getOrLoad('a', loader, { TTL: '1m' } as never)).rejects.toThrowError(
-      /^Invalid option TTL: is not an option \(did you mean ttl\?\); known: ttl, refresh, nullTtl, tags, guard$/,
+      /^Invalid option TTL: is not an option \(did you mean ttl\?\); known: ttl, refresh, nullTtl, tags, guard, forceFresh$/,
+    )
+    await expect(cache.getOrLoad('a', loader, { forcefresh: true } as never)).rejects.toThrowError(
+      /did you mean forceFresh\?/,
+    )
+    // A write has no cached value to skip: forceFresh there is refused, not ignored.
+    await expect(cache.set('a', 1, { forceFresh: true } as never)).rejects.toThrowError(
+      /^Invalid option forceFresh: is not an option; known: ttl, refresh, nullTtl, tags, guard$/,
     )
     await expect(cache.getOrLoad('a', loader, '1m' as never)).rejects.toThrowError(
       /^Invalid option options: must be an object, got "1m"$/,

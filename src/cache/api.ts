@@ -49,10 +49,26 @@ export interface WriteOptions {
   guard?: Guard
 }
 
+/** Per-call options of `getOrLoad`: the write options, and whether to skip what is cached. */
+export interface LoadOptions extends WriteOptions {
+  /**
+   * Runs the loader even though L1 or tier 2 holds a value (a user asked for fresh data: HTTP's
+   * `Cache-Control: no-cache`), still once per key per process (a load of the key already
+   * running here is joined, as a miss joins it) and still fenced: its value goes to tier 2 only
+   * as a fill under the key's rebuild lock, taken even over a fresh entry, so a write that lands
+   * while it loads wins. When another instance holds that lock, the value goes to this instance's
+   * L1 only. @default false
+   */
+  forceFresh?: boolean
+}
+
 /** The cache, or a namespace view of it. */
 export interface Cache {
-  /** L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader found nothing. */
-  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null>
+  /**
+   * L1, then tier 2, then the loader (once per key per process at a time). `null` when the loader
+   * found nothing. With `forceFresh`, the loader (see `LoadOptions`).
+   */
+  getOrLoad<T>(key: string, loader: Loader<T>, options?: LoadOptions): Promise<T | null>
   /** L1, then tier 2: the value, `null` for a null marker, `undefined` when absent. */
   get<T>(key: string): Promise<T | null | undefined>
   /** Writes a value to both tiers (`null` writes a null marker). */

@@ -8,7 +8,7 @@ import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
 import { checkFunction, checkOptionNames } from '../option-names.js'
-import type { BatchLoader, Cache, Loader, WriteOptions } from './api.js'
+import type { BatchLoader, Cache, Loader, LoadOptions, WriteOptions } from './api.js'
 import { readBatch, type Settle } from './batch-path.js'
 import { CacheCore } from './core.js'
 import type { CacheStats } from './events.js'
@@ -21,7 +21,7 @@ import { isTierTwoStore, type TierTwoStore } from './store.js'
 import { checkTags, namespaceTag, userTag } from './tags.js'
 import { freshTime, serveFromTierTwo } from './tier-two-read.js'
 import { UpstashStore } from './upstash-store.js'
-import { checkWriteOptions } from './write-options.js'
+import { checkWriteOptions, LOAD_OPTIONS } from './write-options.js'
 
 /** The longest key accepted (namespace included): long keys waste memory in both tiers. */
 export const MAX_KEY_LENGTH = 1024
@@ -90,7 +90,7 @@ class CacheView implements Cache {
   }
 
   /** One key's miss, for the miss path (`miss-path.ts`), with this view's tags. */
-  #miss<T>(full: string, key: string, loader: Loader<T>, options: WriteOptions | undefined): Miss<T> {
+  #miss<T>(full: string, key: string, loader: Loader<T>, options: LoadOptions | undefined): Miss<T> {
     return { core: this.#core, full, key, loader, options, tags: this.#tagsFor(options) }
   }
 
@@ -135,7 +135,7 @@ class CacheView implements Cache {
     return true
   }
 
-  getOrLoad<T>(key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
+  getOrLoad<T>(key: string, loader: Loader<T>, options?: LoadOptions): Promise<T | null> {
     let full: string
     try {
       full = this.#key(key)
@@ -145,14 +145,15 @@ class CacheView implements Cache {
       return Promise.reject(error)
     }
     // The hot path: an L1 hit does no I/O and no await (while the last sync is recent enough).
-    const entry = this.#l1.get(full)
+    // `forceFresh` skips L1 here and tier 2's value in the miss path.
+    const entry = options?.forceFresh ? undefined : this.#l1.get(full)
     if (entry !== undefined && ((!this.#shared && entry.tags === undefined) || this.#servable(entry)))
       return Promise.resolve(this.#hitL1(full, entry) as T | null)
     // Checked off the hit path, before anything that may load: on a miss, and on an L1 entry that
     // waits for a sync first.
     try {
       checkFunction(loader, 'loader')
-      if (options !== undefined) checkWriteOptions(options)
+      if (options !== undefined) checkWriteOptions(options, LOAD_OPTIONS)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -165,7 +166,7 @@ class CacheView implements Cache {
    * The miss path through in-process single flight. A load that started more than `maxStaleness`
    * ago is not joined: its value may predate a write this caller must see.
    */
-  #joinOrLoad<T>(full: string, key: string, loader: Loader<T>, options?: WriteOptions): Promise<T | null> {
+  #joinOrLoad<T>(full: string, key: string, loader: Loader<T>, options?: LoadOptions): Promise<T | null> {
     const core = this.#core
     const load = () => loadMiss(this.#miss(full, key, loader, options))
     if (!this.#sync.shared) return core.flights.run(full, load) as Promise<T | null>

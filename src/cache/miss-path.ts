@@ -6,7 +6,7 @@
  */
 import { backoffDelay, sleep } from '../backoff.js'
 import { LoaderError, RebuildTimeoutError } from '../errors.js'
-import type { Loader, WriteOptions } from './api.js'
+import type { Loader, LoadOptions } from './api.js'
 import type { CacheCore } from './core.js'
 import type { L1Sync } from './l1-sync.js'
 import { HOT_KEY_MAX_BACKOFF_MS, POLL_BASE_MS, POLL_MAX_MS } from './rebuild-timing.js'
@@ -21,7 +21,7 @@ export interface Miss<T> {
   /** The key as the caller gave it (what the loader is called with). */
   key: string
   loader: Loader<T>
-  options: WriteOptions | undefined
+  options: LoadOptions | undefined
   /** The version tags an entry written for it carries (its namespaces' and the caller's). */
   tags: string[] | undefined
 }
@@ -36,10 +36,14 @@ export async function learnTagsOf(sync: L1Sync, texts: Array<string | undefined>
 /**
  * The miss path. One tier-2 round trip reads the entry and, when it is absent or past its fresh
  * time, tries to take the key's rebuild lock: across the whole fleet one caller loads, the
- * others serve the stale value (inside grace) or wait for the winner's fill.
+ * others serve the stale value (inside grace) or wait for the winner's fill. With `forceFresh`
+ * the entry counts as past its fresh time and is not served: the caller loads, fenced when it
+ * took the lock, into L1 only when another instance holds it (that holder's fill is not waited
+ * for: it may have read the source before this caller asked).
  */
 export async function loadMiss<T>(m: Miss<T>): Promise<T | null> {
   const { core, full, tags } = m
+  const forced = m.options?.forceFresh
   const sync = core.sync
   if (tags) await sync.learn(tags)
   // A sync that is due goes out with the read (the client pipelines them into one request).
@@ -51,7 +55,7 @@ export async function loadMiss<T>(m: Miss<T>): Promise<T | null> {
     core.tierTwo('get', () =>
       core.store.readOrLock(tierKey, token, core.options.lockTtlMs, now, tags && sync.versionsOf(tags)),
     )
-  let [seen] = await Promise.all([read(core.options.now()), syncing])
+  let [seen] = await Promise.all([read(forced ? Number.MAX_SAFE_INTEGER : core.options.now()), syncing])
   if (seen === undefined) {
     // Tier 2 failed or timed out: fail open, the loader answers; its value stays in L1 only.
     countMiss(core, full)
@@ -64,11 +68,12 @@ export async function loadMiss<T>(m: Miss<T>): Promise<T | null> {
     if (!seen.locked && sync.current(entryTags) !== true) seen = (await read(Number.MAX_SAFE_INTEGER)) ?? seen
   }
   const fenced = seen.locked ? { fence: seen.fence, token } : undefined
-  const served = serveFromTierTwo<T>(core, full, seen.text, startGen, (f) => refreshServed(m, f), fenced)
+  const served =
+    !forced && serveFromTierTwo<T>(core, full, seen.text, startGen, (f) => refreshServed(m, f), fenced)
   if (served) return served.value
   countMiss(core, full)
   if (fenced) return runLoader(m, fenced)
-  return waitForFill(m)
+  return forced ? runLoader(m) : waitForFill(m)
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * A randomized history checker for the coherence bound: many concurrent readers and writers over
- * several instances (each its own client and L1), with random delays in the loaders and writers;
- * every read is checked against the writes that completed before it began. A read may return an
+ * several instances (each its own client and L1), with random delays in the loaders and writers,
+ * a fifth of the reads forced (`forceFresh`: a load though the key is cached, fenced, joined in
+ * process); every read is checked against the writes that completed before it began. A read may return an
  * older version only if every newer write completed less than `maxStaleness` before the read began.
  * Real time (the bound is about real time), on the real cluster through the proxy, and on the
  * in-memory tier 2 for more histories.
@@ -27,6 +28,8 @@ interface HistoryOptions {
   writesPerWriter: number
   /** Upper bound of each random delay (ms). */
   delayMs: number
+  /** The share of reads made with `forceFresh` (a load though the key is cached). */
+  forcedShare: number
 }
 
 interface Result {
@@ -85,8 +88,9 @@ async function runHistory(o: HistoryOptions): Promise<Result> {
     for (let i = 0; i < o.readsPerReader; i++) {
       if (random() < 0.3) await delay()
       const key = keyOf()
+      const options = random() < o.forcedShare ? { forceFresh: true } : undefined
       const began = performance.now()
-      const value = await pick().getOrLoad(key, loader)
+      const value = await pick().getOrLoad(key, loader, options)
       reads.push({ key, version: value?.version ?? 0, began })
     }
   }
@@ -138,6 +142,7 @@ describe('coherence history checker', () => {
         readsPerReader: 60,
         writesPerWriter: 15,
         delayMs: 8,
+        forcedShare: 0.2,
       })
       expect(result.violations).toEqual([])
       results.push(result)
@@ -168,6 +173,7 @@ describe('coherence history checker', () => {
             readsPerReader: 40,
             writesPerWriter: 10,
             delayMs: 10,
+            forcedShare: 0.2,
           })
           expect(result.violations).toEqual([])
           results.push(result)

@@ -3,7 +3,13 @@
  * (npm run typecheck) and run as ordinary assertions.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { type Cache, createCache, type TierTwoStore } from '../../src/index.js'
+import {
+  type Cache,
+  createCache,
+  type LoadOptions,
+  type TierTwoStore,
+  type WriteOptions,
+} from '../../src/index.js'
 
 interface User {
   id: number
@@ -26,6 +32,15 @@ describe('public types', () => {
       Promise<Array<User | null | undefined>>
     >()
     expectTypeOf(cache.namespace('x')).toEqualTypeOf<Cache>()
+  })
+
+  it('forceFresh is a load option, not a write option', async () => {
+    const cache = createCache()
+    expectTypeOf<LoadOptions>().toMatchTypeOf<WriteOptions>()
+    expectTypeOf(cache.getOrLoad('f', () => 1, { forceFresh: true })).toEqualTypeOf<Promise<number | null>>()
+    // @ts-expect-error: set has no cached value to skip
+    const write = cache.set('f', 1, { forceFresh: true })
+    await expect(write).rejects.toThrowError(/Invalid option forceFresh/) // and at run time
   })
 
   it('a custom tier 2 is any object meeting the store contract', () => {

@@ -9,6 +9,7 @@ import type { TierTwoStore } from '../../src/cache/store.js'
 import { UpstashStore } from '../../src/cache/upstash-store.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
+import { heldLoader } from '../helpers/held-loader.js'
 import { startTestProxy, TOKENS } from '../helpers/proxy.js'
 import { switchable } from '../helpers/switchable-store.js'
 
@@ -21,21 +22,6 @@ function database(initial: string) {
       row = value
     },
   }
-}
-
-/** A loader that signals once it has read its value (`started`), then waits for `release()`. */
-function heldLoader<T>(read: () => T) {
-  let release!: () => void
-  const held = new Promise<void>((r) => (release = r))
-  let signal!: () => void
-  const started = new Promise<void>((r) => (signal = r))
-  const loader = async () => {
-    const value = read()
-    signal()
-    await held
-    return value
-  }
-  return { loader, started, release }
 }
 
 async function forcedRace(store: TierTwoStore, key: string, delays: () => number) {
