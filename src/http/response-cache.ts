@@ -48,7 +48,8 @@ const NOT_STORED = new Set([
  * Answers a request from the cache, or by `produce` (storing what may be stored).
  * - methods outside `methods`, requests with `Cache-Control: no-store`, and requests with credentials
  *   (`Authorization`) that the key does not hold: BYPASS (not read, not stored; see `withCredentials`);
- * - `Cache-Control: no-cache` on the request: revalidate (produce, store, MISS);
+ * - `Cache-Control: no-cache` on the request: revalidate (a `forceFresh` load of the key: produced
+ *   once for concurrent revalidations, stored by a fenced fill; MISS);
  * - responses with another status, `Cache-Control: private|no-store|no-cache`, `Set-Cookie`, or a
  *   body over `maxBodyBytes` pass through uncached;
  * - a stored response gets an `ETag` (its own, or a SHA-1 of the body); `If-None-Match` → 304.
@@ -80,22 +81,14 @@ export async function respondCached(
   }
   const key =
     keyOf(request, options, header) ?? `http:sha256:${await sha256Hex(plainKeyOf(request, options, header))}`
-  const { cache } = options
-  // A stale answer went out with no background refresh: this request produces the new one.
-  const revalidating =
-    requestDirectives.has('no-cache') || (options.revalidate.size > 0 && options.revalidate.delete(key))
-  const tags = options.tags?.(request)
   const ttlMs = options.ttl
-  const writeOptions = { ttl: ttlMs, ...(tags ? { tags } : {}) }
-  if (revalidating) {
-    // Revalidate: produce anew, and store it for the next request.
-    const fresh = await toStored(await produce(), options, method, ttlMs)
-    if ('response' in fresh) return mark(fresh.response, 'BYPASS', started)
-    await cache.set(key, fresh, writeOptions)
-    return answer(method, header('if-none-match'), fresh, 'MISS', started)
-  }
+  // Revalidate (`no-cache`, or a stale answer went out with no background refresh): produce anew
+  // through the cache's forced load, not beside it. Concurrent revalidations of a key then share
+  // one production (a client's header cannot make every request run the handler), and its store
+  // is a fenced fill (a write that lands while the handler runs wins over what it read).
+  const forceFresh = requestDirectives.has('no-cache') || options.revalidate.delete(key)
   let produced = false
-  const value = await cache
+  const value = await options.cache
     .getOrLoad<StoredResponse | PassThrough>(
       key,
       async (_key, { refreshing }): Promise<StoredResponse | Uncached<PassThrough>> => {
@@ -115,7 +108,7 @@ export async function respondCached(
         const result = await toStored(await produce(), options, method, ttlMs)
         return 'response' in result ? uncached(result) : result
       },
-      writeOptions,
+      { ttl: ttlMs, forceFresh, tags: options.tags?.(request) },
     )
     .catch(unwrapHandlerError)
   if (value === null) return mark(await produce(), 'BYPASS', started) // cannot happen: never a null marker

@@ -8,6 +8,7 @@ import { MemoryStore } from '../../src/cache/memory-store.js'
 import { type ResolvedResponseCacheOptions, resolveResponseCacheOptions } from '../../src/http/options.js'
 import { answerFromL1, respondCached } from '../../src/http/response-cache.js'
 import { ManualClock, seededRandom } from '../helpers/clock.js'
+import { heldLoader } from '../helpers/held-loader.js'
 
 /** A cache on an injected clock; the response options get that clock too unless `ownClock` is false. */
 function setup({
@@ -143,6 +144,62 @@ describe('respondCached', () => {
     const stale = await respondCached(get('/s'), produce, options)
     expect(stale.headers.get('x-cache')).toBe('STALE')
     expect(await stale.json()).toEqual({ n: 1 })
+  })
+})
+
+describe('respondCached and revalidation (request Cache-Control: no-cache)', () => {
+  it('concurrent revalidations of one URL share one run of the handler: a header cannot make every request run it', async () => {
+    const { options } = setup()
+    const { loader: produce, release, calls } = heldLoader(() => Response.json({ body: 'fresh' }))
+    const answers = Array.from({ length: 100 }, () =>
+      respondCached(get('/hot', { 'cache-control': 'no-cache' }), produce, options),
+    )
+    await new Promise((r) => setTimeout(r, 5))
+    release()
+    const responses = await Promise.all(answers)
+    expect(calls()).toBe(1)
+    for (const response of responses) expect(await response.json()).toEqual({ body: 'fresh' })
+    expect(responses.filter((r) => r.headers.get('x-cache') === 'MISS')).toHaveLength(1)
+  })
+
+  it('a tag invalidated while a revalidation runs wins: the response it built from the old data is not served after', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore(clock.now)
+    const cache = createCache({ redis: store, clock, random: seededRandom(), jitter: 0 })
+    const options = resolveResponseCacheOptions({ cache, ttl: '1m', tags: ['products'] })
+    let price = '10'
+    const first = await respondCached(get('/price'), () => Response.json({ price }), options)
+    expect(await first.json()).toEqual({ price: '10' })
+    const { loader: produce, release } = heldLoader(() => Response.json({ body: price }))
+    const revalidating = respondCached(get('/price', { 'cache-control': 'no-cache' }), produce, options)
+    await new Promise((r) => setTimeout(r, 5)) // the handler has read the old price
+    price = '12'
+    await cache.invalidateTags('products')
+    release()
+    expect(await (await revalidating).json()).toEqual({ body: '10' }) // its own read began before
+    await cache.settled()
+    const after = await respondCached(get('/price'), () => Response.json({ price }), options)
+    expect(after.headers.get('x-cache')).toBe('MISS')
+    expect(await after.json()).toEqual({ price: '12' })
+  })
+
+  it('a write of the key while a revalidation runs wins (its store is a fenced fill, not a set)', async () => {
+    const { cache, options } = setup()
+    let price = '10'
+    await respondCached(get('/item'), () => Response.json({ price }), options)
+    await cache.settled()
+    const { loader: produce, release } = heldLoader(() => Response.json({ body: price }))
+    const revalidating = respondCached(get('/item', { 'cache-control': 'no-cache' }), produce, options)
+    await new Promise((r) => setTimeout(r, 5))
+    await cache.write('http:GET /item', () => {
+      price = '12'
+    })
+    release()
+    await revalidating
+    await cache.settled()
+    expect(cache.stats().fillsRefused).toBe(1)
+    const after = await respondCached(get('/item'), () => Response.json({ price }), options)
+    expect(await after.json()).toEqual({ price: '12' })
   })
 })
 
