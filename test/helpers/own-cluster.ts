@@ -38,3 +38,13 @@ export function useOwnCluster(name: string, proxyOptions: Partial<ProxyOptions> 
   })
   return own
 }
+
+/** The master that serves `slot` in a cluster's last known layout. */
+export function ownerOf(status: ClusterStatus, slot: number): ClusterStatus['nodes'][number] {
+  return status.nodes.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b))!
+}
+
+/** The replica of the master on `port` in a cluster's last known layout. */
+export function replicaOf(status: ClusterStatus, port: number): ClusterStatus['nodes'][number] {
+  return status.nodes.find((n) => n.role === 'replica' && n.masterPort === port)!
+}

@@ -6,18 +6,12 @@ import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { startCluster } from '../../src/cluster/launcher.js'
-import { useOwnCluster } from '../helpers/own-cluster.js'
+import { ownerOf, replicaOf, useOwnCluster } from '../helpers/own-cluster.js'
 import { upstashClient } from '../helpers/proxy.js'
 import { replicaInStep } from '../helpers/redis-servers.js'
 import { timedWrites, type Write } from '../helpers/timed-writes.js'
 
 const own = useOwnCluster('failover')
-
-function ownerOf(slot: number) {
-  return own.status.nodes.find(
-    (n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b),
-  )!
-}
 
 /** When the node on `port` first reported itself master, polled from `since` for `limitMs` (0: never). */
 async function masterAt(port: number, since: number, limitMs = 20_000): Promise<number> {
@@ -49,8 +43,8 @@ it('a manual failover (CLUSTER FAILOVER on the replica) under writes: none faile
   timeout: 60_000,
 }, async () => {
   const tag = 'manual'
-  const master = ownerOf(calculateSlot(tag))
-  const replica = own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === master.port)!
+  const master = ownerOf(own.status, calculateSlot(tag))
+  const replica = replicaOf(own.status, master.port)
   let done = false
   const loop = writeLoop(tag, () => done)
   await new Promise((r) => setTimeout(r, 1000))
@@ -100,11 +94,11 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
   timeout: 60_000,
 }, async () => {
   const tag = 'failover'
-  const victim = ownerOf(calculateSlot(tag))
-  const replica = own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === victim.port)!
+  const victim = ownerOf(own.status, calculateSlot(tag))
+  const replica = replicaOf(own.status, victim.port)
   // A key on another master, to show its requests are not held up meanwhile.
   const otherTag = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].find(
-    (t) => ownerOf(calculateSlot(t)).port !== victim.port,
+    (t) => ownerOf(own.status, calculateSlot(t)).port !== victim.port,
   )!
 
   let done = false

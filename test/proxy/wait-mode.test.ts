@@ -10,7 +10,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createCache } from '../../src/cache/create-cache.js'
 import type { RunningProxy } from '../../src/proxy/proxy.js'
-import { useOwnCluster } from '../helpers/own-cluster.js'
+import { ownerOf, replicaOf, useOwnCluster } from '../helpers/own-cluster.js'
 import { startTestProxy, TOKENS, upstashClient } from '../helpers/proxy.js'
 import { replicaInStep } from '../helpers/redis-servers.js'
 
@@ -33,17 +33,10 @@ afterAll(() => waiting?.close('1s'))
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function ownerOf(slot: number) {
-  return own.status.nodes.find(
-    (n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b),
-  )!
-}
-function replicaOf(port: number) {
-  return own.status.nodes.find((n) => n.role === 'replica' && n.masterPort === port)!
-}
 /** A hash tag served by a master other than those given. */
 function tagOn(exclude: number[]): string {
-  for (let i = 0; ; i++) if (!exclude.includes(ownerOf(calculateSlot(`t${i}`)).port)) return `t${i}`
+  for (let i = 0; ; i++)
+    if (!exclude.includes(ownerOf(own.status, calculateSlot(`t${i}`)).port)) return `t${i}`
 }
 
 async function timedSets(url: string, tag: string, n: number): Promise<number> {
@@ -80,8 +73,8 @@ it('a write whose replica does not acknowledge in time is answered 503 NOREPLICA
   timeout: 30_000,
 }, async () => {
   const tag = tagOn([])
-  const master = ownerOf(calculateSlot(tag))
-  const replica = replicaOf(master.port)
+  const master = ownerOf(own.status, calculateSlot(tag))
+  const replica = replicaOf(own.status, master.port)
   process.kill(replica.pid!, 'SIGSTOP')
   try {
     const response = await fetch(`${waiting.url}/`, {
@@ -105,8 +98,8 @@ it('a cache write whose tombstone a frozen replica did not acknowledge is owed a
 }, async () => {
   const tag = tagOn([])
   const key = `{${tag}}:product`
-  const master = ownerOf(calculateSlot(tag))
-  const replica = replicaOf(master.port)
+  const master = ownerOf(own.status, calculateSlot(tag))
+  const replica = replicaOf(own.status, master.port)
   const cache = createCache({
     redis: { url: waiting.url, token: TOKENS.standard },
     namespace: '',
@@ -151,8 +144,8 @@ async function loseAMaster(
   tag: string,
   minAckedWhileFrozen = 0,
 ): Promise<{ acked: number; lost: number; refused: number }> {
-  const master = ownerOf(calculateSlot(tag))
-  const replica = replicaOf(master.port)
+  const master = ownerOf(own.status, calculateSlot(tag))
+  const replica = replicaOf(own.status, master.port)
   const client = upstashClient(url)
   const acks: Ack[] = []
   const big = 'x'.repeat(256 * 1024)
@@ -203,7 +196,7 @@ it('data loss on failover: acknowledged writes lost without WAIT mode, none with
   const plainTag = tagOn([])
   // 64 MB acknowledged while the replica is frozen: well past what the kernel's buffers can hold.
   const plain = await loseAMaster(own.proxy.url, plainTag, 64 * 1024 * 1024)
-  const waitTag = tagOn([ownerOf(calculateSlot(plainTag)).port])
+  const waitTag = tagOn([ownerOf(own.status, calculateSlot(plainTag)).port])
   const withWait = await loseAMaster(waiting.url, waitTag)
   console.log(
     `failover with the replica frozen (2.5 s, longer until 64 MB were acknowledged): without WAIT mode ${plain.lost} of ${plain.acked} acknowledged writes lost; ` +
