@@ -150,11 +150,12 @@ describe('respondCached', () => {
 describe('respondCached and revalidation (request Cache-Control: no-cache)', () => {
   it('concurrent revalidations of one URL share one run of the handler: a header cannot make every request run it', async () => {
     const { options } = setup()
-    const { loader: produce, release, calls } = heldLoader(() => Response.json({ body: 'fresh' }))
+    const { loader: produce, started, release, calls } = heldLoader(() => Response.json({ body: 'fresh' }))
     const answers = Array.from({ length: 100 }, () =>
       respondCached(get('/hot', { 'cache-control': 'no-cache' }), produce, options),
     )
-    await new Promise((r) => setTimeout(r, 5))
+    await started
+    await new Promise((r) => setImmediate(r)) // the other 99 have reached the cache (in memory: microtasks)
     release()
     const responses = await Promise.all(answers)
     expect(calls()).toBe(1)
@@ -170,9 +171,9 @@ describe('respondCached and revalidation (request Cache-Control: no-cache)', () 
     let price = '10'
     const first = await respondCached(get('/price'), () => Response.json({ price }), options)
     expect(await first.json()).toEqual({ price: '10' })
-    const { loader: produce, release } = heldLoader(() => Response.json({ body: price }))
+    const { loader: produce, started, release } = heldLoader(() => Response.json({ body: price }))
     const revalidating = respondCached(get('/price', { 'cache-control': 'no-cache' }), produce, options)
-    await new Promise((r) => setTimeout(r, 5)) // the handler has read the old price
+    await started // the handler has read the old price
     price = '12'
     await cache.invalidateTags('products')
     release()
@@ -188,9 +189,9 @@ describe('respondCached and revalidation (request Cache-Control: no-cache)', () 
     let price = '10'
     await respondCached(get('/item'), () => Response.json({ price }), options)
     await cache.settled()
-    const { loader: produce, release } = heldLoader(() => Response.json({ body: price }))
+    const { loader: produce, started, release } = heldLoader(() => Response.json({ body: price }))
     const revalidating = respondCached(get('/item', { 'cache-control': 'no-cache' }), produce, options)
-    await new Promise((r) => setTimeout(r, 5))
+    await started // the handler has read the old price
     await cache.write('http:GET /item', () => {
       price = '12'
     })
