@@ -391,11 +391,12 @@ describe('upstream trouble', () => {
       const warm = await post(slowProxy.url, '/', ['PING'], { authorization: `Bearer ${TOKENS.admin}` })
       expect(warm.status).toBe(200)
       const started = Date.now()
-      const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '1'], {
+      const response = await post(slowProxy.url, '/', ['DEBUG', 'SLEEP', '2'], {
         authorization: `Bearer ${TOKENS.admin}`,
       })
       expectJsonError(response, 504, /deadline of 200 ms/)
-      expect(Date.now() - started).toBeLessThan(900)
+      // Answered at the deadline, not after the sleep (slack for a loaded 2-core machine).
+      expect(Date.now() - started).toBeLessThan(1800)
       // The late reply must be dropped, not answered or accounted a second time (the in-flight
       // count would go below zero). A direct PING returns once the SLEEP is over; a PING through
       // the proxy then follows the SLEEP's reply on the proxy's one connection.
