@@ -92,7 +92,10 @@ export interface QueueStats {
 export interface Queue {
   readonly name: string
   /**
-   * Appends one message or many (one round trip), trimming the stream to about `maxLen`.
+   * Appends one message or many (one round trip). With `maxLen`, a stream longer than about that
+   * is trimmed of the messages every group has acknowledged, oldest first: never a message a
+   * group has not been delivered or has not acknowledged (a group behind keeps the stream long
+   * until it catches up; with no group yet, the oldest go).
    * @returns the ids, in order
    */
   add<T>(payloads: T | T[], options?: { maxLen?: number }): Promise<string[]>

@@ -5,17 +5,50 @@
  */
 
 /**
- * Appends messages. ARGV: 1 the approximate length bound ('' for none), 2.. the payloads (JSON).
- * → their ids, in order
+ * Appends messages, then, past the length bound, trims what every group has acknowledged.
+ * ARGV: 1 the approximate length bound ('' for none), 2.. the payloads (JSON). → their ids, in order
+ *
+ * Not `XADD MAXLEN ~`: that trims the oldest entries whether or not a group has them, so with
+ * consumers behind (or down) adding silently deleted work nobody had handled; a trimmed pending
+ * message vanished from its consumer's list, and the group's lag still counted the trimmed ones.
+ * Here the trim stops at the oldest id a group still needs: its oldest pending message, or the
+ * first after the last one delivered to it. `XTRIM MINID ~ <that id> LIMIT <excess>` removes at
+ * most what exceeds the bound (whole macro nodes, as `MAXLEN ~` does) and never past it (Redis 8.2's
+ * `ACKED` trimming does the same; Redis 7 has none). With no group there is nobody to keep
+ * anything for: `MAXLEN ~`, as before.
  */
 export const ADD = `
 local ids = {}
-for i = 2, #ARGV do
-  if ARGV[1] ~= '' then
-    ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'p', ARGV[i])
+for i = 2, #ARGV do ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i]) end
+if ARGV[1] == '' then return ids end
+local bound = tonumber(ARGV[1])
+local excess = redis.call('XLEN', KEYS[1]) - bound
+if excess <= 0 then return ids end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq), ms
+end
+local floor, floorMs, floorSeq
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local info = {}
+  for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+  local need
+  if info['pending'] > 0 then
+    need = redis.call('XPENDING', KEYS[1], info['name'])[2]
   else
-    ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i])
+    -- Built from the id's own digits: a Lua number would print a long one in exponent form.
+    local _, seq, msText = parse(info['last-delivered-id'])
+    need = msText .. '-' .. string.format('%d', seq + 1)
   end
+  local ms, seq = parse(need)
+  if floor == nil or ms < floorMs or (ms == floorMs and seq < floorSeq) then
+    floor, floorMs, floorSeq = need, ms, seq
+  end
+end
+if floor == nil then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', bound)
+else
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', excess)
 end
 return ids
 `

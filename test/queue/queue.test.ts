@@ -172,6 +172,42 @@ describe('queue', () => {
     expect(length).toBeLessThan(1200) // approximate trimming: whole macro nodes of 100 entries
   })
 
+  it('maxLen trims only what every group has acknowledged: a group behind loses nothing (XADD MAXLEN deleted its work), and the stream is bounded again once it catches up', {
+    timeout: 60_000,
+  }, async () => {
+    const queue = queueNamed(`q-${randomUUID()}`)
+    const numbers = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i)
+    await queue.add(numbers(0, 50))
+    const fast: number[] = []
+    const keepUp = () => queue.drain(({ payload }) => void fast.push(payload as number), { group: 'fast' })
+    await keepUp()
+    // The slow group (a reporting job, say) handles 0 to 9; 10 fails once, so it stays pending.
+    const slow: number[] = []
+    const slowly = ({ payload, deliveries }: QueueMessage<unknown>) => {
+      if (payload === 10 && deliveries === 1) throw new Error('flaky')
+      slow.push(payload as number)
+    }
+    expect(await queue.drain(slowly, { group: 'slow', count: 11, maxMessages: 11 })).toMatchObject({
+      handled: 10,
+      failed: 1,
+    })
+    for (let i = 0; i < 20; i++) {
+      await queue.add(numbers(50 + i * 100, 100), { maxLen: 100 })
+      await keepUp()
+    }
+    expect(fast).toEqual(numbers(0, 2050))
+    // The slow group's 2,040 (its pending one among them) are all still there, far past the bound.
+    const behind = await queue.stats()
+    expect(behind.length).toBeGreaterThanOrEqual(2040)
+    expect(behind.groups.find((g) => g.name === 'slow')).toMatchObject({ pending: 1, lag: 2039 })
+    await sleep(20)
+    await queue.drain(slowly, { group: 'slow', claimIdle: '10ms', count: 500 })
+    expect(slow.sort((a, b) => a - b)).toEqual(numbers(0, 2050))
+    // Every group has every message: the next add trims back to about the bound.
+    await queue.add([2050], { maxLen: 100 })
+    expect((await queue.stats()).length).toBeLessThan(300)
+  })
+
   it('a consumer killed mid-batch (SIGKILL) loses nothing: another reclaims and handles its messages', {
     timeout: 60_000,
   }, async () => {
