@@ -2,13 +2,15 @@
  * Avalanche: 10,000 keys loaded at once with a 60 s TTL; when do they expire? Without jitter they
  * all expire in the same second (and their loaders would all run then); with the default jitter
  * (±10 %) they spread over 12 s. Read from the entries' fresh-until times in tier 2 (the embedded
- * store), with an injected clock: nothing waits. Writes the histogram to docs/avalanche.svg.
+ * store), with an injected clock (nothing waits) and seeded randomness (the jitter: the same figures
+ * and the same docs/avalanche.svg every run, so a run leaves the committed plot as it is).
  *
  *   npm run bench:avalanche
  */
 import { writeFileSync } from 'node:fs'
 import { decodeEnvelope } from '../../src/cache/envelope.js'
 import { createCache, MemoryStore } from '../../src/index.js'
+import { seededRandom } from '../../test/helpers/clock.js'
 
 const KEYS = 10_000
 const TTL_S = 60
@@ -20,6 +22,7 @@ async function expiries(jitter: number): Promise<number[]> {
   const cache = createCache({
     redis: store,
     clock: { now: () => now },
+    random: seededRandom(),
     jitter,
     ttl: `${TTL_S}s`,
     maxStaleness: Number.POSITIVE_INFINITY,
