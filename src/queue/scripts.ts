@@ -6,7 +6,14 @@
 
 /**
  * Appends messages, then, past the length bound, trims what every group has acknowledged.
- * ARGV: 1 the approximate length bound ('' for none), 2.. the payloads (JSON). → their ids, in order
+ * KEYS: 1 the stream, 2 this call's record (its ids, kept for ARGV 2 ms). ARGV: 1 the approximate
+ * length bound ('' for none), 2 how long the record is kept (ms), 3.. the payloads (JSON).
+ * → their ids, in order
+ *
+ * The record makes the call safe to run twice: `@upstash/redis` sends a request again when its
+ * connection dies, after the script may have run, and a second run appended the messages again
+ * under new ids (a handler idempotent by message id then ran each twice). Run again while its
+ * record lives, the script answers the first run's ids and appends nothing.
  *
  * Not `XADD MAXLEN ~`: that trims the oldest entries whether or not a group has them, so with
  * consumers behind (or down) adding silently deleted work nobody had handled; a trimmed pending
@@ -18,8 +25,11 @@
  * anything for: `MAXLEN ~`, as before.
  */
 export const ADD = `
+local done = redis.call('GET', KEYS[2])
+if done then return cjson.decode(done) end
 local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i]) end
+for i = 3, #ARGV do ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i]) end
+redis.call('SET', KEYS[2], cjson.encode(ids), 'PX', ARGV[2])
 if ARGV[1] == '' then return ids end
 local bound = tonumber(ARGV[1])
 local excess = redis.call('XLEN', KEYS[1]) - bound

@@ -160,6 +160,34 @@ describe('queue', () => {
     }
   })
 
+  it('an add whose answer was lost, sent again by the client, appends its messages once', async () => {
+    // @upstash/redis sends a request again when its connection dies, after the script ran: the
+    // second run appended the messages again, under new ids, so a handler idempotent by id ran
+    // each twice (two e-mails for one add).
+    const relay = await startRelay(Number(new URL(proxy.url).port))
+    try {
+      const queue = createQueue({
+        redis: { url: `http://127.0.0.1:${relay.port}`, token: TOKENS.standard },
+        name: `q-${randomUUID()}`,
+      })
+      await queue.add({ order: 'warm-up' }) // the script loaded on the queue's node: the lost run is EVALSHA
+      relay.loseAnswerTo('order-42')
+      const ids = await queue.add([{ order: 'order-42' }, { order: 'order-43' }])
+      expect(relay.lost).toBe(1)
+      expect(ids).toHaveLength(2)
+      const seen: Array<QueueMessage<{ order: string }>> = []
+      await queue.drain<{ order: string }>((m) => void seen.push(m), { group: 'g' })
+      expect(seen.map((m) => m.payload.order)).toEqual(['warm-up', 'order-42', 'order-43'])
+      // The ids the retried call answered are those of the messages appended by its first run.
+      expect(seen.slice(1).map((m) => m.id)).toEqual(ids)
+      // A new call with the same payloads is a new add: the dedupe is per call, not per payload.
+      await queue.add([{ order: 'order-42' }])
+      expect((await queue.stats()).length).toBe(4)
+    } finally {
+      await relay.close()
+    }
+  })
+
   it('MAXLEN trimming keeps the stream bounded', { timeout: 60_000 }, async () => {
     const queue = queueNamed(`q-${randomUUID()}`)
     for (let i = 0; i < 10; i++)
