@@ -47,7 +47,10 @@ export interface QueueMessage<T> {
 export interface QueueOptions {
   /** An `@upstash/redis` client, or `{ url, token }` (Upstash, or the tiercache proxy). */
   redis: RedisConnection
-  /** The queue's name: its stream is `<namespace>:{name}`, its dead letters `<namespace>:{name}:dead-letter`. */
+  /**
+   * The queue's name: its stream is `<namespace>:{name}`, its dead letters
+   * `<namespace>:{name}:dead-letter`, and each add's short-lived record `<namespace>:{name}#add:<uuid>`.
+   */
   name: string
   /**
    * What its keys start with (a proxy token limited to a key prefix reaches only keys under it:

@@ -1,6 +1,6 @@
 /**
- * The work queue's scripts. KEYS: 1 the stream, 2 its dead-letter stream; both share the queue's
- * hash tag (one slot in a cluster). A message is one stream entry with a field `p` holding the
+ * The work queue's scripts. KEYS: 1 the stream, 2 its dead-letter stream (for ADD, the call's
+ * record); all share the queue's hash tag (one slot in a cluster). A message is one stream entry with a field `p` holding the
  * payload as JSON.
  */
 
