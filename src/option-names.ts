@@ -72,5 +72,7 @@ export function checkFunction(value: unknown, option: string): void {
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (value === null || Array.isArray(value)) return value === null ? 'null' : 'an array'
-  return ['number', 'boolean', 'undefined', 'bigint'].includes(typeof value) ? String(value) : typeof value
+  // A BigInt as its literal: `10` would read as the number a caller meant to pass.
+  if (typeof value === 'bigint') return `${value}n`
+  return ['number', 'boolean', 'undefined'].includes(typeof value) ? String(value) : typeof value
 }

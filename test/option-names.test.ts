@@ -57,7 +57,7 @@ describe('describeValue', () => {
       '5',
       'true',
       'undefined',
-      '10',
+      '10n',
       'null',
       'an array',
       'object',
@@ -65,7 +65,7 @@ describe('describeValue', () => {
       'symbol',
     ])
     expect(() => checkOptionNames(10n, [])).toThrowError(
-      /^Invalid option options: must be an object, got 10$/,
+      /^Invalid option options: must be an object, got 10n$/,
     )
   })
 })

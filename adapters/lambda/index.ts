@@ -9,6 +9,7 @@ import { type Cache, type CacheOptions, createCache, InvalidOptionError } from '
 import {
   checkFunction,
   checkOptionNames,
+  describeValue,
   type ResponseCacheOptions,
   resolveResponseCacheOptions,
   respondCached,
@@ -94,7 +95,7 @@ export function withQueueConsumer<T>(
   checkFunction(handler, 'handler')
   const { reserveMs = 2000, ...drain } = options ?? {}
   if (typeof reserveMs !== 'number' || !Number.isFinite(reserveMs) || reserveMs < 0)
-    throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${JSON.stringify(reserveMs)}`)
+    throw new InvalidOptionError('reserveMs', `must be a number ≥ 0, got ${describeValue(reserveMs)}`)
   // Checked now, when the function is set up (a cold start), not at its first invocation.
   checkDrainOptions(drain)
   return async (_event, context) => {

@@ -7,7 +7,7 @@
 import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { Guard } from '../guard/guard.js'
-import { checkFunction, checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 import type { BatchLoader, Cache, Loader, LoadOptions, WriteOptions } from './api.js'
 import { readBatch, type Settle } from './batch-path.js'
 import { CacheCore } from './core.js'
@@ -113,7 +113,8 @@ class CacheView implements Cache {
   }
 
   #badKey(key: unknown): InvalidKeyError {
-    if (typeof key !== 'string') return new InvalidKeyError(key, `must be a string, got ${typeof key}`)
+    if (typeof key !== 'string')
+      return new InvalidKeyError(key, `must be a string, got ${typeof key}`)
     if (key.length === 0) return new InvalidKeyError(key, 'is empty')
     return new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
   }
@@ -290,7 +291,7 @@ class CacheView implements Cache {
     options?: WriteOptions,
   ): Promise<Array<T | null | undefined>> {
     if (!Array.isArray(keys))
-      throw new InvalidOptionError('keys', `must be an array of keys, got ${typeof keys}`)
+      throw new InvalidOptionError('keys', `must be an array of keys, got ${describeValue(keys)}`)
     if (loadMany !== undefined) checkFunction(loadMany, 'loadMany')
     if (options !== undefined) checkWriteOptions(options)
     const core = this.#core

@@ -4,7 +4,7 @@
  */
 import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkFunction, checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 import type { CacheEvent } from './events.js'
 import type { TierTwoStore } from './store.js'
 import type { RedisConnection } from './upstash-store.js'
@@ -153,7 +153,7 @@ const DEFAULT_SYNC_READ_COUNT = 1000
 
 function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a positive integer, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${describeValue(value)}`)
   }
   return value
 }
@@ -164,13 +164,13 @@ function positiveInteger(value: unknown, option: string): number {
  */
 export function positiveDuration(value: unknown, option: string): number {
   const ms = parseDuration(value, option)
-  if (ms <= 0) throw new InvalidOptionError(option, `must be more than 0, got ${JSON.stringify(value)}`)
+  if (ms <= 0) throw new InvalidOptionError(option, `must be more than 0, got ${describeValue(value)}`)
   return ms
 }
 
 function nonNegativeNumber(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(option, `must be a finite number ≥ 0, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(option, `must be a finite number ≥ 0, got ${describeValue(value)}`)
   }
   return value
 }
@@ -180,7 +180,7 @@ function onWaitTimeout(value: unknown): 'load' | 'throw' {
   if (value === 'load' || value === 'throw') return value
   throw new InvalidOptionError(
     'rebuild.onWaitTimeout',
-    `must be "load" or "throw", got ${JSON.stringify(value)}`,
+    `must be "load" or "throw", got ${describeValue(value)}`,
   )
 }
 
@@ -245,9 +245,9 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     onEvent,
   } = options
   if (typeof namespace !== 'string')
-    throw new InvalidOptionError('namespace', `must be a string, got ${typeof namespace}`)
+    throw new InvalidOptionError('namespace', `must be a string, got ${describeValue(namespace)}`)
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
-    throw new InvalidOptionError('jitter', `must be a number in [0, 1), got ${JSON.stringify(jitter)}`)
+    throw new InvalidOptionError('jitter', `must be a number in [0, 1), got ${describeValue(jitter)}`)
   }
   for (const [name, fn] of [
     ['validate', validate],

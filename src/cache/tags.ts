@@ -4,6 +4,7 @@
  * older one is not served (see l1-sync.ts).
  */
 import { InvalidOptionError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 
 /** The version tag of a namespace view (`clear()` bumps it). */
 export function namespaceTag(prefix: string): string {
@@ -21,10 +22,10 @@ export function userTag(tag: string): string {
  */
 export function checkTags(tags: unknown): string[] {
   if (!Array.isArray(tags))
-    throw new InvalidOptionError('tags', `must be an array of tags, got ${JSON.stringify(tags)}`)
+    throw new InvalidOptionError('tags', `must be an array of tags, got ${describeValue(tags)}`)
   for (const tag of tags) {
     if (typeof tag !== 'string' || tag.length === 0)
-      throw new InvalidOptionError('tags', `must be non-empty strings, got ${JSON.stringify(tag)}`)
+      throw new InvalidOptionError('tags', `must be non-empty strings, got ${describeValue(tag)}`)
   }
   return tags as string[]
 }

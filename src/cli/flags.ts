@@ -5,7 +5,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { InvalidOptionError } from '../errors.js'
-import { nearMiss } from '../option-names.js'
+import { describeValue, nearMiss } from '../option-names.js'
 
 /**
  * A flag's integer value (undefined when not given).
@@ -15,7 +15,7 @@ export function integerFlag(value: string | undefined, flag: string): number | u
   if (value === undefined || value === '') return undefined
   const n = Number(value)
   if (!Number.isInteger(n))
-    throw new InvalidOptionError(flag, `must be an integer, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(flag, `must be an integer, got ${describeValue(value)}`)
   return n
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 import { startProxy } from '../proxy/proxy.js'
 import { checkTokenSpec, type TokenSpec } from '../proxy/tokens.js'
 import type { ProxyMode } from '../proxy/upstream.js'
@@ -180,7 +181,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
     throw new InvalidOptionError(
       name('log-level'),
-      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${describeValue(logLevel)}`,
     )
   // Read now, not at the first SIGTERM: a bad value must stop the start, not the shutdown.
   const drainMs = parseDuration(get('drain') ?? '10s', name('drain'))
@@ -210,7 +211,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv = p
 
   const front = get('http-front') ?? 'raw'
   if (front !== 'raw' && front !== 'node')
-    throw new InvalidOptionError(name('http-front'), `must be raw or node, got ${JSON.stringify(front)}`)
+    throw new InvalidOptionError(name('http-front'), `must be raw or node, got ${describeValue(front)}`)
 
   const running = await startProxy({
     rawHttp: front === 'raw',

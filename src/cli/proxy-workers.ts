@@ -7,6 +7,7 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { InvalidOptionError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 import { serveClusterMetrics } from './worker-metrics.js'
 
 /** Workers per available core, at most: past one per core they add memory (about 60 MB each), not throughput. */
@@ -27,7 +28,7 @@ export function parseWorkers(
   if (value === 'auto') return cores
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1)
-    throw new InvalidOptionError(option, `must be a positive integer or "auto", got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(option, `must be a positive integer or "auto", got ${describeValue(value)}`)
   const most = MAX_WORKERS_PER_CORE * cores
   if (n > most)
     throw new InvalidOptionError(

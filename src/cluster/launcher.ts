@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { Redis } from 'ioredis'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError, TiercacheError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 import { type ClusterNodeLine, formatSlots, parseClusterNodes, parseInfo } from './cluster-nodes.js'
 import { renderNodeConfig } from './node-config.js'
 import { livePid, sleep, spawnError, spawnRedisServer, stopProcess } from './node-process.js'
@@ -86,17 +87,20 @@ function resolveOptions(options: ClusterLauncherOptions): ResolvedOptions {
     onProgress = () => {},
   } = options
   if (!Number.isInteger(masters) || masters < 3) {
-    throw new InvalidOptionError('masters', `Redis Cluster needs at least 3 masters, got ${masters}`)
+    throw new InvalidOptionError(
+      'masters',
+      `Redis Cluster needs at least 3 masters, got ${describeValue(masters)}`,
+    )
   }
   if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new InvalidOptionError('replicas', `must be a non-negative integer, got ${replicas}`)
+    throw new InvalidOptionError('replicas', `must be a non-negative integer, got ${describeValue(replicas)}`)
   }
   const count = masters * (1 + replicas)
   // The cluster bus listens on port + 10000, which must also be a valid port.
   if (!Number.isInteger(basePort) || basePort < 1 || basePort + count - 1 + 10000 > 65535) {
     throw new InvalidOptionError(
       'basePort',
-      `must leave room for ${count} ports and their bus ports (+10000), got ${basePort}`,
+      `must leave room for ${count} ports and their bus ports (+10000), got ${describeValue(basePort)}`,
     )
   }
   const ports = Array.from({ length: count }, (_, i) => basePort + i)

@@ -139,9 +139,9 @@ export function buildGuard(
   }
   const { expected, fpRate = 0.01, refresh = '30s' } = options ?? ({} as GuardOptions)
   if (!Number.isInteger(expected) || expected <= 0)
-    throw new InvalidOptionError('expected', `must be a positive integer, got ${JSON.stringify(expected)}`)
+    throw new InvalidOptionError('expected', `must be a positive integer, got ${describeValue(expected)}`)
   if (typeof fpRate !== 'number' || !(fpRate > 0 && fpRate < 1))
-    throw new InvalidOptionError('fpRate', `must be in (0, 1), got ${JSON.stringify(fpRate)}`)
+    throw new InvalidOptionError('fpRate', `must be in (0, 1), got ${describeValue(fpRate)}`)
   const refreshMs = parseDuration(refresh, 'refresh')
   const configured: Sizing = { ...bloomSize(expected, fpRate), expected }
   if (configured.bits > MAX_BITS) {

@@ -3,7 +3,7 @@
  * and edge adapters (and usable on its own with any `(Request) => Response` handler).
  */
 
-export { checkFunction, checkOptionNames } from '../option-names.js'
+export { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 export {
   type ResolvedResponseCacheOptions,
   type ResponseCacheOptions,

@@ -6,7 +6,7 @@ import type { Cache } from '../cache/api.js'
 import { findCore } from '../cache/internals.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkFunction, checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 
 /** Options of response caching. */
 export interface ResponseCacheOptions {
@@ -90,10 +90,7 @@ export function resolveResponseCacheOptions(options: ResponseCacheOptions): Reso
     throw new InvalidOptionError('cache', 'must be a cache from createCache()')
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)
-    throw new InvalidOptionError(
-      'maxBodyBytes',
-      `must be an integer ≥ 0, got ${JSON.stringify(maxBodyBytes)}`,
-    )
+    throw new InvalidOptionError('maxBodyBytes', `must be an integer ≥ 0, got ${describeValue(maxBodyBytes)}`)
   if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string'))
     throw new InvalidOptionError('methods', 'must be an array of method names')
   if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s)))

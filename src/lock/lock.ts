@@ -107,7 +107,7 @@ export function createLock(options: LockOptions): Lock {
   if (typeof owner !== 'string' || owner.length === 0 || owner.includes('|')) {
     throw new InvalidOptionError(
       'owner',
-      `must be a non-empty string without "|", got ${JSON.stringify(owner)}`,
+      `must be a non-empty string without "|", got ${describeValue(owner)}`,
     )
   }
   checkFunction(random, 'random')

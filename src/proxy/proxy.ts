@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { checkTimer, type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkOptionNames, describeValue } from '../option-names.js'
 import { createProxyApp, type ProxyApp } from './app.js'
 import { answerClientError, answerRequestError, requireHost } from './client-error.js'
 import type { FastRoute } from './fast-path.js'
@@ -83,7 +83,7 @@ export interface Proxy extends ProxyApp {
 function positiveInteger(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value <= 0)
-    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${describeValue(value)}`)
   return value
 }
 
@@ -117,7 +117,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   if (limits.deadlineMs === 0) throw new InvalidOptionError('deadline', 'must be more than 0')
   const minReplicaAcks = options.minReplicaAcks ?? 0
   if (!Number.isInteger(minReplicaAcks) || minReplicaAcks < 0)
-    throw new InvalidOptionError('minReplicaAcks', `must be an integer ≥ 0, got ${minReplicaAcks}`)
+    throw new InvalidOptionError(
+      'minReplicaAcks',
+      `must be an integer ≥ 0, got ${describeValue(minReplicaAcks)}`,
+    )
   const replicaAckTimeoutMs = timer(
     options.replicaAckTimeout ?? DEFAULT_REPLICA_ACK_TIMEOUT,
     'replicaAckTimeout',
@@ -215,11 +218,11 @@ export async function startProxy(
   if (typeof listenPort !== 'number' || !Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
     throw new InvalidOptionError(
       'port',
-      `must be an integer from 0 to 65535 (0: any free port), got ${JSON.stringify(listenPort)}`,
+      `must be an integer from 0 to 65535 (0: any free port), got ${describeValue(listenPort)}`,
     )
   const host = options.host ?? '127.0.0.1'
   if (typeof host !== 'string' || host === '')
-    throw new InvalidOptionError('host', `must be an address or a host name, got ${JSON.stringify(host)}`)
+    throw new InvalidOptionError('host', `must be an address or a host name, got ${describeValue(host)}`)
   const headersTimeoutMs = timer(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 'headersTimeout')
   if (headersTimeoutMs === 0) throw new InvalidOptionError('headersTimeout', 'must be more than 0')
   const proxy = createProxy(options)

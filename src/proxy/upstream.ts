@@ -6,6 +6,7 @@
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
+import { describeValue } from '../option-names.js'
 
 /** How the proxy reaches Redis. */
 export type ProxyMode = 'cluster' | 'standalone' | 'sentinel'
@@ -120,7 +121,7 @@ export function connectUpstream(options: UpstreamOptions = {}): Upstream {
   if (mode !== 'cluster' && mode !== 'standalone' && mode !== 'sentinel') {
     throw new InvalidOptionError(
       '--mode',
-      `must be cluster, standalone or sentinel, got ${JSON.stringify(mode)}`,
+      `must be cluster, standalone or sentinel, got ${describeValue(mode)}`,
     )
   }
   const url = parseRedisUrl(

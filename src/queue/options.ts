@@ -4,7 +4,7 @@
  */
 import { type Duration, parseDuration } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkFunction, checkOptionNames } from '../option-names.js'
+import { checkFunction, checkOptionNames, describeValue } from '../option-names.js'
 
 /** Options of `consume` and `drain`. */
 export interface ConsumeOptions {
@@ -50,7 +50,7 @@ export function checkKeyPart(value: unknown, option: 'name' | 'namespace'): stri
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH || /[{}]/.test(value))
     throw new InvalidOptionError(
       option,
-      `must be 1 to ${MAX_NAME_LENGTH} characters without braces, got ${JSON.stringify(value)}`,
+      `must be 1 to ${MAX_NAME_LENGTH} characters without braces, got ${describeValue(value)}`,
     )
   return value
 }
@@ -61,7 +61,7 @@ export function checkKeyPart(value: unknown, option: 'name' | 'namespace'): stri
  */
 export function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw new InvalidOptionError(option, `must be a positive integer, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${describeValue(value)}`)
   return value
 }
 
@@ -103,13 +103,13 @@ export function resolveConsume(options: ConsumeOptions = {}, known = CONSUME_OPT
     ['consumer', consumer],
   ] as const) {
     if (typeof value !== 'string' || value.length === 0)
-      throw new InvalidOptionError(option, `must be a non-empty string, got ${JSON.stringify(value)}`)
+      throw new InvalidOptionError(option, `must be a non-empty string, got ${describeValue(value)}`)
   }
   // Anything but a signal (a boolean, a controller instead of its signal) would never abort.
   if (options.signal !== undefined && typeof (options.signal as Partial<AbortSignal>)?.aborted !== 'boolean')
     throw new InvalidOptionError('signal', 'must be an AbortSignal (controller.signal)')
   if (options.from !== undefined && options.from !== 'start' && options.from !== 'end')
-    throw new InvalidOptionError('from', `must be "start" or "end", got ${JSON.stringify(options.from)}`)
+    throw new InvalidOptionError('from', `must be "start" or "end", got ${describeValue(options.from)}`)
   return {
     group,
     consumer,
@@ -162,7 +162,7 @@ export function checkDeadLetter(value: unknown): string {
   if (typeof value !== 'string' || !/^[\w.:-]{1,100}$/.test(value))
     throw new InvalidOptionError(
       'deadLetter',
-      `must be 1 to 100 of [A-Za-z0-9_.:-], got ${JSON.stringify(value)}`,
+      `must be 1 to 100 of [A-Za-z0-9_.:-], got ${describeValue(value)}`,
     )
   return value
 }
@@ -170,6 +170,6 @@ export function checkDeadLetter(value: unknown): string {
 /** A number of milliseconds ≥ 0, rounded. */
 function nonNegativeMs(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    throw new InvalidOptionError(option, `must be a number of milliseconds ≥ 0, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(option, `must be a number of milliseconds ≥ 0, got ${describeValue(value)}`)
   return Math.round(value)
 }

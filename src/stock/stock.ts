@@ -6,7 +6,7 @@
  */
 import type { ScriptRunner } from '../cache/upstash-store.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkOptionNames } from '../option-names.js'
+import { checkOptionNames, describeValue } from '../option-names.js'
 import { type RedisConnection, upstashClient } from '../upstash-client.js'
 import { GIVE, INIT, INIT_IF_ABSENT, TAKE } from './scripts.js'
 
@@ -64,16 +64,13 @@ export interface Stock {
 
 function nonEmpty(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 512)
-    throw new InvalidOptionError(
-      what,
-      `must be a string of 1 to 512 characters, got ${JSON.stringify(value)}`,
-    )
+    throw new InvalidOptionError(what, `must be a string of 1 to 512 characters, got ${describeValue(value)}`)
   return value
 }
 
 function count(value: unknown, what: string, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
-    throw new InvalidOptionError(what, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(what, `must be an integer ≥ ${min}, got ${describeValue(value)}`)
   return value
 }
 

@@ -432,6 +432,31 @@ describe('options', () => {
     }
   })
 
+  it('a value no JSON can show (a BigInt, NaN, a cycle) is still named, with what was given', async () => {
+    // The messages printed values with JSON.stringify, which throws on a BigInt and a cycle (a
+    // TypeError that named no option) and prints NaN as null.
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    const cases: Array<[Parameters<typeof createCache>[0], RegExp]> = [
+      [
+        { l1: { max: 10n as unknown as number } },
+        /^Invalid option l1\.max: must be a positive integer, got 10n$/,
+      ],
+      [{ l1: { max: Number.NaN } }, /^Invalid option l1\.max: must be a positive integer, got NaN$/],
+      [{ jitter: 1n as unknown as number }, /^Invalid option jitter: .*got 1n$/],
+      [{ xfetchBeta: cycle as unknown as number }, /^Invalid option xfetchBeta: .*got object$/],
+      [
+        { breaker: { failures: Symbol('x') as unknown as number } },
+        /^Invalid option breaker\.failures: .*got symbol$/,
+      ],
+    ]
+    for (const [options, message] of cases) expect(() => createCache(options)).toThrowError(message)
+    const cache = createCache({})
+    await expect(cache.set('a', 1, { tags: [1n] as unknown as string[] })).rejects.toThrowError(
+      /^Invalid option tags: must be non-empty strings, got 1n$/,
+    )
+  })
+
   it('an unknown name is refused, not left to keep a default in force; a near miss is suggested', () => {
     const cases: Array<[unknown, RegExp]> = [
       [

@@ -55,7 +55,7 @@ describe('the cache checks its arguments before loading or writing', () => {
       /^Invalid option ttl: must be more than 0/,
     )
     await expect(cache.getMany('a' as never, async () => [])).rejects.toThrowError(
-      /^Invalid option keys: must be an array of keys, got string$/,
+      /^Invalid option keys: must be an array of keys, got "a"$/,
     )
     await expect(cache.getMany(['a'], 'load' as never)).rejects.toThrowError(
       /^Invalid option loadMany: must be a function/,
