@@ -39,12 +39,12 @@ export class CacheCore {
     loads: 0,
     loadErrors: 0,
     nullHits: 0,
-    stale: 0,
+    staleServed: 0,
     rejected: 0,
     guarded: 0,
     l2Errors: 0,
-    waits: 0,
-    waitTimeouts: 0,
+    rebuildWaits: 0,
+    rebuildWaitTimeouts: 0,
     fillsRefused: 0,
     syncDrops: 0,
     uncached: 0,
@@ -324,25 +324,13 @@ export class CacheCore {
 
   /** The counters as `stats()` reports them. */
   stats(): CacheStats {
-    const c = this.counters
+    // The counters carry stats()' own names, but for the ones it reports nested.
+    const { l1Hits, l2Hits, syncDrops, syncResets, ...counted } = this.counters
     return {
-      hits: { l1: c.l1Hits, l2: c.l2Hits },
-      misses: c.misses,
-      loads: c.loads,
-      loadErrors: c.loadErrors,
-      nullHits: c.nullHits,
-      staleServed: c.stale,
-      rejected: c.rejected,
-      guarded: c.guarded,
-      l2Errors: c.l2Errors,
-      rebuildWaits: c.waits,
-      rebuildWaitTimeouts: c.waitTimeouts,
-      fillsRefused: c.fillsRefused,
-      uncached: c.uncached,
-      sync: { reads: this.sync.reads, dropped: c.syncDrops, resets: c.syncResets },
+      ...counted,
+      hits: { l1: l1Hits, l2: l2Hits },
+      sync: { reads: this.sync.reads, dropped: syncDrops, resets: syncResets },
       pendingInvalidations: this.pendingInvalidations,
-      earlyRefreshes: c.earlyRefreshes,
-      refreshErrors: c.refreshErrors,
       circuit: this.breaker.state,
       l1: { entries: this.l1.size, bytes: this.l1.calculatedSize },
     }

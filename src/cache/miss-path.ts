@@ -109,7 +109,7 @@ async function waitForFill<T>(m: Miss<T>): Promise<T | null> {
   const { core, full, key, tags } = m
   const sync = core.sync
   const { lockWaitMs, lockTtlMs, random } = core.options
-  core.counters.waits++
+  core.counters.rebuildWaits++
   core.emit(() => ({ type: 'rebuildWait', key: full }))
   // Real time: this waits for another process, whatever clock the cache was given.
   const deadline = Date.now() + lockWaitMs
@@ -134,7 +134,7 @@ async function waitForFill<T>(m: Miss<T>): Promise<T | null> {
     if (served) return served.value
     if (seen.locked) return runLoader(m, { fence: seen.fence, token })
   }
-  core.counters.waitTimeouts++
+  core.counters.rebuildWaitTimeouts++
   core.emit(() => ({ type: 'rebuildWaitTimeout', key: full }))
   if (core.options.onWaitTimeout === 'throw') throw new RebuildTimeoutError(key, lockWaitMs)
   return runLoader(m)

@@ -59,7 +59,7 @@ export function serveFromTierTwo<T>(
   // background; the refresh takes the rebuild lock first when this caller does not hold it, so
   // one instance of the fleet refreshes and the others just serve.
   if (envelope.h === 1 || envelope.f + graceMs > now) {
-    core.counters.stale++
+    core.counters.staleServed++
     core.emit(() => ({ type: 'stale', key: full }))
     if (reload) core.background(core.flights.run(`refresh:${full}`, () => reload(fenced)))
     return { value }

@@ -70,6 +70,31 @@ describe('getOrLoad', () => {
     expect(cache.stats().hits).toEqual({ l1: 1, l2: 1 })
   })
 
+  it('stats() reports its documented fields and no other (the counters carry the same names)', () => {
+    const { cache } = setup()
+    expect(cache.stats()).toEqual({
+      hits: { l1: 0, l2: 0 },
+      misses: 0,
+      loads: 0,
+      loadErrors: 0,
+      nullHits: 0,
+      staleServed: 0,
+      rejected: 0,
+      guarded: 0,
+      l2Errors: 0,
+      rebuildWaits: 0,
+      rebuildWaitTimeouts: 0,
+      fillsRefused: 0,
+      uncached: 0,
+      sync: { reads: 0, dropped: 0, resets: 0 },
+      pendingInvalidations: 0,
+      earlyRefreshes: 0,
+      refreshErrors: 0,
+      circuit: 'closed',
+      l1: { entries: 0, bytes: 0 },
+    })
+  })
+
   it('reloads after the fresh time (ttl ± jitter) has passed', async () => {
     const { cache, clock } = setup({ ttl: '60s', jitter: 0.1 })
     let version = 0
