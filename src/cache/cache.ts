@@ -113,8 +113,7 @@ class CacheView implements Cache {
   }
 
   #badKey(key: unknown): InvalidKeyError {
-    if (typeof key !== 'string')
-      return new InvalidKeyError(key, `must be a string, got ${typeof key}`)
+    if (typeof key !== 'string') return new InvalidKeyError(key, `must be a string, got ${typeof key}`)
     if (key.length === 0) return new InvalidKeyError(key, 'is empty')
     return new InvalidKeyError(key, `is longer than ${MAX_KEY_LENGTH} characters with its namespace`)
   }
