@@ -303,8 +303,14 @@ async function toStored(
     headers.push([lower, value])
   })
   const etag = response.headers.get('etag') ?? `"${await sha1Base64Url(bytes)}"`
+  const now = options.now()
+  // Answers from the entry carry the time the response was made (RFC 9110 §6.6.1), not the time
+  // of the answer, which the server would add: a CDN or browser behind this cache then counts the
+  // response's max-age from when it was made (RFC 9111 §4.2.3, its apparent age), not from when
+  // it got an answer tiercache may have kept for most of its own fresh time.
+  if (!response.headers.has('date')) headers.push(['date', new Date(now).toUTCString()])
   // The fresh time as the cache will apply it, give or take its jitter (for STALE only).
-  return { status: response.status, headers, body, encoding, etag, freshUntil: options.now() + ttlMs }
+  return { status: response.status, headers, body, encoding, etag, freshUntil: now + ttlMs }
 }
 
 /**

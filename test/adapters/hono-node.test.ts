@@ -32,6 +32,7 @@ beforeAll(async () => {
   // No vary: the default key, from the URL node-server builds from Node's request-target.
   app.use('/t/*', cacheMiddleware({ cache, ttl: '30s', clock }))
   app.get('/t/item', (c) => c.json({ call: count('item') }))
+  app.get('/t/dated', (c) => c.json({ call: count('dated') }))
   app.get('/t/me', (c) => c.text(`me: ${c.req.header('authorization') ?? 'anonymous'}`))
   app.get(
     '/w/me',
@@ -95,6 +96,15 @@ describe('tiercache/hono on @hono/node-server', () => {
     expect(second.status).toBe(304)
     expect(second.head).toMatch(/x-cache: HIT/i)
     expect((await raw('/m/products', ['If-None-Match: "other"'])).status).toBe(200)
+  })
+
+  it('a HIT goes out with the Date its response was made, and only that one (Node adds none)', async () => {
+    const first = await raw('/t/dated', [])
+    expect(first.head).toMatch(/x-cache: MISS/i)
+    const hit = await raw('/t/dated', [])
+    expect(hit.head).toMatch(/x-cache: HIT/i)
+    // The cache's clock is a ManualClock, in 2027: the server's own Date would be today's.
+    expect(hit.head.match(/^date: .*$/gim)).toEqual([`date: ${new Date(1_800_000_000_000).toUTCString()}`])
   })
 
   it('the client’s Cache-Control: no-cache goes to the origin', async () => {

@@ -147,6 +147,40 @@ describe('respondCached', () => {
   })
 })
 
+describe('Date: when the response was made, on every answer from its entry', () => {
+  it('a HIT says when the response was stored, not when it is answered, from L1, tier 2 and stale; a 304 too', async () => {
+    // Without it the server dates each answer now, and a CDN or browser behind the cache counts
+    // the response's max-age from then: an answer kept 29 s of 30 gets a whole max-age more.
+    const { clock, cache, options, produce } = setup({ grace: '1m', ttl: '10s' })
+    const made = new Date(clock.now()).toUTCString()
+    const miss = await respondCached(get('/a'), produce, options)
+    expect([miss.headers.get('x-cache'), miss.headers.get('date')]).toEqual(['MISS', made])
+    await cache.settled()
+    clock.advance(3_000)
+    expect(answerFromL1(get('/a'), options)!.headers.get('date')).toBe(made)
+    const notModified = answerFromL1(get('/a', { 'if-none-match': miss.headers.get('etag')! }), options)!
+    expect([notModified.status, notModified.headers.get('date')]).toEqual([304, made])
+    clock.advance(5_000) // past L1's 5 s: from tier 2
+    const l2 = await respondCached(get('/a'), produce, options)
+    expect(l2.headers.get('server-timing')).toContain('HIT l2')
+    expect(l2.headers.get('date')).toBe(made)
+    clock.advance(4_000) // past its 10 s, inside the grace
+    const stale = await respondCached(get('/a'), produce, options)
+    expect([stale.headers.get('x-cache'), stale.headers.get('date')]).toEqual(['STALE', made])
+  })
+
+  it("keeps the handler's own Date (a response fetched from further away), once", async () => {
+    const { clock, cache, options } = setup()
+    const upstream = 'Wed, 13 Jan 2027 08:00:00 GMT'
+    const through = () =>
+      new Response('{}', { headers: { 'content-type': 'application/json', date: upstream } })
+    expect((await respondCached(get('/up'), through, options)).headers.get('date')).toBe(upstream)
+    await cache.settled()
+    clock.advance(1_000)
+    expect(answerFromL1(get('/up'), options)!.headers.get('date')).toBe(upstream)
+  })
+})
+
 describe('respondCached and revalidation (request Cache-Control: no-cache)', () => {
   it('concurrent revalidations of one URL share one run of the handler: a header cannot make every request run it', async () => {
     const { options } = setup()
