@@ -18,6 +18,7 @@ if (mode === 'floor') {
   const body = JSON.stringify(product)
   const headers = {
     'content-type': 'application/json',
+    date: new Date().toUTCString(), // a HIT's is the Date its response was stored
     etag: '"jyMRyR_oUv-u6GH1RtwSl1aar5E"',
     'x-cache': 'HIT',
     'server-timing': 'tiercache;desc="HIT l1";dur=0.01',
