@@ -327,8 +327,8 @@ export class CacheCore {
     // The counters carry stats()' own names, but for the ones it reports nested.
     const { l1Hits, l2Hits, syncDrops, syncResets, ...counted } = this.counters
     return {
+      hits: { l1: l1Hits, l2: l2Hits }, // first, as documented (a printed stats() reads in this order)
       ...counted,
-      hits: { l1: l1Hits, l2: l2Hits },
       sync: { reads: this.sync.reads, dropped: syncDrops, resets: syncResets },
       pendingInvalidations: this.pendingInvalidations,
       circuit: this.breaker.state,

@@ -93,6 +93,7 @@ describe('getOrLoad', () => {
       circuit: 'closed',
       l1: { entries: 0, bytes: 0 },
     })
+    expect(Object.keys(cache.stats())[0]).toBe('hits') // a printed stats() (the demo's /stats) opens with them
   })
 
   it('reloads after the fresh time (ttl ± jitter) has passed', async () => {
