@@ -74,4 +74,25 @@ cache.getOrLoad('k', async () => 42).then((v) => {
       expect(counts.loaded).toBe(42)
     },
   )
+
+  it('Node loads the bundled build, and its subpaths share one copy of what they share', async () => {
+    // Two copies of a module (one per subpath) would make an error thrown by one subpath fail
+    // `instanceof` against the class another exports, and the response cache would not find the
+    // internals of a cache made by `tiercache` (it reads the cache's clock from them).
+    const seen = await load(
+      'shared.mjs',
+      `import { createCache, InvalidOptionError } from '${pkg.name}'
+import { resolveResponseCacheOptions } from '${pkg.name}/http'
+import { createQueue } from '${pkg.name}/queue'
+const resolved = Object.fromEntries(${JSON.stringify(specifiers)}.map((s) => [s, import.meta.resolve(s)]))
+let sameClass = false
+try { createQueue({ redis: { url: 'http://127.0.0.1:1', token: 't' }, name: '' }) } catch (e) { sameClass = e instanceof InvalidOptionError }
+const cache = createCache({ clock: { now: () => 1234 } })
+console.log(JSON.stringify({ resolved, sameClass, now: resolveResponseCacheOptions({ cache }).now() }))`,
+    )
+    const resolved = seen.resolved as unknown as Record<string, string>
+    for (const s of specifiers) expect(resolved[s], s).toMatch(/\/dist\/node\/[a-z]+\.js$/)
+    expect(seen.sameClass).toBe(true)
+    expect(seen.now).toBe(1234)
+  })
 })
