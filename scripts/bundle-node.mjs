@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Bundles the built entry points (dist/, from tsc) into dist/node/: one file per entry and the code
 // they share in chunks, for package.json#exports' "node" condition. A Node process (a Lambda cold
-// start) then loads a handful of files instead of some thirty modules: `import('tiercache')`
-// measured 38 → 24 ms here, 14 ms of it @upstash/redis. Bundlers for Workers and the edge keep
-// the per-module files ("default"): they tree-shake them, and the Worker bundle test reads them.
+// start) then loads a handful of files instead of some thirty modules: import to the first L1 hit
+// measured 46.9 → 36.2 ms, about 21 of it @upstash/redis (docs/benchmarks.md, cold start). Bundlers
+// for Workers and the edge keep the per-module files ("default"): they tree-shake them, and the
+// Worker bundle test reads them.
 //
 // All entries go through one build with splitting, so a class or registry shared by two subpaths
 // (InvalidOptionError, the cache's internals behind `tiercache/http`) is one module instance, as
