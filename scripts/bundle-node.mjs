@@ -12,6 +12,7 @@
 // every file two levels below the package root, where the `import.meta.url` paths of
 // cluster/node-config and cli/main point from.
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { build } from 'esbuild'
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
@@ -51,7 +52,7 @@ await build({
         b.onResolve({ filter: /^tiercache(\/|$)/ }, (args) => {
           const file = defaults.get(args.path)
           if (!file) return { errors: [{ text: `${args.path} is not in package.json#exports` }] }
-          return { path: new URL(file, `file://${process.cwd()}/`).pathname }
+          return { path: resolve(file) }
         })
       },
     },
