@@ -78,7 +78,7 @@ class CacheView implements Cache {
     this.#shared = core.sync.shared
     this.#maxKeyLength = MAX_KEY_LENGTH - core.options.prefix.length - prefix.length
     this.#namespaceTags = prefix === '' ? [] : [...parentTags, namespaceTag(prefix)]
-    registerCore(this, core)
+    registerCore(this, core, prefix)
   }
 
   /** The version tags an entry written through this view carries: its namespaces' and the caller's. */

@@ -4,6 +4,7 @@
  * and 304s, `x-cache` and `Server-Timing`. Runs unchanged on Node, Workers and Vercel Edge (no
  * Node-only API: base64 and hashing go through `btoa`/`atob` and Web Crypto).
  */
+import { l1ValueOf } from '../cache/internals.js'
 import { type Uncached, uncached } from '../cache/uncached.js'
 import { LoaderError } from '../errors.js'
 import { decodeUtf8, fromBase64, readUpTo, sha1Base64Url, sha256Hex, toBase64 } from './body.js'
@@ -87,6 +88,9 @@ export async function respondCached(
   // one production (a client's header cannot make every request run the handler), and its store
   // is a fenced fill (a write that lands while the handler runs wins over what it read).
   const forceFresh = requestDirectives.has('no-cache') || options.revalidate.delete(key)
+  // Which tier answers: L1's own object (as after a coherence sync, which the stats count as an
+  // L1 hit), or a new one decoded from tier 2.
+  const inL1 = l1ValueOf(options.cache, key)
   let produced = false
   const value = await options.cache
     .getOrLoad<StoredResponse | PassThrough>(
@@ -117,7 +121,8 @@ export async function respondCached(
     return produced ? mark(value.response, 'BYPASS', started) : mark(await produce(), 'BYPASS', started)
   }
   const status: CacheStatus = produced ? 'MISS' : value.freshUntil < options.now() ? 'STALE' : 'HIT'
-  return answer(method, header('if-none-match'), value, status, started, produced ? 'origin' : 'l2')
+  const tier = produced ? 'origin' : value === inL1 ? 'l1' : 'l2'
+  return answer(method, header('if-none-match'), value, status, started, tier)
 }
 
 /**

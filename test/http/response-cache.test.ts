@@ -15,10 +15,12 @@ function setup({
   grace,
   ttl = '1m',
   ownClock = true,
+  maxStaleness = Number.POSITIVE_INFINITY,
 }: {
   grace?: '1m'
   ttl?: '1m' | '10s'
   ownClock?: boolean
+  maxStaleness?: number | '1s'
 } = {}) {
   const clock = new ManualClock()
   const store = new MemoryStore(clock.now)
@@ -27,7 +29,7 @@ function setup({
     clock,
     random: seededRandom(),
     jitter: 0,
-    maxStaleness: Number.POSITIVE_INFINITY,
+    maxStaleness,
     ...(grace ? { grace } : {}),
   })
   const options = resolveResponseCacheOptions({ cache, ttl, ...(ownClock ? { clock } : {}) })
@@ -179,6 +181,31 @@ describe('Date: when the response was made, on every answer from its entry', () 
     clock.advance(1_000)
     expect(answerFromL1(get('/up'), options)!.headers.get('date')).toBe(upstream)
   })
+})
+
+describe('Server-Timing names the tier that answered, as the stats count it', () => {
+  it.each(['the cache', 'a namespace view of it'])(
+    'an L1 entry served after a coherence sync is an l1 hit, in the header and in the stats; one read from tier 2 is l2 (%s)',
+    async (given) => {
+      // With a shared tier 2, L1 answers at once only while its last sync is recent (maxStaleness):
+      // after a quiet spell the first request syncs, then answers from L1. That answer said
+      // "HIT l2" (anything not produced did) while the stats counted an L1 hit.
+      const { clock, cache: root, produce } = setup({ maxStaleness: '1s' })
+      const cache = given === 'the cache' ? root : root.namespace('pages')
+      const options = resolveResponseCacheOptions({ cache, ttl: '1m', clock })
+      await respondCached(get('/a'), produce, options)
+      await cache.settled()
+      clock.advance(2_000) // past maxStaleness, inside L1's 5 s
+      const afterSync = await respondCached(get('/a'), produce, options)
+      expect(afterSync.headers.get('server-timing')).toMatch(/^tiercache;desc="HIT l1";/)
+      expect(cache.stats().hits).toEqual({ l1: 1, l2: 0 })
+      expect(answerFromL1(get('/a'), options)!.headers.get('server-timing')).toMatch(/desc="HIT l1"/)
+      clock.advance(5_000) // past L1's 5 s: read from tier 2
+      const fromTierTwo = await respondCached(get('/a'), produce, options)
+      expect(fromTierTwo.headers.get('server-timing')).toMatch(/^tiercache;desc="HIT l2";/)
+      expect(cache.stats().hits).toEqual({ l1: 2, l2: 1 })
+    },
+  )
 })
 
 describe('respondCached and revalidation (request Cache-Control: no-cache)', () => {
