@@ -22,7 +22,13 @@ export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'tiercache-cluster-'))
   const basePort = await findFreePortRange(6)
   const options = { basePort, dir, timeout: '60s' as const }
-  const status = await startCluster(options)
+  // A start that fails half-way (a timeout, a launcher bug) returns no teardown: stop what it
+  // started here, or its nodes outlive the run.
+  const status = await startCluster(options).catch(async (error: unknown) => {
+    await stopCluster({ ...options, clean: true })
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  })
   project.provide('clusterUrl', `redis://127.0.0.1:${basePort}`)
   project.provide(
     'clusterPorts',

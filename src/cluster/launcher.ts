@@ -13,6 +13,7 @@ import { type ClusterNodeLine, formatSlots, parseClusterNodes, parseInfo } from 
 import { renderNodeConfig } from './node-config.js'
 import { livePid, sleep, spawnError, spawnRedisServer, stopProcess } from './node-process.js'
 import { portIsFree } from './port-check.js'
+import { portHolder } from './port-holder.js'
 
 const TOTAL_SLOTS = 16384
 
@@ -193,31 +194,37 @@ async function runRedisCli(o: ResolvedOptions, args: string[]): Promise<string> 
  * Starts the cluster, or reports it when it already runs. Stale pid files from a crash are
  * removed and their nodes restarted with their saved cluster state (nodes.conf).
  * Resolves once every node reports `cluster_state:ok` and every replica's link is up.
- * @throws {TiercacheError} E_CLUSTER_TIMEOUT, E_CLUSTER_INCONSISTENT, E_REDIS_SPAWN, E_CLUSTER_CREATE
+ * @throws {TiercacheError} E_PORT_IN_USE (naming the process that holds it, where the system says;
+ *   no node is started then), E_CLUSTER_TIMEOUT, E_CLUSTER_INCONSISTENT, E_REDIS_SPAWN, E_CLUSTER_CREATE
  */
 export async function startCluster(options: ClusterLauncherOptions = {}): Promise<ClusterStatus> {
   const o = resolveOptions(options)
-  let started = 0
-  for (const port of o.ports) {
-    const dir = nodeDir(o, port)
-    mkdirSync(dir, { recursive: true })
-    if (livePid(pidFile(o, port)) !== undefined) continue
+  // Every port is checked before any node starts: a refusal leaves nothing new running (nodes
+  // started before a taken port was reached were left behind, under the base port the message
+  // then told the user to change).
+  const toStart = o.ports.filter((port) => livePid(pidFile(o, port)) === undefined)
+  for (const port of toStart) {
     for (const needed of [port, port + 10000]) {
       if (!(await portIsFree(o.host, needed))) {
         throw new TiercacheError(
           'E_PORT_IN_USE',
-          `port ${o.host}:${needed} is in use by a process that is not a node of the cluster in ${o.dir} ` +
-            `(another cluster started from another --dir, or another server); stop it or choose another --base-port`,
+          `port ${o.host}:${needed} is in use by ${portHolder(needed) ?? 'a process'}, not a node of the cluster in ` +
+            `${o.dir} (another cluster started from another --dir, or another server); stop it or choose another --base-port`,
         )
       }
     }
+  }
+  for (const port of toStart) {
+    const dir = nodeDir(o, port)
+    mkdirSync(dir, { recursive: true })
     const config = join(dir, 'redis.conf')
     writeFileSync(config, renderNodeConfig({ host: o.host, port, dir, persist: o.persist }))
     await spawnRedisServer(o.redisServer, config)
-    started++
   }
-  if (started > 0)
-    o.onProgress(`started ${started} redis-server process(es) on ${o.host}:${o.ports[0]}-${o.ports.at(-1)}`)
+  if (toStart.length > 0)
+    o.onProgress(
+      `started ${toStart.length} redis-server process(es) on ${o.host}:${o.ports[0]}-${o.ports.at(-1)}`,
+    )
 
   for (const port of o.ports) {
     await waitFor(`redis-server on port ${port} to answer PING`, o.timeoutMs, () => ping(o.host, port)).catch(
@@ -276,7 +283,7 @@ export async function startCluster(options: ClusterLauncherOptions = {}): Promis
     async () => (await readStatus(o)).healthy,
   )
   const status = await readStatus(o)
-  return { ...status, alreadyRunning: started === 0 && formed }
+  return { ...status, alreadyRunning: toStart.length === 0 && formed }
 }
 
 /**

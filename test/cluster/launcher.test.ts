@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterStatus, formatClusterStatus, startCluster, stopCluster } from '../../src/cluster/launcher.js'
 import { renderNodeConfig } from '../../src/cluster/node-config.js'
 import { InvalidOptionError } from '../../src/errors.js'
-import { findFreePortRange } from '../helpers/ports.js'
+import { findFreePortRange, portIsFree } from '../helpers/ports.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'tiercache-launcher-'))
 let options: { basePort: number; dir: string }
@@ -121,12 +121,16 @@ describe('start, status, stop', () => {
     try {
       await expect(startCluster(options)).rejects.toThrowError(
         new RegExp(
-          `port 127\\.0\\.0\\.1:${options.basePort + 2} is in use by a process that is not a node of the cluster`,
+          // The holder named: here, this test's own process.
+          `port 127\\.0\\.0\\.1:${options.basePort + 2} is in use by pid ${process.pid} \\(\\S*node\\b[^)]*, in [^)]+\\), not a node of the cluster in `,
         ),
       )
+      // Refused before any node started (the two before the taken port were once left running).
+      expect((await clusterStatus(options)).nodes.some((n) => n.running)).toBe(false)
+      expect(await portIsFree(options.basePort)).toBe(true)
     } finally {
       await new Promise((r) => squatter.close(r))
-      await stopCluster(options) // the nodes started before the squatted port was reached
+      expect(await stopCluster(options)).toEqual([])
     }
   })
 
