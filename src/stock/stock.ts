@@ -32,17 +32,29 @@ export interface TakeOptions {
   id?: string
 }
 
+/** Options of one `give`. */
+export interface GiveOptions {
+  /**
+   * The purchase to give back: the id its `take` was given (an order number). Only that purchase is
+   * given back: a give that comes late (a payment-failed webhook delivered again) finds the
+   * user's later purchase, or none, and gives nothing. @default the user's purchase, whichever it is
+   */
+  id?: string
+}
+
 /** The stock of a sale's items. */
 export interface Stock {
   /**
    * Puts `quantity` of an item on sale (and forgets earlier buyers): a new sale, even over one
-   * running. Code that runs at every start (a serverless cold start) wants `initIfAbsent`.
+   * running. Code that runs at every start (a serverless cold start) wants `initIfAbsent`. A request
+   * the HTTP client sends again (its answer lost) does not start the sale again.
    */
   init(item: string, quantity: number): Promise<void>
   /**
    * Puts `quantity` of an item on sale unless it is on sale already, atomically: safe to call at
    * every start of every instance, where `init` would reset a running sale (and sell again what
-   * was sold). Answers whether this call started the sale, and how many are left.
+   * was sold). Answers whether this call started the sale (a request sent again still says so),
+   * and how many are left.
    */
   initIfAbsent(item: string, quantity: number): Promise<{ initialized: boolean; left: number }>
   /**
@@ -54,10 +66,11 @@ export interface Stock {
    */
   take(item: string, user: string, n?: number, options?: TakeOptions): Promise<TakeResult>
   /**
-   * Undoes a user's purchase (payment failed): their quantity goes back on sale. Run again (a
-   * retried request included), it finds nothing to give: `given: 0`.
+   * Undoes a user's purchase (payment failed): their quantity goes back on sale, and the user may
+   * buy again. A request the HTTP client sends again answers as the first did; another call finds
+   * nothing to give (`given: 0`). `options.id` names the purchase: only it is given back.
    */
-  give(item: string, user: string): Promise<{ given: number; left: number }>
+  give(item: string, user: string, options?: GiveOptions): Promise<{ given: number; left: number }>
   /** How many are left (0 for an item never put on sale). */
   left(item: string): Promise<number>
 }
@@ -86,6 +99,9 @@ export function createStock(options: StockOptions): Stock {
   checkOptionNames(options ?? {}, ['redis', 'namespace'])
   const redis = upstashClient(options?.redis)
   const namespace = nonEmpty(options.namespace ?? 'stock', 'namespace')
+  // Each call's id is made before its request: @upstash/redis sends the same body when it retries,
+  // so a script run again recognises its own call.
+  const callId = () => globalThis.crypto.randomUUID()
   const init = redis.createScript(INIT) as ScriptRunner<number>
   const initIfAbsent = redis.createScript(INIT_IF_ABSENT) as ScriptRunner<[number, number]>
   const take = redis.createScript(TAKE) as ScriptRunner<[number, string, number]>
@@ -94,24 +110,22 @@ export function createStock(options: StockOptions): Stock {
   const keys = (item: string) => {
     if (/[{}]/.test(nonEmpty(item, 'item'))) throw new InvalidOptionError('item', 'must not contain braces')
     const tag = `${namespace}:{${item}}`
-    return [`${tag}:left`, `${tag}:buyers`]
+    return [`${tag}:left`, `${tag}:buyers`, `${tag}:sale`]
   }
   return {
     async init(item, quantity) {
-      await init.exec(keys(item), [String(count(quantity, 'quantity', 0))])
+      await init.exec(keys(item), [String(count(quantity, 'quantity', 0)), callId()])
     },
     async initIfAbsent(item, quantity) {
       const [initialized, left] = await initIfAbsent.exec(keys(item), [
         String(count(quantity, 'quantity', 0)),
+        callId(),
       ])
       return { initialized: Number(initialized) === 1, left: Number(left) }
     },
     async take(item, user, n = 1, takeOptions = {}) {
       checkOptionNames(takeOptions, ['id'])
-      const id =
-        takeOptions.id === undefined ? globalThis.crypto.randomUUID() : nonEmpty(takeOptions.id, 'id')
-      // The id is made once per call, before the request: @upstash/redis sends the same body when
-      // it retries, so the script recognises its own purchase.
+      const id = takeOptions.id === undefined ? callId() : nonEmpty(takeOptions.id, 'id')
       const [ok, reason, left] = await take.exec(keys(item), [
         nonEmpty(user, 'user'),
         String(count(n, 'n', 1)),
@@ -124,8 +138,10 @@ export function createStock(options: StockOptions): Stock {
         left: Number(left),
       }
     },
-    async give(item, user) {
-      const [given, left] = await give.exec(keys(item), [nonEmpty(user, 'user')])
+    async give(item, user, giveOptions = {}) {
+      checkOptionNames(giveOptions, ['id'])
+      const purchase = giveOptions.id === undefined ? '' : nonEmpty(giveOptions.id, 'id')
+      const [given, left] = await give.exec(keys(item), [nonEmpty(user, 'user'), callId(), purchase])
       return { given: Number(given), left: Number(left) }
     },
     async left(item) {

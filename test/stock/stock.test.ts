@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { Redis } from '@upstash/redis'
 import { InvalidOptionError } from 'tiercache'
 import { createStock } from 'tiercache/stock'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -93,6 +94,73 @@ describe('stock', () => {
     } finally {
       await relay.close()
     }
+  })
+
+  it('init, initIfAbsent and give whose answers were lost, sent again by the client, answer as they did and change nothing more', async () => {
+    // Before: init run again reset the sale (what was sold in between was sold again, its buyers
+    // forgotten); initIfAbsent run again said it had not started the sale; give run again said it
+    // gave nothing back, for the unit it had just put back on sale.
+    const relay = await startRelay(Number(new URL(proxy.url).port))
+    try {
+      const namespace = `sale-${randomUUID()}`
+      const token = TOKENS.standard
+      // The client sends a request again 300 ms after its answer was lost: room for a purchase.
+      const retrying = new Redis({
+        url: `http://127.0.0.1:${relay.port}`,
+        token,
+        retry: { retries: 2, backoff: () => 300 },
+      })
+      const lossy = createStock({ redis: retrying, namespace })
+      const direct = stockIn(namespace)
+      const lost = async (count: number) => {
+        for (const deadline = Date.now() + 5_000; relay.lost < count && Date.now() < deadline; )
+          await new Promise((r) => setTimeout(r, 5))
+        expect(relay.lost).toBe(count)
+      }
+      await lossy.init('lamp', 5) // each script loaded on the lamp's node first: the lost runs are EVALSHA
+      relay.loseAnswerTo('{lamp}')
+      const restart = lossy.init('lamp', 5)
+      await lost(1)
+      expect(await direct.take('lamp', 'ada')).toEqual({ ok: true, left: 4 }) // between the two runs
+      await restart
+      expect(await direct.left('lamp')).toBe(4)
+      expect(await direct.take('lamp', 'ada')).toMatchObject({ ok: false, reason: 'already_bought' })
+
+      await lossy.initIfAbsent('desk', 3)
+      await new Redis({ url: proxy.url, token }).del(
+        ...['left', 'buyers', 'sale'].map((k) => `${namespace}:{desk}:${k}`),
+      )
+      relay.loseAnswerTo('{desk}')
+      expect(await lossy.initIfAbsent('desk', 3)).toEqual({ initialized: true, left: 3 })
+      await lost(2)
+      expect(await direct.initIfAbsent('desk', 3)).toEqual({ initialized: false, left: 3 })
+
+      await lossy.give('lamp', 'nobody')
+      expect(await direct.take('lamp', 'giver-bob')).toEqual({ ok: true, left: 3 })
+      relay.loseAnswerTo('giver-bob')
+      expect(await lossy.give('lamp', 'giver-bob')).toEqual({ given: 1, left: 4 })
+      await lost(3)
+      expect(await lossy.give('lamp', 'giver-bob')).toEqual({ given: 0, left: 4 }) // a new call: nothing
+      expect(await direct.take('lamp', 'giver-bob')).toEqual({ ok: true, left: 3 }) // may buy again
+    } finally {
+      await relay.close()
+    }
+  })
+
+  it('give with a purchase id gives back that purchase only: a late one cannot undo the next order', async () => {
+    const stock = stockIn(`sale-${randomUUID()}`)
+    await stock.init('lamp', 5)
+    expect(await stock.take('lamp', 'carol', 1, { id: 'order-1' })).toEqual({ ok: true, left: 4 })
+    expect(await stock.give('lamp', 'carol', { id: 'order-1' })).toEqual({ given: 1, left: 5 }) // payment failed
+    expect(await stock.take('lamp', 'carol', 1, { id: 'order-2' })).toEqual({ ok: true, left: 4 })
+    // The payment-failed webhook for order 1, delivered again: order 2 stands.
+    expect(await stock.give('lamp', 'carol', { id: 'order-1' })).toEqual({ given: 0, left: 4 })
+    expect(await stock.take('lamp', 'carol', 1, { id: 'order-3' })).toMatchObject({
+      reason: 'already_bought',
+    })
+    expect(await stock.give('lamp', 'carol', { id: 'order-2' })).toEqual({ given: 1, left: 5 })
+    await expect(stock.give('lamp', 'carol', { id: '' })).rejects.toThrowError(/^Invalid option id:/)
+    await expect(stock.give('lamp', 'carol', { ID: 'x' } as never)).rejects.toThrowError(/ID/)
   })
 
   it('bad input throws, naming it', async () => {
