@@ -17,6 +17,7 @@ import { RawHttp1Front } from './http1-front.js'
 import { ProxyMetrics } from './metrics.js'
 import { type TokenSpec, TokenStore } from './tokens.js'
 import { connectUpstream, type Upstream, type UpstreamOptions } from './upstream.js'
+import { logUpstreamState } from './upstream-log.js'
 
 /** Default limits, named where they are read. */
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -132,6 +133,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       ? options.logger
       : pino({ level: options.logger ?? 'info', name: 'tiercache-proxy' })
   const upstream = connectUpstream(options)
+  logUpstreamState(upstream, logger)
   const metrics = new ProxyMetrics()
   const app = createProxyApp({
     upstream,

@@ -241,10 +241,14 @@ describe('tiercache CLI', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
     await expect.poll(() => /"url":"(http:[^"]+)"/.exec(output)?.[1], { timeout: 15_000 }).toBeTruthy()
     const url = /"url":"(http:[^"]+)"/.exec(output)![1]!
-    // Structured JSON log lines.
-    expect(JSON.parse(output.split('\n')[0]!)).toMatchObject({
+    // Structured JSON log lines, the upstream's connection among them (in either order).
+    await expect.poll(() => output, { timeout: 15_000 }).toMatch(/"msg":"upstream connected"/)
+    const logged = output
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { msg: string })
+    expect(logged.find((line) => line.msg === 'tiercache proxy listening')).toMatchObject({
       level: 30,
-      msg: 'tiercache proxy listening',
       mode: 'cluster',
     })
     const response = await fetch(`${url}/`, {

@@ -6,12 +6,14 @@ import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 import { startCluster } from '../../src/cluster/launcher.js'
+import { captureLog } from '../helpers/log-capture.js'
 import { ownerOf, replicaOf, useOwnCluster } from '../helpers/own-cluster.js'
 import { upstashClient } from '../helpers/proxy.js'
 import { replicaInStep } from '../helpers/redis-servers.js'
 import { timedWrites, type Write } from '../helpers/timed-writes.js'
 
-const own = useOwnCluster('failover')
+const log = captureLog()
+const own = useOwnCluster('failover', { logger: log.logger })
 
 /** When the node on `port` first reported itself master, polled from `since` for `limitMs` (0: never). */
 async function masterAt(port: number, since: number, limitMs = 20_000): Promise<number> {
@@ -148,6 +150,12 @@ it('writes to a killed master’s slot succeed after promotion; none acknowledge
   expect(lostAfterPromotion).toEqual([])
   expect(others.every((w) => w.ok)).toBe(true)
   expect(Math.max(...others.map((w) => w.ms)), 'other slots are not held up').toBeLessThan(1000)
+
+  // The proxy logged the killed node once, not once per retry, and never the cluster as down.
+  const logged = log.lines.filter((l) => l.level >= 40 && String(l.msg).startsWith('upstream'))
+  expect(logged.map((l) => `${l.msg} ${l.node}`)).toEqual([
+    `upstream node unreachable 127.0.0.1:${victim.port}`,
+  ])
 
   // The killed node comes back as a replica of the promoted one.
   const restarted = await startCluster(own.options)
