@@ -5,7 +5,7 @@
  * own: the cause was in every one and in none at the start.
  *
  * ioredis reports a failed attempt on every retry (every 100 ms to 1 s), so only changes are
- * logged: the first error after a connection (or at the start), and the next `ready`. A cluster
+ * logged: the first error after a connection (or at the start), and each `ready`. A cluster
  * node that fails while the cluster as a whole stays up (a master killed, its replica promoted) is
  * logged at most once a minute per node: ioredis drops and takes in such a node again on each
  * refresh of the slots, so "until it is back" cannot be told from its events (20 lines for one
@@ -28,8 +28,8 @@ export function logUpstreamState(upstream: Upstream, logger: Logger, now: () => 
   const nodeWarned = new Map<string, number>()
   const client = upstream.client
   client.on('ready', () => {
-    if (down) logger.info({ mode: upstream.mode }, 'upstream connected again')
-    else logger.info({ mode: upstream.mode }, 'upstream connected')
+    // "again" after any earlier connection: a reconnect that needed no retry has no error to log.
+    logger.info({ mode: upstream.mode }, connected ? 'upstream connected again' : 'upstream connected')
     connected = true
     down = false
     nodeWarned.clear()
